@@ -1,0 +1,112 @@
+//! Settings, read from Worker vars and secrets (`wrangler.toml` `[vars]`, `.dev.vars`,
+//! `wrangler secret put`). Every setting has a default that works for a personal instance.
+
+use crate::error::ApiError;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Tokens accepted for uploads (`UPLOAD_TOKENS`, comma separated).
+    pub upload_tokens: Vec<String>,
+    /// Token for the admin API and console (`ADMIN_TOKEN`); also accepted for uploads.
+    pub admin_token: Option<String>,
+    pub allow_anonymous_upload: bool,
+    pub max_upload_bytes: u64,
+    /// Remove GPS and other identifying EXIF from JPEG uploads (`STRIP_EXIF`).
+    pub strip_exif: bool,
+    /// New uploads wait for an admin before the public can see them (`REQUIRE_REVIEW`).
+    pub require_review: bool,
+    /// Key for derived secrets such as delete tokens (`SECRET_KEY`).
+    pub secret_key: Option<String>,
+    /// Base of every link imgbed hands out (`PUBLIC_URL`); the request's origin when unset.
+    pub public_url: Option<String>,
+}
+
+/// The most files one request may carry; keeps a batch inside one Worker invocation's memory.
+pub const MAX_FILES_PER_REQUEST: usize = 20;
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            upload_tokens: Vec::new(),
+            admin_token: None,
+            allow_anonymous_upload: false,
+            max_upload_bytes: 5 * 1024 * 1024,
+            strip_exif: true,
+            require_review: false,
+            secret_key: None,
+            public_url: None,
+        }
+    }
+}
+
+impl Config {
+    /// Builds the configuration from a variable lookup; a malformed value is the operator's
+    /// mistake, reported as a 500 that names the variable.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Config, ApiError> {
+        let get = |name: &str| var(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let flag = |name: &str, default: bool| -> Result<bool, ApiError> {
+            match get(name).map(|v| v.to_ascii_lowercase()) {
+                None => Ok(default),
+                Some(v) if ["true", "1", "yes", "on"].contains(&v.as_str()) => Ok(true),
+                Some(v) if ["false", "0", "no", "off"].contains(&v.as_str()) => Ok(false),
+                Some(v) => Err(bad(name, &v, "true or false")),
+            }
+        };
+        let d = Config::default();
+        Ok(Config {
+            upload_tokens: get("UPLOAD_TOKENS")
+                .map(|v| v.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect())
+                .unwrap_or_default(),
+            admin_token: get("ADMIN_TOKEN"),
+            allow_anonymous_upload: flag("ALLOW_ANONYMOUS_UPLOAD", d.allow_anonymous_upload)?,
+            max_upload_bytes: match get("MAX_UPLOAD_BYTES") {
+                None => d.max_upload_bytes,
+                Some(v) => v.parse().ok().filter(|&n| n > 0).ok_or_else(|| bad("MAX_UPLOAD_BYTES", &v, "a positive number of bytes"))?,
+            },
+            strip_exif: flag("STRIP_EXIF", d.strip_exif)?,
+            require_review: flag("REQUIRE_REVIEW", d.require_review)?,
+            secret_key: get("SECRET_KEY"),
+            public_url: get("PUBLIC_URL").map(|u| u.trim_end_matches('/').to_string()),
+        })
+    }
+
+    /// Upper bound for a whole request body, checked before it is read into memory.
+    pub fn max_body_bytes(&self) -> u64 {
+        // Base64 and multipart framing add about a third.
+        self.max_upload_bytes.saturating_mul(MAX_FILES_PER_REQUEST as u64).saturating_mul(4) / 3 + 64 * 1024
+    }
+}
+
+fn bad(name: &str, value: &str, expected: &str) -> ApiError {
+    ApiError::new(500, "bad_config", format!("setting {name}={value:?} is invalid: expected {expected}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+    }
+
+    #[test]
+    fn defaults_without_vars() {
+        let c = Config::from_vars(|_| None).unwrap();
+        assert_eq!(c.max_upload_bytes, 5_242_880);
+        assert!(c.strip_exif && !c.allow_anonymous_upload);
+    }
+
+    #[test]
+    fn parses_values() {
+        let c = Config::from_vars(vars(&[("UPLOAD_TOKENS", "a, b,,"), ("ALLOW_ANONYMOUS_UPLOAD", "TRUE"), ("PUBLIC_URL", "https://i.example.com/")])).unwrap();
+        assert_eq!(c.upload_tokens, vec!["a", "b"]);
+        assert!(c.allow_anonymous_upload);
+        assert_eq!(c.public_url.as_deref(), Some("https://i.example.com"));
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let e = Config::from_vars(vars(&[("MAX_UPLOAD_BYTES", "5MB")])).unwrap_err();
+        assert!(e.message.contains("MAX_UPLOAD_BYTES"));
+    }
+}

@@ -1,0 +1,55 @@
+//! The Worker entrypoint: converts between `worker` types and [`crate::http`], builds the app
+//! over the `IMAGES` (R2) and `META` (KV) bindings, and hands the request to the router.
+
+mod kv;
+mod r2;
+
+use crate::app::App;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::http::{self, Method};
+use worker::{event, Context, Env};
+
+#[event(fetch)]
+async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<worker::Response> {
+    console_error_panic_hook::set_once();
+    let resp = match serve(req, &env).await {
+        Ok(r) => r,
+        Err(e) => http::Response::from(e),
+    };
+    to_worker(resp)
+}
+
+async fn serve(mut req: worker::Request, env: &Env) -> Result<http::Response, ApiError> {
+    let config = Config::from_vars(|name| env.var(name).ok().map(|v| v.to_string()))?;
+    let method = Method::parse(req.method().as_ref());
+    let url = req.url().map_err(|e| ApiError::bad_request("bad_url", e.to_string()))?;
+    let headers: http::Headers = req.headers().entries().collect();
+    // Refuse oversized bodies before reading them into the isolate's 128 MB.
+    let declared = headers.get("content-length").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    if declared > config.max_body_bytes() {
+        return Err(ApiError::too_large(config.max_upload_bytes));
+    }
+    let body = match method {
+        Method::Post | Method::Put => req
+            .bytes()
+            .await
+            .map_err(|e| ApiError::bad_request("unreadable_body", format!("the request body could not be read: {e}")))?,
+        _ => Vec::new(),
+    };
+    let binding = |e: worker::Error| ApiError::internal(format!("a binding is missing from wrangler.toml: {e}"));
+    let blobs = r2::R2(env.bucket("IMAGES").map_err(binding)?);
+    let kv = kv::WorkersKv(env.kv("META").map_err(binding)?);
+    let app = App::new(config, blobs, kv, worker::Date::now().as_millis());
+    let req = http::Request { method, url, headers, body };
+    Ok(crate::router::handle(&app, req).await)
+}
+
+fn to_worker(resp: http::Response) -> worker::Result<worker::Response> {
+    let out = if resp.body.is_empty() { worker::Response::empty()? } else { worker::Response::from_bytes(resp.body)? };
+    let headers = worker::Headers::new();
+    for (k, v) in resp.headers.iter() {
+        headers.set(k, v)?;
+    }
+    Ok(out.with_status(resp.status).with_headers(headers))
+}

@@ -1,0 +1,43 @@
+//! [`Blobs`] over an R2 bucket binding.
+
+use crate::storage::{Blob, Blobs, StoreError, StoreResult};
+use std::collections::HashMap;
+use worker::{Bucket, HttpMetadata, Range};
+
+pub struct R2(pub Bucket);
+
+fn err(e: worker::Error) -> StoreError {
+    StoreError(format!("R2: {e}"))
+}
+
+impl Blobs for R2 {
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str, custom: &[(&str, &str)]) -> StoreResult<()> {
+        let custom: HashMap<String, String> = custom.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let http = HttpMetadata { content_type: Some(content_type.to_string()), ..Default::default() };
+        self.0.put(key, bytes).http_metadata(http).custom_metadata(custom).execute().await.map_err(err)?;
+        Ok(())
+    }
+
+    async fn get(&self, key: &str, range: Option<(u64, u64)>) -> StoreResult<Option<Blob>> {
+        let mut get = self.0.get(key);
+        if let Some((offset, length)) = range {
+            get = get.range(Range::OffsetWithLength { offset, length });
+        }
+        let Some(object) = get.execute().await.map_err(err)? else { return Ok(None) };
+        // `Object::range()` panics in workers-rs 0.8, so the caller computes ranges itself.
+        let size = object.size();
+        let body = object.body().ok_or_else(|| StoreError(format!("R2: object {key} has no body")))?;
+        Ok(Some(Blob { bytes: body.bytes().await.map_err(err)?, size }))
+    }
+
+    async fn head(&self, key: &str) -> StoreResult<Option<Vec<(String, String)>>> {
+        match self.0.head(key).await.map_err(err)? {
+            None => Ok(None),
+            Some(object) => Ok(Some(object.custom_metadata().map_err(err)?.into_iter().collect())),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> StoreResult<()> {
+        self.0.delete(key).await.map_err(err)
+    }
+}

@@ -1,0 +1,61 @@
+//! Delete links: `GET /delete/<id>/<token>` asks for confirmation, `POST` deletes.
+//! A link prefetched by a chat app or a mail scanner therefore never deletes anything.
+
+use crate::app::App;
+use crate::error::ApiError;
+use crate::http::{Method, Request, Response};
+use crate::ids::token_matches;
+use crate::library;
+use crate::meta::ImageMeta;
+use crate::storage::{Blobs, Kv};
+use serde_json::json;
+
+/// Finds the image a delete token belongs to: 404 unknown, 403 wrong token.
+pub async fn authorised<B: Blobs, K: Kv>(app: &App<B, K>, id: &str, token: &str) -> Result<ImageMeta, ApiError> {
+    let not_found = || ApiError::not_found(format!("no image with id {id:?}: it may be deleted already"));
+    if !crate::ids::is_valid_id(id) {
+        return Err(not_found());
+    }
+    let meta = library::load(app, id).await?.ok_or_else(not_found)?;
+    if !token_matches(token, &meta.delete_hash) {
+        return Err(ApiError::forbidden("this delete link is not valid for that image"));
+    }
+    Ok(meta)
+}
+
+pub async fn link<B: Blobs, K: Kv>(app: &App<B, K>, req: &Request, id: &str, token: &str) -> Result<Response, ApiError> {
+    let meta = authorised(app, id, token).await?;
+    let wants_json = req.header("accept").is_some_and(|a| a.contains("application/json"));
+    if req.method == Method::Post {
+        library::remove(app, &meta).await?;
+        return Ok(if wants_json {
+            Response::json(200, &json!({"deleted": meta.id}))
+        } else {
+            page("Deleted", "<p>The image has been deleted. Copies cached by browsers may linger for a while.</p>")
+        });
+    }
+    let name = html_escape(&meta.name);
+    let body = format!(
+        "<p><img src=\"{path}\" alt=\"\"></p><p>Delete <b>{name}</b> for good?</p>\
+         <form method=\"post\"><button type=\"submit\">Delete</button></form>",
+        path = meta.file_path()
+    );
+    Ok(page("Delete image?", &body))
+}
+
+fn page(title: &str, body: &str) -> Response {
+    Response::html(
+        200,
+        format!(
+            "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
+             <title>{title} · imgbed</title><style>body{{font:16px system-ui;max-width:36rem;margin:3rem auto;padding:0 1rem}}\
+             img{{max-width:100%;max-height:50vh}}button{{font:inherit;padding:.5rem 1.5rem;background:#c62828;color:#fff;border:0;border-radius:6px}}\
+             @media(prefers-color-scheme:dark){{body{{background:#111;color:#eee}}}}</style><h1>{title}</h1>{body}</html>"
+        ),
+    )
+    .with_header("cache-control", "no-store")
+}
+
+pub fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}

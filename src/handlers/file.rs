@@ -1,0 +1,51 @@
+//! `GET/HEAD /file/<id>[.<ext>]`: the stored bytes, cacheable forever, with conditional and
+//! range requests. One KV read and at most one R2 read; never a write.
+
+use crate::app::App;
+use crate::conditional::{not_modified, range, RangeAnswer};
+use crate::error::ApiError;
+use crate::http::{http_date, pct_encode, Method, Request, Response};
+use crate::library;
+use crate::storage::{Blobs, Kv};
+
+pub async fn serve<B: Blobs, K: Kv>(app: &App<B, K>, req: &Request, file: &str) -> Result<Response, ApiError> {
+    let id = file.split('.').next().unwrap_or(file);
+    let meta = library::load_visible(app, req, id).await?;
+    let etag = meta.etag();
+    let mut resp = Response::new(200, meta.format.mime(), Vec::new())
+        .with_header("etag", etag.clone())
+        .with_header("last-modified", http_date(meta.uploaded))
+        .with_header("cache-control", "public, max-age=31536000, immutable")
+        .with_header("accept-ranges", "bytes")
+        .with_header("content-disposition", format!("inline; filename*=UTF-8''{}", pct_encode(&meta.name)));
+    if not_modified(req, &etag, meta.uploaded) {
+        resp.status = 304;
+        resp.headers.remove("content-type");
+        return Ok(resp);
+    }
+    let size = meta.bytes;
+    let slice = match range(req, size, &etag) {
+        RangeAnswer::Full => None,
+        RangeAnswer::Partial { offset, len } => {
+            resp.status = 206;
+            resp.headers.set("content-range", format!("bytes {}-{}/{size}", offset, offset + len - 1));
+            Some((offset, len))
+        }
+        RangeAnswer::Unsatisfiable => {
+            let e = ApiError::new(416, "range_not_satisfiable", format!("the file has {size} bytes; the requested range is outside it"));
+            return Ok(Response::from(e).with_header("content-range", format!("bytes */{size}")));
+        }
+    };
+    let len = slice.map_or(size, |(_, len)| len);
+    resp.headers.set("content-length", len.to_string());
+    if req.method == Method::Head {
+        return Ok(resp);
+    }
+    let blob = app
+        .blobs
+        .get(&meta.location, slice)
+        .await?
+        .ok_or_else(|| ApiError::internal(format!("the bytes of image {id} are missing from storage")))?;
+    resp.body = blob.bytes;
+    Ok(resp)
+}

@@ -1,0 +1,7 @@
+//! Request handlers: each turns a [`Request`](crate::http::Request) into a response shape over
+//! the shared core (`ingest`, `library`).
+
+pub mod delete;
+pub mod file;
+pub mod images;
+pub mod upload;

@@ -1,0 +1,148 @@
+//! The upload pipeline up to storage, one pure step after another:
+//! size limit → type and integrity (`sniff`) → privacy (`exif`) → content hash.
+//! Nothing is stored until every file of a request has passed.
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::exif;
+use crate::ids::sha256_hex;
+use crate::sniff::{sniff, Format, Sniffed};
+
+/// A file as it arrived: the name the client claimed, and the bytes.
+#[derive(Debug, Clone)]
+pub struct IncomingFile {
+    pub name: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+/// Choices a client may make per upload.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UploadOptions {
+    pub album: Option<String>,
+    pub tags: Vec<String>,
+    /// Keep EXIF even when the server strips it by default.
+    pub keep_exif: bool,
+}
+
+impl UploadOptions {
+    /// Reads `album`, `tags` and `keep_exif` from a field lookup (query string or form).
+    pub fn from_fields(field: impl Fn(&str) -> Option<String>) -> Result<UploadOptions, ApiError> {
+        let album = field("album").map(|a| a.trim().to_string()).filter(|a| !a.is_empty());
+        if let Some(a) = &album {
+            check_label("album", a)?;
+        }
+        let tags: Vec<String> = field("tags")
+            .map(|t| t.split(',').map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default();
+        for t in &tags {
+            check_label("tags", t)?;
+        }
+        let keep_exif = match field("keep_exif").as_deref().map(str::trim) {
+            None | Some("" | "false" | "0") => false,
+            Some("true" | "1") => true,
+            Some(v) => return Err(ApiError::bad_request("bad_parameter", format!("keep_exif must be true or false, not {v:?}"))),
+        };
+        Ok(UploadOptions { album, tags, keep_exif })
+    }
+}
+
+/// Albums and tags appear in URLs and filters: short, printable, no separators.
+pub fn check_label(what: &str, s: &str) -> Result<(), ApiError> {
+    let ok = s.chars().count() <= 64 && s.chars().all(|c| !c.is_control() && !matches!(c, '/' | '\\' | ',' | '?' | '#' | '&'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request("bad_parameter", format!("{what} must be at most 64 characters without / \\ , ? # &: {s:?}")))
+    }
+}
+
+/// A file that passed every check and is ready to store.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub name: String,
+    pub bytes: Vec<u8>,
+    pub sniffed: Sniffed,
+    pub sha256: String,
+}
+
+pub fn prepare(file: IncomingFile, config: &Config, options: &UploadOptions) -> Result<Prepared, ApiError> {
+    if file.bytes.len() as u64 > config.max_upload_bytes {
+        return Err(ApiError::too_large(config.max_upload_bytes));
+    }
+    if file.bytes.is_empty() {
+        return Err(ApiError::bad_request("empty_file", "the file is empty"));
+    }
+    let sniffed = sniff(&file.bytes)?;
+    let mut bytes = file.bytes;
+    if sniffed.format == Format::Jpeg && config.strip_exif && !options.keep_exif {
+        if let Some(stripped) = exif::strip_jpeg(&bytes, sniffed.exif_orientation) {
+            bytes = stripped;
+        }
+    }
+    Ok(Prepared {
+        name: base_name(file.name.as_deref(), sniffed.format),
+        sha256: sha256_hex(&bytes),
+        bytes,
+        sniffed,
+    })
+}
+
+/// Only the last path component of a client's file name, cleaned; `image.<ext>` when none.
+pub fn base_name(name: Option<&str>, format: Format) -> String {
+    let base = name
+        .unwrap_or("")
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect::<String>();
+    let base = base.trim();
+    if base.is_empty() || base == "." || base == ".." {
+        format!("image.{}", format.ext())
+    } else {
+        base.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sniff::tests::{tiny_jpeg, tiny_png};
+
+    #[test]
+    fn names_lose_their_paths() {
+        assert_eq!(base_name(Some("C:\\Users\\me\\cat.png"), Format::Png), "cat.png");
+        assert_eq!(base_name(Some("../../etc/passwd"), Format::Png), "passwd");
+        assert_eq!(base_name(Some("dir/"), Format::Gif), "image.gif");
+        assert_eq!(base_name(None, Format::Jpeg), "image.jpg");
+    }
+
+    #[test]
+    fn over_the_limit_is_413() {
+        let config = Config { max_upload_bytes: 10, ..Config::default() };
+        let e = prepare(IncomingFile { name: None, bytes: tiny_png() }, &config, &UploadOptions::default()).unwrap_err();
+        assert_eq!(e.status, 413);
+        assert!(e.message.contains("10 B"));
+    }
+
+    #[test]
+    fn exif_is_stripped_unless_asked_to_keep() {
+        let config = Config::default();
+        let file = || IncomingFile { name: Some("p.jpg".into()), bytes: tiny_jpeg(6) };
+        let stripped = prepare(file(), &config, &UploadOptions::default()).unwrap();
+        assert!(!stripped.bytes.windows(3).any(|w| w == b"GPS"));
+        assert_eq!(stripped.sniffed.exif_orientation, 6);
+        let kept = prepare(file(), &config, &UploadOptions { keep_exif: true, ..Default::default() }).unwrap();
+        assert_eq!(kept.bytes, tiny_jpeg(6));
+    }
+
+    #[test]
+    fn options_are_validated() {
+        let o = UploadOptions::from_fields(|k| (k == "tags").then(|| "Cats, dogs ,".to_string())).unwrap();
+        assert_eq!(o.tags, vec!["cats", "dogs"]);
+        assert_eq!(UploadOptions::from_fields(|k| (k == "album").then(|| "a/b".to_string())).unwrap_err().status, 400);
+        assert_eq!(UploadOptions::from_fields(|k| (k == "keep_exif").then(|| "maybe".to_string())).unwrap_err().status, 400);
+    }
+}

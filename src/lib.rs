@@ -1,0 +1,35 @@
+//! # imgbed
+//!
+//! A self-hosted image host that runs as one Cloudflare Worker.
+//!
+//! The crate is split so that nearly everything runs and is tested natively:
+//!
+//! - **Pure core** — [`sniff`] (what a file is), [`exif`] (privacy), [`multipart`],
+//!   [`ingest`] (the upload pipeline), [`auth`], [`ids`], [`meta`], [`links`],
+//!   [`conditional`] (304/206), [`config`], [`error`] (the JSON error shape), [`http`].
+//! - **Application** — [`app`], [`library`] (storing images), [`handlers`], [`router`], written
+//!   against the [`storage`] traits so they run over in-memory fakes in tests and over R2 and KV
+//!   in the Worker.
+//! - **Worker glue** — `glue` (wasm32 only): the `#[event(fetch)]` entrypoint and the trait
+//!   implementations over the `IMAGES` (R2) and `META` (KV) bindings.
+
+pub mod app;
+pub mod auth;
+pub mod conditional;
+pub mod config;
+pub mod error;
+pub mod exif;
+pub mod handlers;
+pub mod http;
+pub mod ids;
+pub mod ingest;
+pub mod library;
+pub mod links;
+pub mod meta;
+pub mod multipart;
+pub mod router;
+pub mod sniff;
+pub mod storage;
+
+#[cfg(target_arch = "wasm32")]
+mod glue;

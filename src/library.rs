@@ -1,0 +1,100 @@
+//! Images as stored things: save with dedupe, load, hide from the public, remove.
+//!
+//! Bytes live in R2 under `i/<sha256>` (content-addressed, so identical uploads are stored once),
+//! with the owning id as custom metadata; the record lives in KV under `img:<id>`. A record is
+//! written last, so a reader never finds an image whose bytes are not there yet.
+
+use crate::app::App;
+use crate::auth;
+use crate::error::ApiError;
+use crate::http::Request;
+use crate::ids::{delete_token, new_id, sha256_hex};
+use crate::ingest::{Prepared, UploadOptions};
+use crate::meta::{Channel, ImageMeta, Status};
+use crate::storage::{Blobs, Kv};
+
+/// The outcome of storing one upload.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub meta: ImageMeta,
+    /// Known for new uploads, and for repeats when `SECRET_KEY` lets it be derived again.
+    pub delete_token: Option<String>,
+    /// The same bytes were already stored; `meta` is the existing image.
+    pub deduped: bool,
+}
+
+pub async fn load<B: Blobs, K: Kv>(app: &App<B, K>, id: &str) -> Result<Option<ImageMeta>, ApiError> {
+    let Some(json) = app.kv.get(&ImageMeta::kv_key(id)).await? else { return Ok(None) };
+    serde_json::from_str(&json)
+        .map(Some)
+        .map_err(|e| ApiError::internal(format!("the record of image {id} is unreadable: {e}")))
+}
+
+/// Loads an image the way the public may see it: 404 when unknown or awaiting review (unless
+/// the admin asks), 451 when blocked.
+pub async fn load_visible<B: Blobs, K: Kv>(app: &App<B, K>, req: &Request, id: &str) -> Result<ImageMeta, ApiError> {
+    let not_found = || ApiError::not_found(format!("no image with id {id:?}"));
+    if !crate::ids::is_valid_id(id) {
+        return Err(not_found());
+    }
+    let meta = load(app, id).await?.ok_or_else(not_found)?;
+    match meta.status {
+        Status::Active => Ok(meta),
+        _ if auth::is_admin(&app.config, req) => Ok(meta),
+        Status::Blocked => Err(ApiError::new(451, "blocked", "this image has been blocked by the administrator")),
+        Status::Pending => Err(not_found()),
+    }
+}
+
+pub async fn save<B: Blobs, K: Kv>(app: &App<B, K>, file: Prepared, options: &UploadOptions) -> Result<Stored, ApiError> {
+    let key = format!("i/{}", file.sha256);
+    let secret = app.config.secret_key.as_deref();
+    if let Some(custom) = app.blobs.head(&key).await? {
+        if let Some((_, id)) = custom.iter().find(|(k, _)| k == "id") {
+            if let Some(meta) = load(app, id).await? {
+                let delete_token = secret.map(|s| delete_token(Some(s), &meta.id));
+                return Ok(Stored { meta, delete_token, deduped: true });
+            }
+        }
+    }
+    let id = new_id();
+    let token = delete_token(secret, &id);
+    let s = &file.sniffed;
+    let meta = ImageMeta {
+        id: id.clone(),
+        name: file.name,
+        format: s.format,
+        bytes: file.bytes.len() as u64,
+        width: s.width,
+        height: s.height,
+        orientation: s.orientation(),
+        sha256: file.sha256,
+        uploaded: app.now_ms,
+        status: if app.config.require_review { Status::Pending } else { Status::Active },
+        album: options.album.clone(),
+        tags: options.tags.clone(),
+        channel: Channel::R2,
+        location: key.clone(),
+        delete_hash: sha256_hex(token.as_bytes()),
+        animated: s.animated,
+    };
+    let record = serde_json::to_string(&meta).map_err(|e| ApiError::internal(e.to_string()))?;
+    app.blobs.put(&key, file.bytes, s.format.mime(), &[("id", &id)]).await?;
+    if let Err(e) = app.kv.put(&ImageMeta::kv_key(&id), &record).await {
+        // Without its record the object is unreachable: take it back rather than leak it.
+        let _ = app.blobs.delete(&key).await;
+        return Err(e.into());
+    }
+    Ok(Stored { meta, delete_token: Some(token), deduped: false })
+}
+
+/// Deletes an image: the record first (so it disappears at once), then its bytes.
+pub async fn remove<B: Blobs, K: Kv>(app: &App<B, K>, meta: &ImageMeta) -> Result<(), ApiError> {
+    app.kv.delete(&ImageMeta::kv_key(&meta.id)).await?;
+    // Two racing uploads of the same bytes can leave the object owned by the other id.
+    let owner = app.blobs.head(&meta.location).await?;
+    if owner.is_some_and(|custom| custom.iter().all(|(k, v)| k != "id" || *v == meta.id)) {
+        app.blobs.delete(&meta.location).await?;
+    }
+    Ok(())
+}

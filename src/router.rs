@@ -1,0 +1,61 @@
+//! Which handler answers which method and path, plus what every answer carries (CORS, the
+//! storage-operation count). Unknown paths are 404, known paths with the wrong method 405.
+
+use crate::app::App;
+use crate::error::ApiError;
+use crate::handlers::{delete, file, images, upload};
+use crate::http::{Method, Request, Response};
+use crate::storage::{Blobs, Kv};
+
+const ALLOWED_HEADERS: &str = "Authorization, Content-Type, token, X-API-Key, authCode, Range, If-None-Match";
+
+pub async fn handle<B: Blobs, K: Kv>(app: &App<B, K>, req: Request) -> Response {
+    let mut resp = if req.method == Method::Options {
+        Response::empty(204)
+            .with_header("access-control-allow-methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS")
+            .with_header("access-control-allow-headers", ALLOWED_HEADERS)
+            .with_header("access-control-max-age", "86400")
+    } else {
+        route(app, &req).await.unwrap_or_else(Response::from)
+    };
+    resp.headers.set("access-control-allow-origin", "*");
+    resp.headers.set("access-control-expose-headers", "Content-Length, Content-Range, ETag, X-Storage-Ops");
+    resp.headers.set("x-content-type-options", "nosniff");
+    let ops = app.ops.header();
+    if !ops.is_empty() {
+        resp.headers.set("x-storage-ops", ops);
+    }
+    resp
+}
+
+async fn route<B: Blobs, K: Kv>(app: &App<B, K>, req: &Request) -> Result<Response, ApiError> {
+    use Method::*;
+    let segs = req.segments();
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let m = req.method;
+    let get = matches!(m, Get | Head);
+    match (segs.as_slice(), m) {
+        ([], _) if get => Ok(Response::html(200, include_str!("page/index.html")).with_header("cache-control", "no-cache")),
+        (["upload"], Post) => upload::telegraph(app, req).await,
+        (["file", name], _) if get => file::serve(app, req, name).await,
+        (["api", "images", id], Get) => images::get(app, req, id).await,
+        (["api", "config"], Get) => Ok(images::config(app)),
+        (["delete", id, token], Get | Post) => delete::link(app, req, id, token).await,
+        (["upload"] | ["file", _] | ["api", "images", _] | ["api", "config"] | ["delete", _, _], _) => {
+            Err(ApiError::new(405, "method_not_allowed", format!("{} is not allowed on {}", method_name(m), req.url.path())))
+        }
+        _ => Err(ApiError::not_found(format!("nothing at {}", req.url.path()))),
+    }
+}
+
+fn method_name(m: Method) -> &'static str {
+    match m {
+        Method::Get => "GET",
+        Method::Head => "HEAD",
+        Method::Post => "POST",
+        Method::Put => "PUT",
+        Method::Delete => "DELETE",
+        Method::Options => "OPTIONS",
+        Method::Other => "this method",
+    }
+}

@@ -1,0 +1,148 @@
+//! Storage behind two small traits: [`Blobs`] for image bytes (R2) and [`Kv`] for metadata
+//! (Workers KV). The Worker implements them over its bindings (`glue`); [`memory`] implements
+//! them in memory for native tests. [`Counted`] wraps either and counts every operation, so the
+//! cost of each request is visible in the `X-Storage-Ops` header and can be asserted in tests.
+
+pub mod memory;
+
+use crate::error::ApiError;
+use std::cell::Cell;
+use std::rc::Rc;
+
+/// A storage backend failed; the client's request was fine, so this is a 503.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        ApiError::new(503, "storage_unavailable", format!("storage is unavailable, nothing was changed: {}", e.0))
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// An object's bytes (or the requested slice of them) and its full size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blob {
+    pub bytes: Vec<u8>,
+    pub size: u64,
+}
+
+/// Object storage: R2 in production.
+#[allow(async_fn_in_trait)] // Workers are single-threaded: no Send bounds wanted.
+pub trait Blobs {
+    /// Stores an object; `custom` becomes R2 custom metadata.
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str, custom: &[(&str, &str)]) -> StoreResult<()>;
+    /// The whole object, or `len` bytes from `offset` when a range is given.
+    async fn get(&self, key: &str, range: Option<(u64, u64)>) -> StoreResult<Option<Blob>>;
+    /// Custom metadata of an object, without its bytes.
+    async fn head(&self, key: &str) -> StoreResult<Option<Vec<(String, String)>>>;
+    async fn delete(&self, key: &str) -> StoreResult<()>;
+}
+
+/// Key-value storage: Workers KV in production.
+#[allow(async_fn_in_trait)]
+pub trait Kv {
+    async fn get(&self, key: &str) -> StoreResult<Option<String>>;
+    async fn put(&self, key: &str, value: &str) -> StoreResult<()>;
+    async fn delete(&self, key: &str) -> StoreResult<()>;
+}
+
+/// Operation counts for one request, by billing class.
+#[derive(Debug, Default)]
+pub struct Ops {
+    pub kv_read: Cell<u32>,
+    pub kv_write: Cell<u32>,
+    pub r2_read: Cell<u32>,
+    pub r2_write: Cell<u32>,
+}
+
+impl Ops {
+    fn bump(c: &Cell<u32>) {
+        c.set(c.get() + 1);
+    }
+
+    /// `kv-read=1, r2-read=1`: only the classes that were used.
+    pub fn header(&self) -> String {
+        [("kv-read", &self.kv_read), ("kv-write", &self.kv_write), ("r2-read", &self.r2_read), ("r2-write", &self.r2_write)]
+            .iter()
+            .filter(|(_, c)| c.get() > 0)
+            .map(|(n, c)| format!("{n}={}", c.get()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// A backend that counts what it is asked to do.
+pub struct Counted<T> {
+    inner: T,
+    ops: Rc<Ops>,
+}
+
+impl<T> Counted<T> {
+    pub fn new(inner: T, ops: Rc<Ops>) -> Self {
+        Counted { inner, ops }
+    }
+}
+
+impl<T: Blobs> Blobs for Counted<T> {
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str, custom: &[(&str, &str)]) -> StoreResult<()> {
+        Ops::bump(&self.ops.r2_write);
+        self.inner.put(key, bytes, content_type, custom).await
+    }
+    async fn get(&self, key: &str, range: Option<(u64, u64)>) -> StoreResult<Option<Blob>> {
+        Ops::bump(&self.ops.r2_read);
+        self.inner.get(key, range).await
+    }
+    async fn head(&self, key: &str) -> StoreResult<Option<Vec<(String, String)>>> {
+        Ops::bump(&self.ops.r2_read);
+        self.inner.head(key).await
+    }
+    async fn delete(&self, key: &str) -> StoreResult<()> {
+        Ops::bump(&self.ops.r2_write);
+        self.inner.delete(key).await
+    }
+}
+
+impl<T: Kv> Kv for Counted<T> {
+    async fn get(&self, key: &str) -> StoreResult<Option<String>> {
+        Ops::bump(&self.ops.kv_read);
+        self.inner.get(key).await
+    }
+    async fn put(&self, key: &str, value: &str) -> StoreResult<()> {
+        Ops::bump(&self.ops.kv_write);
+        self.inner.put(key, value).await
+    }
+    async fn delete(&self, key: &str) -> StoreResult<()> {
+        Ops::bump(&self.ops.kv_write);
+        self.inner.delete(key).await
+    }
+}
+
+// Borrowed backends work too, so tests can keep and inspect the stores they hand to the app.
+impl<T: Blobs> Blobs for &T {
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str, custom: &[(&str, &str)]) -> StoreResult<()> {
+        (**self).put(key, bytes, content_type, custom).await
+    }
+    async fn get(&self, key: &str, range: Option<(u64, u64)>) -> StoreResult<Option<Blob>> {
+        (**self).get(key, range).await
+    }
+    async fn head(&self, key: &str) -> StoreResult<Option<Vec<(String, String)>>> {
+        (**self).head(key).await
+    }
+    async fn delete(&self, key: &str) -> StoreResult<()> {
+        (**self).delete(key).await
+    }
+}
+
+impl<T: Kv> Kv for &T {
+    async fn get(&self, key: &str) -> StoreResult<Option<String>> {
+        (**self).get(key).await
+    }
+    async fn put(&self, key: &str, value: &str) -> StoreResult<()> {
+        (**self).put(key, value).await
+    }
+    async fn delete(&self, key: &str) -> StoreResult<()> {
+        (**self).delete(key).await
+    }
+}
