@@ -49,6 +49,14 @@ impl Blobs for MemoryBlobs {
 #[derive(Debug, Default)]
 pub struct MemoryKv {
     pub entries: RefCell<BTreeMap<String, String>>,
+    /// When set, writes fail (reads still work, as when KV's write limit is reached).
+    pub writes_broken: Cell<bool>,
+}
+
+impl MemoryKv {
+    fn check_write(&self) -> StoreResult<()> {
+        if self.writes_broken.get() { Err(StoreError("memory KV writes are switched off".into())) } else { Ok(()) }
+    }
 }
 
 impl Kv for MemoryKv {
@@ -56,10 +64,12 @@ impl Kv for MemoryKv {
         Ok(self.entries.borrow().get(key).cloned())
     }
     async fn put(&self, key: &str, value: &str) -> StoreResult<()> {
+        self.check_write()?;
         self.entries.borrow_mut().insert(key.to_string(), value.to_string());
         Ok(())
     }
     async fn delete(&self, key: &str) -> StoreResult<()> {
+        self.check_write()?;
         self.entries.borrow_mut().remove(key);
         Ok(())
     }

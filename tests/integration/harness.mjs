@@ -1,0 +1,150 @@
+// Starts the real Worker under `wrangler dev` (workerd with local R2 and KV) for the tests.
+// One instance per distinct set of settings, shared by every test that asks for it; each has
+// its own temporary storage and is killed with its whole process group when the run ends.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CORPUS = process.env.IMGBED_CORPUS ?? join(ROOT, '..', 'shared', 'corpus');
+
+/** Secrets every test instance runs with. */
+export const UPLOAD_TOKEN = 'test-upload-token';
+export const ADMIN_TOKEN = 'test-admin-token';
+const BASE_VARS = { UPLOAD_TOKENS: `${UPLOAD_TOKEN},second-token`, ADMIN_TOKEN, SECRET_KEY: 'test-secret-key' };
+
+const instances = new Map();
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** The base URL of a Worker running with `vars` on top of the test defaults. */
+export function worker(vars = {}) {
+  const key = JSON.stringify(vars);
+  if (!instances.has(key)) instances.set(key, start({ ...BASE_VARS, ...vars }));
+  return instances.get(key).then((i) => i.url);
+}
+
+async function start(vars) {
+  const port = await freePort();
+  const inspector = await freePort();
+  const persist = mkdtempSync(join(tmpdir(), 'imgbed-test-'));
+  const args = ['wrangler', 'dev', '--local', '--ip', '127.0.0.1', '--port', String(port),
+    '--inspector-port', String(inspector), '--persist-to', persist,
+    '--show-interactive-dev-session=false', '--log-level', 'warn'];
+  for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
+  const child = spawn('npx', ['--no-install', ...args], {
+    cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
+  });
+  let output = '';
+  child.stdout.on('data', (d) => { output += d; });
+  child.stderr.on('data', (d) => { output += d; });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited early:\n${output}`);
+    try {
+      const r = await fetch(`${url}/api/config`);
+      if (r.ok) break;
+    } catch { /* not up yet */ }
+    if (Date.now() > deadline) {
+      stopChild(child);
+      throw new Error(`wrangler dev did not answer within 120 s:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { url, child, persist, output: () => output };
+}
+
+function stopChild(child) {
+  try { process.kill(-child.pid, 'SIGTERM'); } catch { /* already gone */ }
+}
+
+export async function stopAll() {
+  for (const p of instances.values()) {
+    const i = await p.catch(() => null);
+    if (!i) continue;
+    stopChild(i.child);
+    rmSync(i.persist, { recursive: true, force: true });
+  }
+  instances.clear();
+}
+
+export function corpus(name) {
+  return readFileSync(join(CORPUS, name));
+}
+
+/** Makes bytes unique per test (a trailing comment after JPEG EOI / PNG chunk), so dedupe
+ * between tests never hides a bug. */
+let counter = 0;
+export function unique(bytes) {
+  const tag = Buffer.from(`imgbed-test-${process.pid}-${Date.now()}-${counter++}`);
+  if (bytes[0] === 0xff && bytes[1] === 0xd8) return Buffer.concat([bytes, tag]);
+  if (bytes.subarray(0, 4).toString('latin1') === '\x89PNG') {
+    // Insert a private ancillary chunk before IEND (the last 12 bytes).
+    const data = tag;
+    const type = Buffer.from('imGb');
+    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4); crc.writeUInt32BE(crc32(Buffer.concat([type, data])));
+    return Buffer.concat([bytes.subarray(0, bytes.length - 12), len, type, data, crc, bytes.subarray(bytes.length - 12)]);
+  }
+  if (bytes.subarray(0, 3).toString('latin1') === 'GIF') {
+    // A comment extension before the trailer.
+    const body = tag.subarray(0, 255);
+    return Buffer.concat([bytes.subarray(0, bytes.length - 1), Buffer.from([0x21, 0xfe, body.length]), body, Buffer.from([0, 0x3b])]);
+  }
+  if (bytes.subarray(8, 12).toString('latin1') === 'WEBP') {
+    const padded = tag.length % 2 ? Buffer.concat([tag, Buffer.from([0])]) : tag;
+    const head = Buffer.alloc(8); head.write('imGb', 0, 'latin1'); head.writeUInt32LE(tag.length, 4);
+    const out = Buffer.concat([bytes, head, padded]);
+    out.writeUInt32LE(out.length - 8, 4);
+    return out;
+  }
+  throw new Error('unique(): unsupported format');
+}
+
+function crc32(buf) {
+  let c = ~0;
+  for (const b of buf) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  }
+  return ~c >>> 0;
+}
+
+/** POSTs files as multipart to `path`; `files` is a list of [field, bytes, filename]. */
+export async function postFiles(url, path, files, { headers = {}, fields = {} } = {}) {
+  const form = new FormData();
+  for (const [field, bytes, name] of files) form.append(field, new Blob([bytes]), name);
+  for (const [k, v] of Object.entries(fields)) form.append(k, v);
+  return fetch(url + path, { method: 'POST', body: form, headers });
+}
+
+export const bearer = (t = UPLOAD_TOKEN) => ({ Authorization: `Bearer ${t}` });
+
+/** Uploads one file with the upload token and returns its record from /api/images. */
+export async function uploadOne(url, bytes, name = 'test.jpg', query = '') {
+  const r = await postFiles(url, `/upload${query}`, [['file', bytes, name]], { headers: bearer() });
+  if (r.status !== 200) throw new Error(`upload failed: ${r.status} ${await r.text()}`);
+  const [{ src }] = await r.json();
+  const id = src.split('/').pop().split('.')[0];
+  return { src, id };
+}
+
+export async function errorOf(resp) {
+  const body = await resp.json();
+  return { status: resp.status, code: body?.error?.code, message: body?.error?.message };
+}
