@@ -3,21 +3,30 @@
 use crate::config::Config;
 use crate::http::Request;
 use crate::storage::{Blobs, Counted, Kv, Ops};
+use crate::upstream::Http;
 use std::rc::Rc;
 
-pub struct App<B, K> {
+/// What the app runs on: the Worker's bindings, or in-memory fakes in tests.
+pub trait Platform {
+    type Blobs: Blobs;
+    type Kv: Kv;
+    type Http: Http;
+}
+
+pub struct App<P: Platform> {
     pub config: Config,
-    pub blobs: Counted<B>,
-    pub kv: Counted<K>,
+    pub blobs: Counted<P::Blobs>,
+    pub kv: Counted<P::Kv>,
+    pub http: P::Http,
     pub ops: Rc<Ops>,
     /// Milliseconds since the epoch, from the platform clock.
     pub now_ms: u64,
 }
 
-impl<B: Blobs, K: Kv> App<B, K> {
-    pub fn new(config: Config, blobs: B, kv: K, now_ms: u64) -> Self {
+impl<P: Platform> App<P> {
+    pub fn new(config: Config, blobs: P::Blobs, kv: P::Kv, http: P::Http, now_ms: u64) -> Self {
         let ops = Rc::new(Ops::default());
-        App { config, blobs: Counted::new(blobs, ops.clone()), kv: Counted::new(kv, ops.clone()), ops, now_ms }
+        App { config, blobs: Counted::new(blobs, ops.clone()), kv: Counted::new(kv, ops.clone()), http, ops, now_ms }
     }
 
     /// Base of the links handed out: `PUBLIC_URL`, or the origin the request came to.

@@ -25,11 +25,13 @@ pub mod ids;
 pub mod ingest;
 pub mod library;
 pub mod links;
+pub mod memory;
 pub mod meta;
 pub mod multipart;
 pub mod router;
 pub mod sniff;
 pub mod storage;
+pub mod upstream;
 
 #[cfg(target_arch = "wasm32")]
 mod glue;

@@ -4,14 +4,14 @@
 //! with the owning id as custom metadata; the record lives in KV under `img:<id>`. A record is
 //! written last, so a reader never finds an image whose bytes are not there yet.
 
-use crate::app::App;
+use crate::app::{App, Platform};
+use crate::storage::{Blobs, Kv};
 use crate::auth;
 use crate::error::ApiError;
 use crate::http::Request;
 use crate::ids::{delete_token, new_id, sha256_hex};
 use crate::ingest::{Prepared, UploadOptions};
 use crate::meta::{Channel, ImageMeta, Status};
-use crate::storage::{Blobs, Kv};
 
 /// The outcome of storing one upload.
 #[derive(Debug, Clone)]
@@ -23,7 +23,7 @@ pub struct Stored {
     pub deduped: bool,
 }
 
-pub async fn load<B: Blobs, K: Kv>(app: &App<B, K>, id: &str) -> Result<Option<ImageMeta>, ApiError> {
+pub async fn load<P: Platform>(app: &App<P>, id: &str) -> Result<Option<ImageMeta>, ApiError> {
     let Some(json) = app.kv.get(&ImageMeta::kv_key(id)).await? else { return Ok(None) };
     serde_json::from_str(&json)
         .map(Some)
@@ -32,7 +32,7 @@ pub async fn load<B: Blobs, K: Kv>(app: &App<B, K>, id: &str) -> Result<Option<I
 
 /// Loads an image the way the public may see it: 404 when unknown or awaiting review (unless
 /// the admin asks), 451 when blocked.
-pub async fn load_visible<B: Blobs, K: Kv>(app: &App<B, K>, req: &Request, id: &str) -> Result<ImageMeta, ApiError> {
+pub async fn load_visible<P: Platform>(app: &App<P>, req: &Request, id: &str) -> Result<ImageMeta, ApiError> {
     let not_found = || ApiError::not_found(format!("no image with id {id:?}"));
     if !crate::ids::is_valid_id(id) {
         return Err(not_found());
@@ -46,7 +46,7 @@ pub async fn load_visible<B: Blobs, K: Kv>(app: &App<B, K>, req: &Request, id: &
     }
 }
 
-pub async fn save<B: Blobs, K: Kv>(app: &App<B, K>, file: Prepared, options: &UploadOptions) -> Result<Stored, ApiError> {
+pub async fn save<P: Platform>(app: &App<P>, file: Prepared, options: &UploadOptions) -> Result<Stored, ApiError> {
     let key = format!("i/{}", file.sha256);
     let secret = app.config.secret_key.as_deref();
     if let Some(custom) = app.blobs.head(&key).await? {
@@ -89,7 +89,7 @@ pub async fn save<B: Blobs, K: Kv>(app: &App<B, K>, file: Prepared, options: &Up
 }
 
 /// Deletes an image: the record first (so it disappears at once), then its bytes.
-pub async fn remove<B: Blobs, K: Kv>(app: &App<B, K>, meta: &ImageMeta) -> Result<(), ApiError> {
+pub async fn remove<P: Platform>(app: &App<P>, meta: &ImageMeta) -> Result<(), ApiError> {
     app.kv.delete(&ImageMeta::kv_key(&meta.id)).await?;
     // Two racing uploads of the same bytes can leave the object owned by the other id.
     let owner = app.blobs.head(&meta.location).await?;

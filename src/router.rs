@@ -1,15 +1,14 @@
 //! Which handler answers which method and path, plus what every answer carries (CORS, the
 //! storage-operation count). Unknown paths are 404, known paths with the wrong method 405.
 
-use crate::app::App;
+use crate::app::{App, Platform};
 use crate::error::ApiError;
 use crate::handlers::{delete, file, images, upload};
 use crate::http::{Method, Request, Response};
-use crate::storage::{Blobs, Kv};
 
 const ALLOWED_HEADERS: &str = "Authorization, Content-Type, token, X-API-Key, authCode, Range, If-None-Match";
 
-pub async fn handle<B: Blobs, K: Kv>(app: &App<B, K>, req: Request) -> Response {
+pub async fn handle<P: Platform>(app: &App<P>, req: Request) -> Response {
     let mut resp = if req.method == Method::Options {
         Response::empty(204)
             .with_header("access-control-allow-methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS")
@@ -28,7 +27,7 @@ pub async fn handle<B: Blobs, K: Kv>(app: &App<B, K>, req: Request) -> Response 
     resp
 }
 
-async fn route<B: Blobs, K: Kv>(app: &App<B, K>, req: &Request) -> Result<Response, ApiError> {
+async fn route<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, ApiError> {
     use Method::*;
     let segs = req.segments();
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();

@@ -6,7 +6,7 @@ use imgbed::config::Config;
 use imgbed::http::{Method, Request, Response};
 use imgbed::meta::{ImageMeta, Status};
 use imgbed::router::handle;
-use imgbed::storage::memory::{MemoryBlobs, MemoryKv};
+use imgbed::memory::{MemoryBlobs, MemoryHttp, MemoryKv, MemoryPlatform};
 
 const CORPUS: &str = "../shared/corpus";
 
@@ -19,7 +19,8 @@ fn config() -> Config {
 }
 
 fn run(blobs: &MemoryBlobs, kv: &MemoryKv, req: Request) -> Response {
-    let app = App::new(config(), blobs, kv, 1_700_000_000_000);
+    let http = MemoryHttp::default();
+    let app = App::<MemoryPlatform>::new(config(), blobs, kv, &http, 1_700_000_000_000);
     pollster::block_on(handle(&app, req))
 }
 

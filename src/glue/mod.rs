@@ -1,14 +1,24 @@
 //! The Worker entrypoint: converts between `worker` types and [`crate::http`], builds the app
 //! over the `IMAGES` (R2) and `META` (KV) bindings, and hands the request to the router.
 
+mod fetch;
 mod kv;
 mod r2;
 
-use crate::app::App;
+use crate::app::{App, Platform};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{self, Method};
 use worker::{event, Context, Env};
+
+/// The Worker's bindings.
+struct Cloudflare;
+
+impl Platform for Cloudflare {
+    type Blobs = r2::R2;
+    type Kv = kv::WorkersKv;
+    type Http = fetch::WorkerFetch;
+}
 
 #[event(fetch)]
 async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<worker::Response> {
@@ -40,7 +50,7 @@ async fn serve(mut req: worker::Request, env: &Env) -> Result<http::Response, Ap
     let binding = |e: worker::Error| ApiError::internal(format!("a binding is missing from wrangler.toml: {e}"));
     let blobs = r2::R2(env.bucket("IMAGES").map_err(binding)?);
     let kv = kv::WorkersKv(env.kv("META").map_err(binding)?);
-    let app = App::new(config, blobs, kv, worker::Date::now().as_millis());
+    let app = App::<Cloudflare>::new(config, blobs, kv, fetch::WorkerFetch, worker::Date::now().as_millis());
     let req = http::Request { method, url, headers, body };
     Ok(crate::router::handle(&app, req).await)
 }

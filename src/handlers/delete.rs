@@ -1,17 +1,16 @@
 //! Delete links: `GET /delete/<id>/<token>` asks for confirmation, `POST` deletes.
 //! A link prefetched by a chat app or a mail scanner therefore never deletes anything.
 
-use crate::app::App;
+use crate::app::{App, Platform};
 use crate::error::ApiError;
 use crate::http::{Method, Request, Response};
 use crate::ids::token_matches;
 use crate::library;
 use crate::meta::ImageMeta;
-use crate::storage::{Blobs, Kv};
 use serde_json::json;
 
 /// Finds the image a delete token belongs to: 404 unknown, 403 wrong token.
-pub async fn authorised<B: Blobs, K: Kv>(app: &App<B, K>, id: &str, token: &str) -> Result<ImageMeta, ApiError> {
+pub async fn authorised<P: Platform>(app: &App<P>, id: &str, token: &str) -> Result<ImageMeta, ApiError> {
     let not_found = || ApiError::not_found(format!("no image with id {id:?}: it may be deleted already"));
     if !crate::ids::is_valid_id(id) {
         return Err(not_found());
@@ -23,7 +22,7 @@ pub async fn authorised<B: Blobs, K: Kv>(app: &App<B, K>, id: &str, token: &str)
     Ok(meta)
 }
 
-pub async fn link<B: Blobs, K: Kv>(app: &App<B, K>, req: &Request, id: &str, token: &str) -> Result<Response, ApiError> {
+pub async fn link<P: Platform>(app: &App<P>, req: &Request, id: &str, token: &str) -> Result<Response, ApiError> {
     let meta = authorised(app, id, token).await?;
     let wants_json = req.header("accept").is_some_and(|a| a.contains("application/json"));
     if req.method == Method::Post {

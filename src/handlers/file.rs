@@ -1,14 +1,14 @@
 //! `GET/HEAD /file/<id>[.<ext>]`: the stored bytes, cacheable forever, with conditional and
 //! range requests. One KV read and at most one R2 read; never a write.
 
-use crate::app::App;
+use crate::app::{App, Platform};
+use crate::storage::Blobs;
 use crate::conditional::{not_modified, range, RangeAnswer};
 use crate::error::ApiError;
 use crate::http::{http_date, pct_encode, Method, Request, Response};
 use crate::library;
-use crate::storage::{Blobs, Kv};
 
-pub async fn serve<B: Blobs, K: Kv>(app: &App<B, K>, req: &Request, file: &str) -> Result<Response, ApiError> {
+pub async fn serve<P: Platform>(app: &App<P>, req: &Request, file: &str) -> Result<Response, ApiError> {
     let id = file.split('.').next().unwrap_or(file);
     let meta = library::load_visible(app, req, id).await?;
     let etag = meta.etag();

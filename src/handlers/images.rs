@@ -1,23 +1,22 @@
 //! Read-only JSON about images and about this instance.
 
-use crate::app::App;
+use crate::app::{App, Platform};
 use crate::error::ApiError;
 use crate::http::{Request, Response};
 use crate::library;
 use crate::links::Links;
 use crate::sniff::Format;
-use crate::storage::{Blobs, Kv};
 use serde_json::json;
 
 /// `GET /api/images/<id>`: the record without secrets, with ready-made links.
-pub async fn get<B: Blobs, K: Kv>(app: &App<B, K>, req: &Request, id: &str) -> Result<Response, ApiError> {
+pub async fn get<P: Platform>(app: &App<P>, req: &Request, id: &str) -> Result<Response, ApiError> {
     let meta = library::load_visible(app, req, id).await?;
     let links = Links::new(&app.base_url(req), &meta, None);
     Ok(Response::json(200, &meta.public_json(&links)).with_header("cache-control", "no-cache"))
 }
 
 /// `GET /api/config`: the public settings a client needs before uploading.
-pub fn config<B: Blobs, K: Kv>(app: &App<B, K>) -> Response {
+pub fn config<P: Platform>(app: &App<P>) -> Response {
     let c = &app.config;
     Response::json(
         200,

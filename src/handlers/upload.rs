@@ -1,7 +1,7 @@
 //! Reading uploads out of requests (multipart or raw body), and the Telegraph-Image answer
 //! `[{"src":"/file/<id>.<ext>"}]` on `POST /upload`.
 
-use crate::app::App;
+use crate::app::{App, Platform};
 use crate::auth;
 use crate::config::MAX_FILES_PER_REQUEST;
 use crate::error::ApiError;
@@ -10,7 +10,6 @@ use crate::ingest::{prepare, IncomingFile, UploadOptions};
 use crate::library::{self, Stored};
 use crate::multipart;
 use crate::sniff::Format;
-use crate::storage::{Blobs, Kv};
 use serde_json::json;
 
 /// Form fields whose parts are files even when the client sent no filename.
@@ -58,7 +57,7 @@ pub fn read_form(req: &Request, raw_name: Option<&str>) -> Result<UploadForm, Ap
 }
 
 /// The upload core every API shape shares: authorise, check every file, then store them all.
-pub async fn store_all<B: Blobs, K: Kv>(app: &App<B, K>, req: &Request, form: UploadForm) -> Result<Vec<Stored>, ApiError> {
+pub async fn store_all<P: Platform>(app: &App<P>, req: &Request, form: UploadForm) -> Result<Vec<Stored>, ApiError> {
     auth::check_upload(&app.config, req, form.field(req, "key").as_deref())?;
     let options = UploadOptions::from_fields(|k| form.field(req, k))?;
     if form.files.is_empty() {
@@ -89,7 +88,7 @@ pub async fn store_all<B: Blobs, K: Kv>(app: &App<B, K>, req: &Request, form: Up
 }
 
 /// `POST /upload` in the Telegraph-Image shape.
-pub async fn telegraph<B: Blobs, K: Kv>(app: &App<B, K>, req: &Request) -> Result<Response, ApiError> {
+pub async fn telegraph<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, ApiError> {
     let stored = store_all(app, req, read_form(req, None)?).await?;
     let base = if req.query("returnFormat").as_deref() == Some("full") { app.base_url(req) } else { String::new() };
     let list: Vec<_> = stored.iter().map(|s| json!({"src": format!("{base}{}", s.meta.file_path())})).collect();

@@ -1,9 +1,7 @@
 //! Storage behind two small traits: [`Blobs`] for image bytes (R2) and [`Kv`] for metadata
-//! (Workers KV). The Worker implements them over its bindings (`glue`); [`memory`] implements
+//! (Workers KV). The Worker implements them over its bindings (`glue`); [`crate::memory`] implements
 //! them in memory for native tests. [`Counted`] wraps either and counts every operation, so the
 //! cost of each request is visible in the `X-Storage-Ops` header and can be asserted in tests.
-
-pub mod memory;
 
 use crate::error::ApiError;
 use std::cell::Cell;

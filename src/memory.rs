@@ -1,8 +1,42 @@
-//! In-memory [`Blobs`] and [`Kv`] for native tests of the whole application.
+//! An in-memory platform for native tests of the whole application: storage that can be
+//! inspected and switched off, and canned answers for outgoing HTTP.
 
-use super::{Blob, Blobs, Kv, StoreError, StoreResult};
+use crate::app::Platform;
+use crate::http::Headers;
+use crate::storage::{Blob, Blobs, Kv, StoreError, StoreResult};
+use crate::upstream::{Http, OutRequest, OutResponse, UpstreamError};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+
+/// Borrows its parts, so a test keeps them to look inside after each request.
+pub struct MemoryPlatform<'a>(std::marker::PhantomData<&'a ()>);
+
+impl<'a> Platform for MemoryPlatform<'a> {
+    type Blobs = &'a MemoryBlobs;
+    type Kv = &'a MemoryKv;
+    type Http = &'a MemoryHttp;
+}
+
+/// Answers outgoing requests from a table of URL → (status, content type, body); anything
+/// else is a connection error. Every request is recorded.
+#[derive(Debug, Default)]
+pub struct MemoryHttp {
+    pub routes: RefCell<BTreeMap<String, (u16, String, Vec<u8>)>>,
+    pub sent: RefCell<Vec<OutRequest>>,
+}
+
+impl Http for &MemoryHttp {
+    async fn send(&self, req: OutRequest, max_bytes: u64) -> Result<OutResponse, UpstreamError> {
+        self.sent.borrow_mut().push(req.clone());
+        let routes = self.routes.borrow();
+        let (status, content_type, body) = routes.get(&req.url).ok_or_else(|| UpstreamError(format!("cannot connect to {}", req.url)))?;
+        if body.len() as u64 > max_bytes {
+            return Err(UpstreamError(format!("the answer is larger than {max_bytes} bytes")));
+        }
+        let headers: Headers = [("content-type", content_type.as_str())].into_iter().collect();
+        Ok(OutResponse { status: *status, headers, body: body.clone() })
+    }
+}
 
 #[derive(Debug, Default)]
 pub struct MemoryBlobs {
