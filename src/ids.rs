@@ -38,6 +38,11 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex(&Sha256::digest(data))
 }
 
+/// MD5 and SHA-1, which Lsky, SM.MS and Chevereto clients expect to see (not for security).
+pub fn legacy_digests(data: &[u8]) -> (String, String) {
+    (hex(&md5::Md5::digest(data)), hex(&sha1::Sha1::digest(data)))
+}
+
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

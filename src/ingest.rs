@@ -5,7 +5,7 @@
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::exif;
-use crate::ids::sha256_hex;
+use crate::ids::{legacy_digests, sha256_hex};
 use crate::sniff::{sniff, Format, Sniffed};
 
 /// A file as it arrived: the name the client claimed, and the bytes.
@@ -63,6 +63,8 @@ pub struct Prepared {
     pub bytes: Vec<u8>,
     pub sniffed: Sniffed,
     pub sha256: String,
+    pub md5: String,
+    pub sha1: String,
 }
 
 pub fn prepare(file: IncomingFile, config: &Config, options: &UploadOptions) -> Result<Prepared, ApiError> {
@@ -79,9 +81,12 @@ pub fn prepare(file: IncomingFile, config: &Config, options: &UploadOptions) -> 
             bytes = stripped;
         }
     }
+    let (md5, sha1) = legacy_digests(&bytes);
     Ok(Prepared {
         name: base_name(file.name.as_deref(), sniffed.format),
         sha256: sha256_hex(&bytes),
+        md5,
+        sha1,
         bytes,
         sniffed,
     })

@@ -69,6 +69,8 @@ pub async fn save<P: Platform>(app: &App<P>, file: Prepared, options: &UploadOpt
         height: s.height,
         orientation: s.orientation(),
         sha256: file.sha256,
+        md5: file.md5,
+        sha1: file.sha1,
         uploaded: app.now_ms,
         status: if app.config.require_review { Status::Pending } else { Status::Active },
         album: options.album.clone(),

@@ -60,6 +60,8 @@ mod tests {
             height: 4,
             orientation: Orientation::Portrait,
             sha256: String::new(),
+            md5: String::new(),
+            sha1: String::new(),
             uploaded: 0,
             status: Status::Active,
             album: None,

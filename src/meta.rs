@@ -33,6 +33,10 @@ pub struct ImageMeta {
     pub height: u32,
     pub orientation: Orientation,
     pub sha256: String,
+    #[serde(default)]
+    pub md5: String,
+    #[serde(default)]
+    pub sha1: String,
     /// Milliseconds since the epoch.
     pub uploaded: u64,
     pub status: Status,
@@ -100,6 +104,8 @@ mod tests {
             height: 1,
             orientation: Orientation::Landscape,
             sha256: "00".repeat(32),
+            md5: String::new(),
+            sha1: String::new(),
             uploaded: 1,
             status: Status::Active,
             album: None,

@@ -3,7 +3,7 @@
 
 use crate::app::{App, Platform};
 use crate::error::ApiError;
-use crate::handlers::{delete, file, images, upload};
+use crate::handlers::{chevereto, clients, delete, file, images, lsky, picgo, smms, upload};
 use crate::http::{Method, Request, Response};
 
 const ALLOWED_HEADERS: &str = "Authorization, Content-Type, token, X-API-Key, authCode, Range, If-None-Match";
@@ -35,12 +35,23 @@ async fn route<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, Api
     let get = matches!(m, Get | Head);
     match (segs.as_slice(), m) {
         ([], _) if get => Ok(Response::html(200, include_str!("page/index.html")).with_header("cache-control", "no-cache")),
+        (["upload"], Post) if picgo::is_picgo(req) => Ok(picgo::upload(app, req).await),
         (["upload"], Post) => upload::telegraph(app, req).await,
+        (["upload", name], Put | Post) => upload::raw(app, req, name).await,
+        (["delete"], Post) => Ok(picgo::remove(app, req).await),
+        (["heartbeat"], Get | Post) => Ok(picgo::heartbeat()),
+        (["api", "v1", "upload"], Post) => Ok(lsky::upload(app, req).await),
+        (["api", "v1", "images", key], Delete) => Ok(lsky::remove(app, req, key).await),
+        (["api", "v2", "upload"], Post) => Ok(smms::upload(app, req).await),
+        (["api", "v2", "delete", hash], Get | Post) => Ok(smms::remove(app, req, hash).await),
+        (["api", "1", "upload"] | ["1", "upload"], Post) => Ok(chevereto::upload(app, req).await),
+        (["api", "clients", "sharex.sxcu"], Get) => Ok(clients::sharex(app, req)),
         (["file", name], _) if get => file::serve(app, req, name).await,
         (["api", "images", id], Get) => images::get(app, req, id).await,
         (["api", "config"], Get) => Ok(images::config(app)),
         (["delete", id, token], Get | Post) => delete::link(app, req, id, token).await,
-        (["upload"] | ["file", _] | ["api", "images", _] | ["api", "config"] | ["delete", _, _], _) => {
+        (["upload", ..] | ["file", _] | ["api", "images", ..] | ["api", "config"] | ["delete", ..] | ["heartbeat"]
+        | ["api", "v1", ..] | ["api", "v2", ..] | ["api", "1", "upload"] | ["1", "upload"] | ["api", "clients", _], _) => {
             Err(ApiError::new(405, "method_not_allowed", format!("{} is not allowed on {}", method_name(m), req.url.path())))
         }
         _ => Err(ApiError::not_found(format!("nothing at {}", req.url.path()))),

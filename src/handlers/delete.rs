@@ -4,6 +4,7 @@
 use crate::app::{App, Platform};
 use crate::error::ApiError;
 use crate::http::{Method, Request, Response};
+use crate::handlers::upload::split_delete_key;
 use crate::ids::token_matches;
 use crate::library;
 use crate::meta::ImageMeta;
@@ -19,6 +20,20 @@ pub async fn authorised<P: Platform>(app: &App<P>, id: &str, token: &str) -> Res
     if !token_matches(token, &meta.delete_hash) {
         return Err(ApiError::forbidden("this delete link is not valid for that image"));
     }
+    Ok(meta)
+}
+
+/// Deletes by an `<id>.<token>` key as Lsky and SM.MS clients send it; the admin token may
+/// delete by bare id.
+pub async fn by_key<P: Platform>(app: &App<P>, req: &Request, key: &str) -> Result<ImageMeta, ApiError> {
+    let meta = match split_delete_key(key) {
+        Some((id, token)) => authorised(app, id, token).await?,
+        None if crate::auth::is_admin(&app.config, req) => library::load(app, key)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("no image with id {key:?}")))?,
+        None => return Err(ApiError::forbidden("this key cannot delete anything: use the key from the upload answer")),
+    };
+    library::remove(app, &meta).await?;
     Ok(meta)
 }
 

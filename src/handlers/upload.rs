@@ -7,7 +7,9 @@ use crate::config::MAX_FILES_PER_REQUEST;
 use crate::error::ApiError;
 use crate::http::{Request, Response};
 use crate::ingest::{prepare, IncomingFile, UploadOptions};
-use crate::library::{self, Stored};
+use crate::library;
+use crate::links::Links;
+use crate::meta::ImageMeta;
 use crate::multipart;
 use crate::sniff::Format;
 use serde_json::json;
@@ -29,9 +31,24 @@ impl UploadForm {
     }
 }
 
-/// Takes a request apart: `multipart/form-data` (any field names, several files), or the image
-/// itself as the body (`PUT /upload/<name>`, `curl --data-binary`).
+/// Takes a request apart: `multipart/form-data` (any field names, several files), a URL-encoded
+/// or JSON form (fields only), or the image itself as the body (`PUT /upload/<name>`,
+/// `curl --data-binary`).
 pub fn read_form(req: &Request, raw_name: Option<&str>) -> Result<UploadForm, ApiError> {
+    let content_type = req.content_type().split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if content_type == "application/x-www-form-urlencoded" {
+        let fields = url::form_urlencoded::parse(&req.body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        return Ok(UploadForm { files: Vec::new(), fields });
+    }
+    if content_type == "application/json" {
+        let value: serde_json::Value = serde_json::from_slice(&req.body)
+            .map_err(|e| ApiError::bad_request("malformed_json", format!("the JSON body could not be read: {e}")))?;
+        let fields = value
+            .as_object()
+            .map(|o| o.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+            .unwrap_or_default();
+        return Ok(UploadForm { files: Vec::new(), fields });
+    }
     if let Some(boundary) = multipart::boundary(req.content_type()) {
         let mut form = UploadForm::default();
         for part in multipart::parse(&req.body, &boundary)? {
@@ -56,8 +73,24 @@ pub fn read_form(req: &Request, raw_name: Option<&str>) -> Result<UploadForm, Ap
     Ok(UploadForm { files: vec![IncomingFile { name, bytes: req.body.clone() }], fields: Vec::new() })
 }
 
+/// One stored upload, with everything the API shapes hand back.
+#[derive(Debug, Clone)]
+pub struct Uploaded {
+    pub meta: ImageMeta,
+    pub links: Links,
+    /// `<id>.<delete token>`: the secret that Lsky and SM.MS clients send back to delete.
+    pub delete_key: Option<String>,
+    /// A small preview for clients that show thumbnails.
+    pub thumb_url: String,
+}
+
+/// `<id>.<token>` → (id, token).
+pub fn split_delete_key(key: &str) -> Option<(&str, &str)> {
+    key.split_once('.').filter(|(id, token)| !id.is_empty() && !token.is_empty())
+}
+
 /// The upload core every API shape shares: authorise, check every file, then store them all.
-pub async fn store_all<P: Platform>(app: &App<P>, req: &Request, form: UploadForm) -> Result<Vec<Stored>, ApiError> {
+pub async fn store_all<P: Platform>(app: &App<P>, req: &Request, form: UploadForm) -> Result<Vec<Uploaded>, ApiError> {
     auth::check_upload(&app.config, req, form.field(req, "key").as_deref())?;
     let options = UploadOptions::from_fields(|k| form.field(req, k))?;
     if form.files.is_empty() {
@@ -80,17 +113,57 @@ pub async fn store_all<P: Platform>(app: &App<P>, req: &Request, form: UploadFor
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let mut stored = Vec::with_capacity(prepared.len());
+    let base = app.base_url(req);
+    let mut uploaded = Vec::with_capacity(prepared.len());
     for p in prepared {
-        stored.push(library::save(app, p, &options).await?);
+        let stored = library::save(app, p, &options).await?;
+        let links = Links::new(&base, &stored.meta, stored.delete_token.as_deref());
+        uploaded.push(Uploaded {
+            delete_key: stored.delete_token.map(|t| format!("{}.{t}", stored.meta.id)),
+            thumb_url: format!("{}?w=256", links.url),
+            links,
+            meta: stored.meta,
+        });
     }
-    Ok(stored)
+    Ok(uploaded)
 }
 
-/// `POST /upload` in the Telegraph-Image shape.
+/// `POST /upload` in the Telegraph-Image shape: `[{"src":"/file/<id>.<ext>"}]`, plus the delete
+/// link (clients read `0.src` and ignore the rest). `?format=txt` answers the URLs as text.
 pub async fn telegraph<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, ApiError> {
-    let stored = store_all(app, req, read_form(req, None)?).await?;
-    let base = if req.query("returnFormat").as_deref() == Some("full") { app.base_url(req) } else { String::new() };
-    let list: Vec<_> = stored.iter().map(|s| json!({"src": format!("{base}{}", s.meta.file_path())})).collect();
+    let uploaded = store_all(app, req, read_form(req, None)?).await?;
+    if let Some(text) = as_text(req, &uploaded) {
+        return Ok(text);
+    }
+    let full = req.query("returnFormat").as_deref() == Some("full");
+    let list: Vec<_> = uploaded
+        .iter()
+        .map(|u| {
+            let src = if full { u.links.url.clone() } else { u.meta.file_path() };
+            json!({"src": src, "delete_url": u.links.delete_url})
+        })
+        .collect();
     Ok(Response::json(200, &json!(list)))
+}
+
+/// `PUT /upload/<filename>` with the bytes as the body: the links as JSON, or text with
+/// `?format=txt`.
+pub async fn raw<P: Platform>(app: &App<P>, req: &Request, name: &str) -> Result<Response, ApiError> {
+    let uploaded = store_all(app, req, read_form(req, Some(name))?).await?;
+    if let Some(text) = as_text(req, &uploaded) {
+        return Ok(text);
+    }
+    let u = &uploaded[0];
+    let mut body = u.links.json();
+    body["id"] = json!(u.meta.id);
+    body["width"] = json!(u.meta.width);
+    body["height"] = json!(u.meta.height);
+    body["bytes"] = json!(u.meta.bytes);
+    Ok(Response::json(200, &body))
+}
+
+/// `?format=txt`: one URL per line, what shell scripts and Typora want.
+fn as_text(req: &Request, uploaded: &[Uploaded]) -> Option<Response> {
+    (req.query("format").as_deref() == Some("txt"))
+        .then(|| Response::text(200, uploaded.iter().map(|u| u.links.url.as_str()).collect::<Vec<_>>().join("\n")))
 }
