@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::http::Request;
-use crate::storage::{Blobs, Counted, Kv, Ops};
+use crate::storage::{Blobs, Counted, Kv, Ops, Pool};
 use crate::upstream::Http;
 use std::rc::Rc;
 
@@ -10,6 +10,7 @@ use std::rc::Rc;
 pub trait Platform {
     type Blobs: Blobs;
     type Kv: Kv;
+    type Pool: Pool;
     type Http: Http;
 }
 
@@ -17,6 +18,7 @@ pub struct App<P: Platform> {
     pub config: Config,
     pub blobs: Counted<P::Blobs>,
     pub kv: Counted<P::Kv>,
+    pub pool: Counted<P::Pool>,
     pub http: P::Http,
     pub ops: Rc<Ops>,
     /// Milliseconds since the epoch, from the platform clock.
@@ -24,9 +26,17 @@ pub struct App<P: Platform> {
 }
 
 impl<P: Platform> App<P> {
-    pub fn new(config: Config, blobs: P::Blobs, kv: P::Kv, http: P::Http, now_ms: u64) -> Self {
+    pub fn new(config: Config, blobs: P::Blobs, kv: P::Kv, pool: P::Pool, http: P::Http, now_ms: u64) -> Self {
         let ops = Rc::new(Ops::default());
-        App { config, blobs: Counted::new(blobs, ops.clone()), kv: Counted::new(kv, ops.clone()), http, ops, now_ms }
+        App {
+            config,
+            blobs: Counted::new(blobs, ops.clone()),
+            kv: Counted::new(kv, ops.clone()),
+            pool: Counted::new(pool, ops.clone()),
+            http,
+            ops,
+            now_ms,
+        }
     }
 
     /// Base of the links handed out: `PUBLIC_URL`, or the origin the request came to.

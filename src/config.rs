@@ -19,6 +19,8 @@ pub struct Config {
     pub secret_key: Option<String>,
     /// Base of every link imgbed hands out (`PUBLIC_URL`); the request's origin when unset.
     pub public_url: Option<String>,
+    /// Host names that answer with random images (`RANDOM_HOSTS`, see [`crate::random::host_route`]).
+    pub random_hosts: Option<String>,
 }
 
 /// The most files one request may carry; keeps a batch inside one Worker invocation's memory.
@@ -35,6 +37,7 @@ impl Default for Config {
             require_review: false,
             secret_key: None,
             public_url: None,
+            random_hosts: None,
         }
     }
 }
@@ -67,6 +70,7 @@ impl Config {
             require_review: flag("REQUIRE_REVIEW", d.require_review)?,
             secret_key: get("SECRET_KEY"),
             public_url: get("PUBLIC_URL").map(|u| u.trim_end_matches('/').to_string()),
+            random_hosts: get("RANDOM_HOSTS"),
         })
     }
 

@@ -28,6 +28,7 @@ pub mod links;
 pub mod memory;
 pub mod meta;
 pub mod multipart;
+pub mod random;
 pub mod router;
 pub mod sniff;
 pub mod storage;

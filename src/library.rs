@@ -2,10 +2,12 @@
 //!
 //! Bytes live in R2 under `i/<sha256>` (content-addressed, so identical uploads are stored once),
 //! with the owning id as custom metadata; the record lives in KV under `img:<id>`. A record is
-//! written last, so a reader never finds an image whose bytes are not there yet.
+//! written last, so a reader never finds an image whose bytes are not there yet. Active images
+//! are also in the random pools, which upload and delete keep in step.
 
 use crate::app::{App, Platform};
-use crate::storage::{Blobs, Kv};
+use crate::random::{pools_of, PoolEntry};
+use crate::storage::{Blobs, Kv, Pool};
 use crate::auth;
 use crate::error::ApiError;
 use crate::http::Request;
@@ -82,16 +84,37 @@ pub async fn save<P: Platform>(app: &App<P>, file: Prepared, options: &UploadOpt
     };
     let record = serde_json::to_string(&meta).map_err(|e| ApiError::internal(e.to_string()))?;
     app.blobs.put(&key, file.bytes, s.format.mime(), &[("id", &id)]).await?;
-    if let Err(e) = app.kv.put(&ImageMeta::kv_key(&id), &record).await {
-        // Without its record the object is unreachable: take it back rather than leak it.
+    let pooled = async {
+        if meta.status == Status::Active {
+            app.pool.add(&pool_entry(&meta), &pools_of(meta.orientation, meta.album.as_deref(), &meta.tags)).await?;
+        }
+        app.kv.put(&ImageMeta::kv_key(&id), &record).await
+    };
+    if let Err(e) = pooled.await {
+        // Without its record the object is unreachable: take everything back rather than leak it.
+        let _ = app.pool.remove(&id).await;
         let _ = app.blobs.delete(&key).await;
         return Err(e.into());
     }
     Ok(Stored { meta, delete_token: Some(token), deduped: false })
 }
 
-/// Deletes an image: the record first (so it disappears at once), then its bytes.
+pub fn pool_entry(meta: &ImageMeta) -> PoolEntry {
+    PoolEntry {
+        id: meta.id.clone(),
+        path: meta.file_path(),
+        location: meta.location.clone(),
+        mime: meta.format.mime().to_string(),
+        width: meta.width,
+        height: meta.height,
+        orientation: meta.orientation,
+    }
+}
+
+/// Deletes an image: out of the random pools and the record first (so it disappears at once),
+/// then its bytes.
 pub async fn remove<P: Platform>(app: &App<P>, meta: &ImageMeta) -> Result<(), ApiError> {
+    app.pool.remove(&meta.id).await?;
     app.kv.delete(&ImageMeta::kv_key(&meta.id)).await?;
     // Two racing uploads of the same bytes can leave the object owned by the other id.
     let owner = app.blobs.head(&meta.location).await?;

@@ -3,7 +3,8 @@
 
 use crate::app::Platform;
 use crate::http::Headers;
-use crate::storage::{Blob, Blobs, Kv, StoreError, StoreResult};
+use crate::random::PoolEntry;
+use crate::storage::{Blob, Blobs, Kv, Pool, StoreError, StoreResult};
 use crate::upstream::{Http, OutRequest, OutResponse, UpstreamError};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -14,7 +15,48 @@ pub struct MemoryPlatform<'a>(std::marker::PhantomData<&'a ()>);
 impl<'a> Platform for MemoryPlatform<'a> {
     type Blobs = &'a MemoryBlobs;
     type Kv = &'a MemoryKv;
+    type Pool = &'a MemoryPool;
     type Http = &'a MemoryHttp;
+}
+
+/// The pools as vectors of ids, with the same swap-remove the Durable Object does.
+#[derive(Debug, Default)]
+pub struct MemoryPool {
+    pub pools: RefCell<BTreeMap<String, Vec<String>>>,
+    pub entries: RefCell<BTreeMap<String, (PoolEntry, Vec<String>)>>,
+}
+
+impl Pool for &MemoryPool {
+    async fn add(&self, entry: &PoolEntry, pools: &[String]) -> StoreResult<()> {
+        if self.entries.borrow().contains_key(&entry.id) {
+            return Ok(());
+        }
+        for p in pools {
+            self.pools.borrow_mut().entry(p.clone()).or_default().push(entry.id.clone());
+        }
+        self.entries.borrow_mut().insert(entry.id.clone(), (entry.clone(), pools.to_vec()));
+        Ok(())
+    }
+    async fn remove(&self, id: &str) -> StoreResult<()> {
+        let Some((_, pools)) = self.entries.borrow_mut().remove(id) else { return Ok(()) };
+        for p in pools {
+            if let Some(ids) = self.pools.borrow_mut().get_mut(&p) {
+                if let Some(at) = ids.iter().position(|x| x == id) {
+                    ids.swap_remove(at);
+                }
+            }
+        }
+        Ok(())
+    }
+    async fn pick(&self, pool: &str, number: u64) -> StoreResult<Option<PoolEntry>> {
+        let pools = self.pools.borrow();
+        let Some(ids) = pools.get(pool).filter(|ids| !ids.is_empty()) else { return Ok(None) };
+        let id = &ids[crate::random::slot(number, ids.len() as u64) as usize];
+        Ok(self.entries.borrow().get(id).map(|(e, _)| e.clone()))
+    }
+    async fn count(&self, pool: &str) -> StoreResult<u64> {
+        Ok(self.pools.borrow().get(pool).map_or(0, |ids| ids.len() as u64))
+    }
 }
 
 /// Answers outgoing requests from a table of URL → (status, content type, body); anything

@@ -3,7 +3,8 @@
 
 use crate::app::{App, Platform};
 use crate::error::ApiError;
-use crate::handlers::{chevereto, clients, delete, file, images, lsky, picgo, smms, upload};
+use crate::handlers::{chevereto, clients, delete, file, images, lsky, picgo, random, smms, upload};
+use crate::random::{host_route, Filter};
 use crate::http::{Method, Request, Response};
 
 const ALLOWED_HEADERS: &str = "Authorization, Content-Type, token, X-API-Key, authCode, Range, If-None-Match";
@@ -33,6 +34,13 @@ async fn route<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, Api
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     let m = req.method;
     let get = matches!(m, Get | Head);
+    // The Host header, not the URL: behind `wrangler dev` and proxies the two can differ.
+    let host = req.header("host").map(|h| h.split(':').next().unwrap_or(h)).or(req.url.host_str()).unwrap_or("");
+    if let Some((filter, count)) = app.config.random_hosts.as_deref().and_then(|s| host_route(s, host)) {
+        if get {
+            return if count { random::count(app, req, filter).await } else { random::draw(app, req, filter).await };
+        }
+    }
     match (segs.as_slice(), m) {
         ([], _) if get => Ok(Response::html(200, include_str!("page/index.html")).with_header("cache-control", "no-cache")),
         (["upload"], Post) if picgo::is_picgo(req) => Ok(picgo::upload(app, req).await),
@@ -46,12 +54,14 @@ async fn route<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, Api
         (["api", "v2", "delete", hash], Get | Post) => Ok(smms::remove(app, req, hash).await),
         (["api", "1", "upload"] | ["1", "upload"], Post) => Ok(chevereto::upload(app, req).await),
         (["api", "clients", "sharex.sxcu"], Get) => Ok(clients::sharex(app, req)),
+        (["random"], _) if get => random::draw(app, req, Filter::from_request(req)?).await,
+        (["random", "count"], _) if get => random::count(app, req, Filter::from_request(req)?).await,
         (["file", name], _) if get => file::serve(app, req, name).await,
         (["api", "images", id], Get) => images::get(app, req, id).await,
         (["api", "config"], Get) => Ok(images::config(app)),
         (["delete", id, token], Get | Post) => delete::link(app, req, id, token).await,
         (["upload", ..] | ["file", _] | ["api", "images", ..] | ["api", "config"] | ["delete", ..] | ["heartbeat"]
-        | ["api", "v1", ..] | ["api", "v2", ..] | ["api", "1", "upload"] | ["1", "upload"] | ["api", "clients", _], _) => {
+        | ["api", "v1", ..] | ["api", "v2", ..] | ["api", "1", "upload"] | ["1", "upload"] | ["api", "clients", _] | ["random", ..], _) => {
             Err(ApiError::new(405, "method_not_allowed", format!("{} is not allowed on {}", method_name(m), req.url.path())))
         }
         _ => Err(ApiError::not_found(format!("nothing at {}", req.url.path()))),

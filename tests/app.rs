@@ -6,7 +6,7 @@ use imgbed::config::Config;
 use imgbed::http::{Method, Request, Response};
 use imgbed::meta::{ImageMeta, Status};
 use imgbed::router::handle;
-use imgbed::memory::{MemoryBlobs, MemoryHttp, MemoryKv, MemoryPlatform};
+use imgbed::memory::{MemoryBlobs, MemoryHttp, MemoryKv, MemoryPlatform, MemoryPool};
 
 const CORPUS: &str = "../shared/corpus";
 
@@ -18,10 +18,20 @@ fn config() -> Config {
     Config { upload_tokens: vec!["tok".into()], admin_token: Some("adm".into()), secret_key: Some("k".into()), ..Config::default() }
 }
 
-fn run(blobs: &MemoryBlobs, kv: &MemoryKv, req: Request) -> Response {
-    let http = MemoryHttp::default();
-    let app = App::<MemoryPlatform>::new(config(), blobs, kv, &http, 1_700_000_000_000);
-    pollster::block_on(handle(&app, req))
+/// Everything the app stores, kept across requests.
+#[derive(Default)]
+struct World {
+    blobs: MemoryBlobs,
+    kv: MemoryKv,
+    pool: MemoryPool,
+    http: MemoryHttp,
+}
+
+impl World {
+    fn run(&self, req: Request) -> Response {
+        let app = App::<MemoryPlatform>::new(config(), &self.blobs, &self.kv, &self.pool, &self.http, 1_700_000_000_000);
+        pollster::block_on(handle(&app, req))
+    }
 }
 
 fn upload(bytes: &[u8]) -> Request {
@@ -44,12 +54,12 @@ fn json(r: &Response) -> serde_json::Value {
 
 #[test]
 fn upload_then_serve() {
-    let (blobs, kv) = (MemoryBlobs::default(), MemoryKv::default());
+    let w = World::default();
     let bytes = corpus("small-320x211.jpg");
-    let r = run(&blobs, &kv, upload(&bytes));
+    let r = w.run(upload(&bytes));
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let src = json(&r)[0]["src"].as_str().unwrap().to_string();
-    let served = run(&blobs, &kv, get(&src));
+    let served = w.run(get(&src));
     assert_eq!(served.status, 200);
     assert_eq!(served.body, bytes);
     assert_eq!(served.header("x-storage-ops"), Some("kv-read=1, r2-read=1"));
@@ -57,61 +67,85 @@ fn upload_then_serve() {
 
 #[test]
 fn blocked_images_are_451_for_the_public() {
-    let (blobs, kv) = (MemoryBlobs::default(), MemoryKv::default());
-    let r = run(&blobs, &kv, upload(&corpus("small-320x211.jpg")));
+    let w = World::default();
+    let r = w.run(upload(&corpus("small-320x211.jpg")));
     let src = json(&r)[0]["src"].as_str().unwrap().to_string();
     let id = src.trim_start_matches("/file/").trim_end_matches(".jpg");
     let key = ImageMeta::kv_key(id);
-    let mut meta: ImageMeta = serde_json::from_str(&kv.entries.borrow()[&key]).unwrap();
+    let mut meta: ImageMeta = serde_json::from_str(&w.kv.entries.borrow()[&key]).unwrap();
     meta.status = Status::Blocked;
-    kv.entries.borrow_mut().insert(key, serde_json::to_string(&meta).unwrap());
-    let served = run(&blobs, &kv, get(&src));
+    w.kv.entries.borrow_mut().insert(key, serde_json::to_string(&meta).unwrap());
+    let served = w.run(get(&src));
     assert_eq!(served.status, 451);
     assert_eq!(json(&served)["error"]["code"], "blocked");
-    assert_eq!(run(&blobs, &kv, get(&format!("/api/images/{id}"))).status, 451);
+    assert_eq!(w.run(get(&format!("/api/images/{id}"))).status, 451);
 }
 
 #[test]
 fn an_r2_outage_is_503_and_stores_nothing() {
-    let (blobs, kv) = (MemoryBlobs::default(), MemoryKv::default());
-    blobs.broken.set(true);
-    let r = run(&blobs, &kv, upload(&corpus("small-320x211.jpg")));
+    let w = World::default();
+    w.blobs.broken.set(true);
+    let r = w.run(upload(&corpus("small-320x211.jpg")));
     assert_eq!(r.status, 503);
     assert_eq!(json(&r)["error"]["code"], "storage_unavailable");
-    assert!(kv.entries.borrow().is_empty());
+    assert!(w.kv.entries.borrow().is_empty());
 }
 
 #[test]
 fn a_failed_metadata_write_takes_the_bytes_back() {
-    let (blobs, kv) = (MemoryBlobs::default(), MemoryKv::default());
-    kv.writes_broken.set(true);
-    let r = run(&blobs, &kv, upload(&corpus("small-320x211.jpg")));
+    let w = World::default();
+    w.kv.writes_broken.set(true);
+    let r = w.run(upload(&corpus("small-320x211.jpg")));
     assert_eq!(r.status, 503);
-    assert!(blobs.objects.borrow().is_empty(), "no orphaned bytes");
-    kv.writes_broken.set(false);
-    assert_eq!(run(&blobs, &kv, upload(&corpus("small-320x211.jpg"))).status, 200, "a retry works");
+    assert!(w.blobs.objects.borrow().is_empty(), "no orphaned bytes");
+    w.kv.writes_broken.set(false);
+    assert_eq!(w.run(upload(&corpus("small-320x211.jpg"))).status, 200, "a retry works");
 }
 
 #[test]
 fn the_24_mp_photo_is_read_without_decoding() {
-    let (blobs, kv) = (MemoryBlobs::default(), MemoryKv::default());
-    let r = run(&blobs, &kv, upload(&corpus("phone-24MP-6000x4000.jpg")));
+    let w = World::default();
+    let r = w.run(upload(&corpus("phone-24MP-6000x4000.jpg")));
     let src = json(&r)[0]["src"].as_str().unwrap().to_string();
     let id = src.trim_start_matches("/file/").trim_end_matches(".jpg");
-    let meta = json(&run(&blobs, &kv, get(&format!("/api/images/{id}"))));
+    let meta = json(&w.run(get(&format!("/api/images/{id}"))));
     assert_eq!((meta["width"].as_u64(), meta["height"].as_u64()), (Some(6000), Some(4000)));
     assert_eq!(meta["links"]["url"], format!("https://img.example.com{src}"));
 }
 
 #[test]
 fn preflight_allows_every_client_header() {
-    let (blobs, kv) = (MemoryBlobs::default(), MemoryKv::default());
+    let w = World::default();
     let mut req = get("/upload");
     req.method = Method::Options;
-    let r = run(&blobs, &kv, req);
+    let r = w.run(req);
     assert_eq!(r.status, 204);
     assert_eq!(r.header("access-control-allow-origin"), Some("*"));
     for h in ["Authorization", "Content-Type", "token", "X-API-Key", "authCode"] {
         assert!(r.header("access-control-allow-headers").unwrap().contains(h), "{h}");
     }
+}
+
+#[test]
+fn deleted_images_leave_the_random_pool() {
+    let w = World::default();
+    let mut ids = Vec::new();
+    for name in ["small-320x211.jpg", "portrait-1600x2400.jpg", "exif-orientation6-gps.jpg"] {
+        let r = w.run(upload(&corpus(name)));
+        ids.push(json(&r)[0]["src"].as_str().unwrap().trim_start_matches("/file/").trim_end_matches(".jpg").to_string());
+    }
+    assert_eq!(w.run(get("/random/count?orientation=portrait&format=text")).body, b"2");
+    // Delete the first portrait image through its delete link (token derived from SECRET_KEY).
+    let token = imgbed::ids::delete_token(Some("k"), &ids[1]);
+    let mut del = get(&format!("/delete/{}/{token}", ids[1]));
+    del.method = Method::Post;
+    assert_eq!(w.run(del).status, 200);
+    assert_eq!(json(&w.run(get("/random/count")))["count"], 2);
+    for seed in 0..50 {
+        let r = json(&w.run(get(&format!("/random?mode=json&seed={seed}"))));
+        assert_ne!(r["id"], ids[1].as_str());
+    }
+    let r = w.run(get("/random?orientation=portrait&mode=json"));
+    assert_eq!(json(&r)["id"], ids[2].as_str(), "the EXIF-rotated photo is the only portrait left");
+    assert_eq!(r.header("x-storage-ops"), Some("pool=1"));
 }

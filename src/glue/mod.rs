@@ -3,6 +3,7 @@
 
 mod fetch;
 mod kv;
+mod pool;
 mod r2;
 
 use crate::app::{App, Platform};
@@ -17,6 +18,7 @@ struct Cloudflare;
 impl Platform for Cloudflare {
     type Blobs = r2::R2;
     type Kv = kv::WorkersKv;
+    type Pool = pool::DoPool;
     type Http = fetch::WorkerFetch;
 }
 
@@ -50,7 +52,8 @@ async fn serve(mut req: worker::Request, env: &Env) -> Result<http::Response, Ap
     let binding = |e: worker::Error| ApiError::internal(format!("a binding is missing from wrangler.toml: {e}"));
     let blobs = r2::R2(env.bucket("IMAGES").map_err(binding)?);
     let kv = kv::WorkersKv(env.kv("META").map_err(binding)?);
-    let app = App::<Cloudflare>::new(config, blobs, kv, fetch::WorkerFetch, worker::Date::now().as_millis());
+    let pool = pool::DoPool(env.durable_object("POOL").and_then(|ns| ns.id_from_name("pools")?.get_stub()).map_err(binding)?);
+    let app = App::<Cloudflare>::new(config, blobs, kv, pool, fetch::WorkerFetch, worker::Date::now().as_millis());
     let req = http::Request { method, url, headers, body };
     Ok(crate::router::handle(&app, req).await)
 }

@@ -8,5 +8,6 @@ pub mod file;
 pub mod images;
 pub mod lsky;
 pub mod picgo;
+pub mod random;
 pub mod smms;
 pub mod upload;

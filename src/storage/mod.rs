@@ -1,9 +1,10 @@
-//! Storage behind two small traits: [`Blobs`] for image bytes (R2) and [`Kv`] for metadata
-//! (Workers KV). The Worker implements them over its bindings (`glue`); [`crate::memory`] implements
+//! Storage behind small traits: [`Blobs`] for image bytes (R2), [`Kv`] for metadata
+//! (Workers KV) and [`Pool`] for the random-image pools (a SQLite Durable Object). The Worker implements them over its bindings (`glue`); [`crate::memory`] implements
 //! them in memory for native tests. [`Counted`] wraps either and counts every operation, so the
 //! cost of each request is visible in the `X-Storage-Ops` header and can be asserted in tests.
 
 use crate::error::ApiError;
+use crate::random::PoolEntry;
 use std::cell::Cell;
 use std::rc::Rc;
 
@@ -46,6 +47,18 @@ pub trait Kv {
     async fn delete(&self, key: &str) -> StoreResult<()>;
 }
 
+/// The random-image pools: dense slot arrays, one per filter (see [`crate::random`]).
+#[allow(async_fn_in_trait)]
+pub trait Pool {
+    /// Puts an image into each of `pools`; adding an image twice changes nothing.
+    async fn add(&self, entry: &PoolEntry, pools: &[String]) -> StoreResult<()>;
+    /// Takes an image out of every pool; the last slot moves into the hole.
+    async fn remove(&self, id: &str) -> StoreResult<()>;
+    /// The image in slot `number % n` of a pool of `n`, or `None` when it is empty.
+    async fn pick(&self, pool: &str, number: u64) -> StoreResult<Option<PoolEntry>>;
+    async fn count(&self, pool: &str) -> StoreResult<u64>;
+}
+
 /// Operation counts for one request, by billing class.
 #[derive(Debug, Default)]
 pub struct Ops {
@@ -53,6 +66,8 @@ pub struct Ops {
     pub kv_write: Cell<u32>,
     pub r2_read: Cell<u32>,
     pub r2_write: Cell<u32>,
+    /// Requests to the pool Durable Object.
+    pub pool: Cell<u32>,
 }
 
 impl Ops {
@@ -62,7 +77,13 @@ impl Ops {
 
     /// `kv-read=1, r2-read=1`: only the classes that were used.
     pub fn header(&self) -> String {
-        [("kv-read", &self.kv_read), ("kv-write", &self.kv_write), ("r2-read", &self.r2_read), ("r2-write", &self.r2_write)]
+        [
+            ("kv-read", &self.kv_read),
+            ("kv-write", &self.kv_write),
+            ("r2-read", &self.r2_read),
+            ("r2-write", &self.r2_write),
+            ("pool", &self.pool),
+        ]
             .iter()
             .filter(|(_, c)| c.get() > 0)
             .map(|(n, c)| format!("{n}={}", c.get()))
@@ -114,6 +135,25 @@ impl<T: Kv> Kv for Counted<T> {
     async fn delete(&self, key: &str) -> StoreResult<()> {
         Ops::bump(&self.ops.kv_write);
         self.inner.delete(key).await
+    }
+}
+
+impl<T: Pool> Pool for Counted<T> {
+    async fn add(&self, entry: &PoolEntry, pools: &[String]) -> StoreResult<()> {
+        Ops::bump(&self.ops.pool);
+        self.inner.add(entry, pools).await
+    }
+    async fn remove(&self, id: &str) -> StoreResult<()> {
+        Ops::bump(&self.ops.pool);
+        self.inner.remove(id).await
+    }
+    async fn pick(&self, pool: &str, number: u64) -> StoreResult<Option<PoolEntry>> {
+        Ops::bump(&self.ops.pool);
+        self.inner.pick(pool, number).await
+    }
+    async fn count(&self, pool: &str) -> StoreResult<u64> {
+        Ops::bump(&self.ops.pool);
+        self.inner.count(pool).await
     }
 }
 
