@@ -8,10 +8,10 @@ use imgbed::meta::{ImageMeta, Status};
 use imgbed::router::handle;
 use imgbed::memory::{MemoryBlobs, MemoryHttp, MemoryKv, MemoryPlatform, MemoryPool};
 
-const CORPUS: &str = "../shared/corpus";
-
+/// `../shared/corpus` beside the repository, or `IMGBED_CORPUS`.
 fn corpus(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/{CORPUS}/{name}", env!("CARGO_MANIFEST_DIR"))).expect("the shared corpus is beside the repository")
+    let dir = std::env::var("IMGBED_CORPUS").unwrap_or_else(|_| format!("{}/../shared/corpus", env!("CARGO_MANIFEST_DIR")));
+    std::fs::read(format!("{dir}/{name}")).unwrap_or_else(|e| panic!("corpus file {dir}/{name}: {e}"))
 }
 
 fn config() -> Config {
