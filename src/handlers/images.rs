@@ -28,6 +28,7 @@ pub fn config<P: Platform>(app: &App<P>) -> Response {
             "strip_exif": c.strip_exif,
             "require_review": c.require_review,
             "max_files_per_request": crate::config::MAX_FILES_PER_REQUEST,
+            "features": {"albums": true, "random": true},
         }),
     )
     .with_header("cache-control", "no-cache")
