@@ -19,6 +19,12 @@ pub struct Config {
     pub secret_key: Option<String>,
     /// Base of every link imgbed hands out (`PUBLIC_URL`); the request's origin when unset.
     pub public_url: Option<String>,
+    /// When set, new transform variants need a `sig` (`TRANSFORM_SIGNING_KEY`).
+    pub transform_signing_key: Option<String>,
+    /// Widths anyone may ask for without a signature (`TRANSFORM_WIDTHS`, e.g. `320,640,1280`).
+    pub transform_widths: Vec<u32>,
+    /// Most variants one image may have (`MAX_VARIANTS_PER_IMAGE`).
+    pub max_variants_per_image: u32,
     /// Host names that answer with random images (`RANDOM_HOSTS`, see [`crate::random::host_route`]).
     pub random_hosts: Option<String>,
 }
@@ -38,6 +44,9 @@ impl Default for Config {
             secret_key: None,
             public_url: None,
             random_hosts: None,
+            transform_signing_key: None,
+            transform_widths: Vec::new(),
+            max_variants_per_image: 50,
         }
     }
 }
@@ -71,6 +80,18 @@ impl Config {
             secret_key: get("SECRET_KEY"),
             public_url: get("PUBLIC_URL").map(|u| u.trim_end_matches('/').to_string()),
             random_hosts: get("RANDOM_HOSTS"),
+            transform_signing_key: get("TRANSFORM_SIGNING_KEY"),
+            transform_widths: match get("TRANSFORM_WIDTHS") {
+                None => Vec::new(),
+                Some(v) => v
+                    .split(',')
+                    .map(|w| w.trim().parse().map_err(|_| bad("TRANSFORM_WIDTHS", &v, "comma-separated widths")))
+                    .collect::<Result<_, _>>()?,
+            },
+            max_variants_per_image: match get("MAX_VARIANTS_PER_IMAGE") {
+                None => d.max_variants_per_image,
+                Some(v) => v.parse().map_err(|_| bad("MAX_VARIANTS_PER_IMAGE", &v, "a number"))?,
+            },
         })
     }
 

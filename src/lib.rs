@@ -32,6 +32,7 @@ pub mod random;
 pub mod router;
 pub mod sniff;
 pub mod storage;
+pub mod transform;
 pub mod upstream;
 
 #[cfg(target_arch = "wasm32")]

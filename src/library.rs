@@ -9,6 +9,7 @@ use crate::app::{App, Platform};
 use crate::random::{pools_of, PoolEntry};
 use crate::storage::{Blobs, Kv, Pool};
 use crate::auth;
+use crate::handlers::transform::variant_prefix;
 use crate::error::ApiError;
 use crate::http::Request;
 use crate::ids::{delete_token, new_id, sha256_hex};
@@ -120,6 +121,10 @@ pub async fn remove<P: Platform>(app: &App<P>, meta: &ImageMeta) -> Result<(), A
     let owner = app.blobs.head(&meta.location).await?;
     if owner.is_some_and(|custom| custom.iter().all(|(k, v)| k != "id" || *v == meta.id)) {
         app.blobs.delete(&meta.location).await?;
+    }
+    // Variants are capped per image, so one listing finds them all.
+    for key in app.blobs.list(&variant_prefix(&meta.id), 1000).await? {
+        app.blobs.delete(&key).await?;
     }
     Ok(())
 }

@@ -120,6 +120,10 @@ impl Blobs for MemoryBlobs {
         self.objects.borrow_mut().remove(key);
         Ok(())
     }
+    async fn list(&self, prefix: &str, limit: u32) -> StoreResult<Vec<String>> {
+        self.check()?;
+        Ok(self.objects.borrow().keys().filter(|k| k.starts_with(prefix)).take(limit as usize).cloned().collect())
+    }
 }
 
 #[derive(Debug, Default)]

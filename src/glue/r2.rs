@@ -40,4 +40,9 @@ impl Blobs for R2 {
     async fn delete(&self, key: &str) -> StoreResult<()> {
         self.0.delete(key).await.map_err(err)
     }
+
+    async fn list(&self, prefix: &str, limit: u32) -> StoreResult<Vec<String>> {
+        let objects = self.0.list().prefix(prefix).limit(limit).execute().await.map_err(err)?;
+        Ok(objects.objects().iter().map(|o| o.key()).collect())
+    }
 }

@@ -1,16 +1,23 @@
 //! `GET/HEAD /file/<id>[.<ext>]`: the stored bytes, cacheable forever, with conditional and
-//! range requests. One KV read and at most one R2 read; never a write.
+//! range requests. One KV read and at most one R2 read; never a write. With transform
+//! parameters the variant is served instead (see [`transform`]).
 
 use crate::app::{App, Platform};
 use crate::storage::Blobs;
 use crate::conditional::{not_modified, range, RangeAnswer};
 use crate::error::ApiError;
 use crate::http::{http_date, pct_encode, Method, Request, Response};
+use crate::handlers::transform;
 use crate::library;
+use crate::transform::options::Options;
 
 pub async fn serve<P: Platform>(app: &App<P>, req: &Request, file: &str) -> Result<Response, ApiError> {
     let id = file.split('.').next().unwrap_or(file);
     let meta = library::load_visible(app, req, id).await?;
+    let pairs: Vec<(String, String)> = req.url.query_pairs().into_owned().collect();
+    if let Some(opts) = Options::parse(&pairs, &[])? {
+        return transform::serve(app, req, &meta, opts, &pairs).await;
+    }
     let etag = meta.etag();
     let mut resp = Response::new(200, meta.format.mime(), Vec::new())
         .with_header("etag", etag.clone())

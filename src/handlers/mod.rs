@@ -10,4 +10,5 @@ pub mod lsky;
 pub mod picgo;
 pub mod random;
 pub mod smms;
+pub mod transform;
 pub mod upload;

@@ -1,10 +1,13 @@
 //! `GET /random` and `GET /random/count`: a random image for `<img src>`, by orientation,
 //! album or tag. One pool lookup per draw (plus one R2 read for the image itself), whatever the
-//! size of the library; never a write.
+//! size of the library; never a write. Transform parameters (`w`, `f`, …) apply to the image.
 
 use crate::app::{App, Platform};
 use crate::error::ApiError;
+use crate::handlers::transform;
 use crate::http::{Request, Response};
+use crate::library;
+use crate::transform::options::Options;
 use crate::random::{draw_number, Filter};
 use crate::storage::{Blobs, Pool};
 use serde_json::json;
@@ -39,6 +42,14 @@ pub async fn draw<P: Platform>(app: &App<P>, req: &Request, filter: Filter) -> R
     // A seeded answer is a function of the seed, so caches may keep it; a plain draw never.
     let cache = if seed.is_some() { "public, max-age=3600" } else { "no-store" };
     let resp = match mode {
+        Mode::Image if has_transform(req)? => {
+            let pairs: Vec<(String, String)> = req.url.query_pairs().into_owned().collect();
+            let opts = Options::parse(&pairs, RANDOM_PARAMS)?.unwrap_or_default();
+            let meta = library::load(app, &entry.id)
+                .await?
+                .ok_or_else(|| ApiError::new(404, "no_images", "the image drawn was deleted a moment ago: try again"))?;
+            transform::serve(app, req, &meta, opts, &pairs).await?
+        }
         Mode::Image => {
             let blob = app
                 .blobs
@@ -55,6 +66,14 @@ pub async fn draw<P: Platform>(app: &App<P>, req: &Request, filter: Filter) -> R
         Mode::Text => Response::text(200, url),
     };
     Ok(resp.with_header("cache-control", cache).with_header("x-image-id", entry.id))
+}
+
+/// `/random`'s own parameters; everything else is a transform parameter.
+const RANDOM_PARAMS: &[&str] = &["orientation", "album", "tag", "mode", "seed"];
+
+fn has_transform(req: &Request) -> Result<bool, ApiError> {
+    let pairs: Vec<(String, String)> = req.url.query_pairs().into_owned().collect();
+    Ok(Options::parse(&pairs, RANDOM_PARAMS)?.is_some())
 }
 
 pub async fn count<P: Platform>(app: &App<P>, req: &Request, filter: Filter) -> Result<Response, ApiError> {

@@ -37,6 +37,8 @@ pub trait Blobs {
     /// Custom metadata of an object, without its bytes.
     async fn head(&self, key: &str) -> StoreResult<Option<Vec<(String, String)>>>;
     async fn delete(&self, key: &str) -> StoreResult<()>;
+    /// Up to `limit` keys under `prefix`, in key order.
+    async fn list(&self, prefix: &str, limit: u32) -> StoreResult<Vec<String>>;
 }
 
 /// Key-value storage: Workers KV in production.
@@ -66,6 +68,8 @@ pub struct Ops {
     pub kv_write: Cell<u32>,
     pub r2_read: Cell<u32>,
     pub r2_write: Cell<u32>,
+    /// Billed as class A, like writes.
+    pub r2_list: Cell<u32>,
     /// Requests to the pool Durable Object.
     pub pool: Cell<u32>,
 }
@@ -82,6 +86,7 @@ impl Ops {
             ("kv-write", &self.kv_write),
             ("r2-read", &self.r2_read),
             ("r2-write", &self.r2_write),
+            ("r2-list", &self.r2_list),
             ("pool", &self.pool),
         ]
             .iter()
@@ -120,6 +125,10 @@ impl<T: Blobs> Blobs for Counted<T> {
     async fn delete(&self, key: &str) -> StoreResult<()> {
         Ops::bump(&self.ops.r2_write);
         self.inner.delete(key).await
+    }
+    async fn list(&self, prefix: &str, limit: u32) -> StoreResult<Vec<String>> {
+        Ops::bump(&self.ops.r2_list);
+        self.inner.list(prefix, limit).await
     }
 }
 
@@ -170,6 +179,9 @@ impl<T: Blobs> Blobs for &T {
     }
     async fn delete(&self, key: &str) -> StoreResult<()> {
         (**self).delete(key).await
+    }
+    async fn list(&self, prefix: &str, limit: u32) -> StoreResult<Vec<String>> {
+        (**self).list(prefix, limit).await
     }
 }
 

@@ -1,0 +1,138 @@
+//! Serving transformed variants: `/file/<id>?w=800&f=auto`. A variant is made once, stored in
+//! R2 under `v/<id>/<normalised options>` and served from there afterwards
+//! (`X-Variant-Cache: hit`). Making new variants can be limited to signed URLs or a list of
+//! widths, and capped per image; variants that exist are always served.
+
+use crate::app::{App, Platform};
+use crate::auth;
+use crate::error::ApiError;
+use crate::http::{Method, Request, Response};
+use crate::ids::sha256_hex;
+use crate::meta::ImageMeta;
+use crate::sniff::{sniff, Format};
+use crate::storage::Blobs;
+use crate::transform::options::{negotiate, OutFormat, Options};
+use crate::transform::{run, same_format};
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// Prefix of every variant of an image, for listing and deleting them.
+pub fn variant_prefix(id: &str) -> String {
+    format!("v/{id}/")
+}
+
+/// The query minus `sig`, sorted: what a signature covers.
+fn canonical_query(pairs: &[(String, String)]) -> String {
+    let mut kept: Vec<_> = pairs.iter().filter(|(k, _)| k != "sig").map(|(k, v)| format!("{k}={v}")).collect();
+    kept.sort();
+    kept.join("&")
+}
+
+/// `sig` = base64url(HMAC-SHA256(TRANSFORM_SIGNING_KEY, "<id>?<sorted query without sig>")).
+pub fn signature(key: &str, id: &str, pairs: &[(String, String)]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("ok: HMAC takes keys of any length"); // ok: infallible
+    mac.update(format!("{id}?{}", canonical_query(pairs)).as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+/// May this request create a new variant?
+fn guard<P: Platform>(app: &App<P>, req: &Request, id: &str, opts: &Options, pairs: &[(String, String)]) -> Result<(), ApiError> {
+    let c = &app.config;
+    if auth::is_admin(c, req) || (c.transform_signing_key.is_none() && c.transform_widths.is_empty()) {
+        return Ok(());
+    }
+    let sig = pairs.iter().find(|(k, _)| k == "sig").map(|(_, v)| v.as_str());
+    if let (Some(key), Some(sig)) = (&c.transform_signing_key, sig) {
+        return if auth::same_secret(&signature(key, id, pairs), sig) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("the transform signature (sig) does not match this URL"))
+        };
+    }
+    let (w, h) = opts.target();
+    let listed = |v: Option<u32>| v.is_none_or(|v| c.transform_widths.contains(&v));
+    if !c.transform_widths.is_empty() && w.is_some() && listed(w) && listed(h) {
+        return Ok(());
+    }
+    let widths = c.transform_widths.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+    Err(ApiError::forbidden(if widths.is_empty() {
+        "this server makes new variants only from signed URLs (sig=)".to_string()
+    } else {
+        format!("this server makes new variants only at widths {widths} (w=), or from signed URLs")
+    }))
+}
+
+pub async fn serve<P: Platform>(app: &App<P>, req: &Request, meta: &ImageMeta, opts: Options, pairs: &[(String, String)]) -> Result<Response, ApiError> {
+    if meta.animated || meta.format == Format::Avif {
+        // Frames (and AVIF, which has no decoder here) pass through untouched.
+        return Ok(Response::empty(307)
+            .with_header("location", meta.file_path())
+            .with_header("x-transform", "skipped: animated and AVIF images are served as they are"));
+    }
+    let accept = req.header("accept").unwrap_or("");
+    let may_have_alpha = !matches!(meta.format, Format::Jpeg);
+    let format = negotiate(opts.format, accept, may_have_alpha, same_format(meta.format));
+    if format == OutFormat::Avif {
+        return Err(ApiError::bad_request("bad_parameter", "format=avif is not available as an output: use webp or jpeg"));
+    }
+    let key = format!("{}{}", variant_prefix(&meta.id), opts.key(format));
+    let etag = format!("\"{}-{}\"", &meta.sha256[..16.min(meta.sha256.len())], &sha256_hex(key.as_bytes())[..16]);
+    let mut resp = Response::new(200, format.mime(), Vec::new())
+        .with_header("etag", etag.clone())
+        .with_header("cache-control", "public, max-age=31536000, immutable");
+    if opts.format == Some(OutFormat::Auto) {
+        resp.headers.set("vary", "Accept");
+    }
+    if crate::conditional::not_modified(req, &etag, meta.uploaded) {
+        resp.status = 304;
+        resp.headers.remove("content-type");
+        return Ok(resp);
+    }
+    if let Some(blob) = app.blobs.get(&key, None).await? {
+        resp.headers.set("x-variant-cache", "hit");
+        return Ok(finish(req, resp, blob.bytes));
+    }
+    guard(app, req, &meta.id, &opts, pairs)?;
+    let existing = app.blobs.list(&variant_prefix(&meta.id), app.config.max_variants_per_image).await?;
+    if existing.len() as u32 >= app.config.max_variants_per_image && !auth::is_admin(&app.config, req) {
+        return Err(ApiError::forbidden(format!(
+            "this image already has {} variants, the most allowed (MAX_VARIANTS_PER_IMAGE): use one of those sizes",
+            existing.len()
+        )));
+    }
+    let original = app
+        .blobs
+        .get(&meta.location, None)
+        .await?
+        .ok_or_else(|| ApiError::internal(format!("the bytes of image {} are missing from storage", meta.id)))?;
+    let sniffed = sniff(&original.bytes)?;
+    let out = run(&original.bytes, &sniffed, &opts, format)?;
+    drop(original);
+    app.blobs.put(&key, out.clone(), format.mime(), &[("id", &meta.id)]).await?;
+    resp.headers.set("x-variant-cache", "miss");
+    if let Some(bytes) = wasm_memory_bytes() {
+        // Wasm memory only grows, so this is the isolate's peak so far: for benchmarks.
+        resp.headers.set("x-wasm-memory", bytes.to_string());
+    }
+    Ok(finish(req, resp, out))
+}
+
+fn finish(req: &Request, mut resp: Response, body: Vec<u8>) -> Response {
+    resp.headers.set("content-length", body.len().to_string());
+    if req.method != Method::Head {
+        resp.body = body;
+    }
+    resp
+}
+
+fn wasm_memory_bytes() -> Option<u64> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        Some(core::arch::wasm32::memory_size(0) as u64 * 65_536)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        None
+    }
+}

@@ -1,0 +1,101 @@
+//! On-the-fly transforms, one step per module in the order they run:
+//! [`options`] (parse, normalise) → [`geometry`] (plan the output size) → [`decode`]
+//! (shrink-on-load, limits) → [`ops`] (orient, rotate, flip) → [`resize`] → [`ops`] (crop or
+//! pad, blur, sharpen, grey) → [`encode`].
+
+pub mod decode;
+pub mod encode;
+pub mod geometry;
+pub mod ops;
+pub mod options;
+pub mod resize;
+
+use crate::error::ApiError;
+use crate::sniff::{Format, Sniffed};
+use geometry::Plan;
+use options::{Fit, OutFormat, Options};
+
+/// The output format a source keeps when the request names none.
+pub fn same_format(f: Format) -> Option<OutFormat> {
+    match f {
+        Format::Jpeg => Some(OutFormat::Jpeg),
+        Format::Png => Some(OutFormat::Png),
+        Format::Webp => Some(OutFormat::Webp),
+        Format::Gif => Some(OutFormat::Gif),
+        _ => None,
+    }
+}
+
+/// Transforms an image. `sniffed` describes `input` (its EXIF orientation is applied first);
+/// `format` is already negotiated.
+pub fn run(input: &[u8], sniffed: &Sniffed, opts: &Options, format: OutFormat) -> Result<Vec<u8>, ApiError> {
+    if format == OutFormat::Avif {
+        return Err(ApiError::bad_request("bad_parameter", "format=avif is not available as an output: use webp or jpeg"));
+    }
+    let plan = plan(sniffed, opts);
+    let img = decode::decode(input, sniffed.format, stored_size(sniffed), decode_target(sniffed, opts, &plan))?;
+    let img = resize::normalise(img);
+    let img = ops::orient(img, sniffed.exif_orientation);
+    let mut img = ops::rotate(img, opts.rotate);
+    if opts.flip_h {
+        img = img.fliph();
+    }
+    if opts.flip_v {
+        img = img.flipv();
+    }
+    // A JPEG decoded below budget may be smaller than the plan: scale the plan to it.
+    let plan = if (img.width(), img.height()) == oriented_size(sniffed, opts) { plan } else { rescaled(&plan, oriented_size(sniffed, opts), (img.width(), img.height()), opts) };
+    let mut img = resize::resize(img, plan.resize)?;
+    if let Some(c) = plan.crop {
+        img = ops::crop(img, c, opts.gravity);
+    }
+    if let Some(p) = plan.pad {
+        img = ops::pad(img, p, opts.gravity, opts.background);
+    }
+    if let Some(b) = opts.blur {
+        img = ops::blur(img, b);
+    }
+    if let Some(s) = opts.sharpen {
+        img = ops::sharpen(img, s);
+    }
+    if opts.gray {
+        img = ops::gray(img);
+    }
+    encode::encode(&img, format, opts.quality)
+}
+
+/// Size as stored in the file (before EXIF orientation).
+fn stored_size(s: &Sniffed) -> (u32, u32) {
+    if s.exif_orientation >= 5 { (s.height, s.width) } else { (s.width, s.height) }
+}
+
+/// Size after EXIF orientation and the `rotate` parameter: what `w` and `h` refer to.
+fn oriented_size(s: &Sniffed, opts: &Options) -> (u32, u32) {
+    if opts.rotate == 90 || opts.rotate == 270 { (s.height, s.width) } else { (s.width, s.height) }
+}
+
+fn plan(s: &Sniffed, opts: &Options) -> Plan {
+    let (w, h) = opts.target();
+    geometry::plan(oriented_size(s, opts), w, h, opts.fit)
+}
+
+/// Pixels the decoder must deliver, in stored orientation, for `plan.resize` to be a downscale.
+fn decode_target(s: &Sniffed, opts: &Options, plan: &Plan) -> (u32, u32) {
+    let (rw, rh) = plan.resize;
+    let (ow, oh) = oriented_size(s, opts);
+    // Never ask for more than the source has: upscales decode at full size.
+    let (rw, rh) = (rw.min(ow), rh.min(oh));
+    let swapped = (s.exif_orientation >= 5) != (opts.rotate == 90 || opts.rotate == 270);
+    if swapped { (rh, rw) } else { (rw, rh) }
+}
+
+/// Re-plans against the size actually decoded (a JPEG over the pixel budget is downscaled on
+/// load, so the plan shrinks with it; fixed-size modes keep their target).
+fn rescaled(plan: &Plan, planned_source: (u32, u32), decoded: (u32, u32), opts: &Options) -> Plan {
+    let (w, h) = opts.target();
+    if w.is_none() && h.is_none() {
+        return Plan { resize: decoded, crop: None, pad: None };
+    }
+    let fit = if opts.fit == Fit::ScaleDown && plan.resize == planned_source { Fit::ScaleDown } else { opts.fit };
+    geometry::plan(decoded, w, h, fit)
+}
