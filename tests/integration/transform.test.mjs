@@ -1,0 +1,219 @@
+// On-the-fly transforms through the real Worker: sizes, formats, orientation, negotiation,
+// limits, the variant cache and the abuse guard.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { deflateSync } from 'node:zlib';
+import { worker, corpus, unique, uploadOne, errorOf, ADMIN_TOKEN } from './harness.mjs';
+
+/** Format and pixel size read from an image's header. */
+export function probe(b) {
+  if (b[0] === 0xff && b[1] === 0xd8) {
+    let at = 2;
+    while (at < b.length) {
+      const m = b[at + 1];
+      const len = b.readUInt16BE(at + 2);
+      if (m >= 0xc0 && m <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(m)) {
+        return { format: 'jpeg', height: b.readUInt16BE(at + 5), width: b.readUInt16BE(at + 7), progressive: m === 0xc2, exif: b.includes(Buffer.from('Exif\0\0')) };
+      }
+      at += 2 + len;
+    }
+  }
+  if (b.subarray(1, 4).toString() === 'PNG') return { format: 'png', width: b.readUInt32BE(16), height: b.readUInt32BE(20) };
+  if (b.subarray(0, 3).toString() === 'GIF') return { format: 'gif', width: b.readUInt16LE(6), height: b.readUInt16LE(8) };
+  if (b.subarray(8, 12).toString() === 'WEBP') {
+    const kind = b.subarray(12, 16).toString();
+    if (kind === 'VP8 ') return { format: 'webp', lossy: true, width: b.readUInt16LE(26) & 0x3fff, height: b.readUInt16LE(28) & 0x3fff };
+    if (kind === 'VP8X') return { format: 'webp', width: 1 + b.readUIntLE(24, 3), height: 1 + b.readUIntLE(27, 3), lossy: b.includes(Buffer.from('VP8 ')) };
+    if (kind === 'VP8L') { const bits = b.readUInt32LE(21); return { format: 'webp', lossy: false, width: (bits & 0x3fff) + 1, height: ((bits >> 14) & 0x3fff) + 1 }; }
+  }
+  return { format: 'unknown' };
+}
+
+const get = async (url, headers = {}) => {
+  const r = await fetch(url, { headers });
+  return { r, body: Buffer.from(await r.arrayBuffer()) };
+};
+
+describe('transforms', () => {
+  it('gives the exact size for every fit mode', async () => {
+    const url = await worker();
+    const { src } = await uploadOne(url, unique(corpus('landscape-3840x2400.jpg')), 'l.jpg');
+    for (const [q, w, h] of [
+      ['w=800', 800, 500], ['h=300', 480, 300], ['w=400&h=400&fit=scale-down', 400, 250], ['w=400&h=400&fit=contain', 400, 250],
+      ['w=400&h=400&fit=cover', 400, 400], ['w=400&h=400&fit=crop', 400, 400], ['w=400&h=400&fit=pad', 400, 400],
+      ['w=400&h=100&fit=fill', 400, 100], ['w=5000&fit=scale-down', 3840, 2400], ['w=300&h=300&fit=cover&gravity=auto', 300, 300],
+      ['w=200&dpr=2', 400, 250], ['w=200&rotate=90', 200, 320], ['w=320&flip=hv&gray', 320, 200], ['w=320&blur=20&sharpen=3', 320, 200],
+    ]) {
+      const { r, body } = await get(`${url}${src}?${q}`);
+      assert.equal(r.status, 200, `${q}: ${body}`);
+      const p = probe(body);
+      assert.deepEqual([p.width, p.height], [w, h], q);
+    }
+  });
+
+  it('encodes every output format, lossy WebP included, with no EXIF left', async () => {
+    const url = await worker();
+    const { src } = await uploadOne(url, unique(corpus('exif-orientation6-gps.jpg')), 'phone.jpg');
+    for (const f of ['jpeg', 'png', 'webp', 'gif']) {
+      const { r, body } = await get(`${url}${src}?w=300&f=${f}`);
+      assert.equal(r.headers.get('content-type'), `image/${f}`);
+      const p = probe(body);
+      assert.equal(p.format, f);
+      // The photo is stored landscape with EXIF Orientation=6: the output stands upright.
+      assert.ok(p.height > p.width, `${f} is ${p.width}x${p.height}`);
+      assert.equal(p.width, 300);
+      if (f === 'webp') assert.equal(p.lossy, true);
+      assert.equal(body.includes(Buffer.from('Exif')), false, `${f} output carries EXIF`);
+    }
+    const { body } = await get(`${url}${src}?w=300&f=jpeg`);
+    assert.equal(probe(body).progressive, true);
+  });
+
+  it('negotiates f=auto from Accept and says Vary: Accept', async () => {
+    const url = await worker();
+    const { src } = await uploadOne(url, unique(corpus('landscape-3840x2400.jpg')), 'l.jpg');
+    const chrome = await get(`${url}${src}?w=320&f=auto`, { Accept: 'image/avif,image/webp,image/apng,image/*,*/*;q=0.8' });
+    assert.equal(probe(chrome.body).format, 'webp');
+    assert.equal(chrome.r.headers.get('vary'), 'Accept');
+    const old = await get(`${url}${src}?w=320&f=auto`, { Accept: 'image/png,image/*' });
+    assert.equal(probe(old.body).format, 'jpeg');
+    const png = await uploadOne(url, unique(corpus('alpha-3700x2400.png')), 'a.png');
+    const alpha = await get(`${url}${png.src}?w=320&f=auto`, { Accept: 'image/*' });
+    assert.equal(probe(alpha.body).format, 'png', 'transparency survives where WebP is not accepted');
+  });
+
+  it('stores a variant once and serves it from storage after (X-Variant-Cache: hit)', async () => {
+    const url = await worker();
+    const { src } = await uploadOne(url, unique(corpus('small-320x211.jpg')), 's.jpg');
+    const first = await get(`${url}${src}?width=100&quality=70`);
+    assert.equal(first.r.headers.get('x-variant-cache'), 'miss');
+    assert.match(first.r.headers.get('x-storage-ops'), /r2-write=1/);
+    const second = await get(`${url}${src}?q=70&w=100`);
+    assert.equal(second.r.headers.get('x-variant-cache'), 'hit', 'the same transform, spelled differently');
+    assert.doesNotMatch(second.r.headers.get('x-storage-ops'), /write|list/);
+    assert.deepEqual(second.body, first.body);
+    assert.match(second.r.headers.get('cache-control'), /immutable/);
+    const etag = second.r.headers.get('etag');
+    assert.equal((await fetch(`${url}${src}?q=70&w=100`, { headers: { 'If-None-Match': etag } })).status, 304);
+  });
+
+  it('transforms the 24 MP photo within 64 MB of wasm memory', async () => {
+    // A fresh isolate of its own, so the figure is this transform's peak.
+    const url = await worker({ PROBE: '24mp' });
+    const { src } = await uploadOne(url, unique(corpus('phone-24MP-6000x4000.jpg')), 'p.jpg');
+    const { r, body } = await get(`${url}${src}?w=800&f=webp`);
+    assert.equal(r.status, 200);
+    assert.deepEqual([probe(body).width, probe(body).height], [800, 533]);
+    const mem = Number(r.headers.get('x-wasm-memory'));
+    assert.ok(mem > 0 && mem <= 64 * 1024 * 1024, `wasm memory ${mem}`);
+    // Without a size, a 24 MP JPEG is downscaled on load instead of filling memory.
+    const whole = await get(`${url}${src}?f=jpeg&q=60`);
+    assert.equal(whole.r.status, 200);
+    assert.ok(probe(whole.body).width <= 3000);
+  });
+
+  it('refuses decompression bombs cleanly', async () => {
+    const url = await worker();
+    // A 20000×20000 1-bit PNG: 50 KB on disk, 1.6 GB as RGBA.
+    const side = 20000;
+    const row = Buffer.alloc(1 + side / 8);
+    const raw = Buffer.alloc(row.length * side);
+    const png = makePng(side, side, 1, 0, deflateSync(raw, { level: 9 }));
+    const bomb = await uploadOne(url, png, 'bomb.png');
+    const e = await errorOf(await fetch(`${url}${bomb.src}?w=100`));
+    assert.equal(e.status, 422);
+    assert.equal(e.code, 'too_many_pixels');
+    // A GIF whose canvas claims 60000×60000.
+    const gif = Buffer.concat([Buffer.from('GIF89a'), u16(60000), u16(60000), Buffer.from([0, 0, 0]),
+      Buffer.from([0x2c]), u16(0), u16(0), u16(1), u16(1), Buffer.from([0, 2, 2, 0x4c, 0x01, 0, 0x3b])]);
+    const g = await uploadOne(url, gif, 'bomb.gif');
+    assert.equal((await errorOf(await fetch(`${url}${g.src}?w=100`))).code, 'too_many_pixels');
+    // The server is fine afterwards.
+    assert.equal((await fetch(`${url}/api/config`)).status, 200);
+  });
+
+  it('bad parameters → 400 naming the parameter', async () => {
+    const url = await worker();
+    const { src } = await uploadOne(url, unique(corpus('small-320x211.jpg')), 's.jpg');
+    for (const [q, name] of [['w=0', 'w='], ['width=abc', 'width='], ['h=99999', 'h='], ['fit=stretch', 'fit='], ['q=0', 'q='],
+      ['f=tiff', 'f='], ['dpr=5', 'dpr='], ['blur=999', 'blur='], ['rotate=45', 'rotate='], ['flip=x', 'flip='],
+      ['gravity=north', 'gravity='], ['background=nope', 'background='], ['zoom=2', 'zoom'], ['f=avif', 'avif']]) {
+      const e = await errorOf(await fetch(`${url}${src}?${q}`));
+      assert.equal(e.status, 400, q);
+      assert.equal(e.code, 'bad_parameter', q);
+      assert.ok(e.message.includes(name), `${q}: ${e.message}`);
+    }
+  });
+
+  it('passes animated GIFs through untransformed', async () => {
+    const url = await worker();
+    const { src } = await uploadOne(url, unique(corpus('animated-400x300.gif')), 'a.gif');
+    const r = await fetch(`${url}${src}?w=100`, { redirect: 'manual' });
+    assert.equal(r.status, 307);
+    assert.equal(r.headers.get('location'), src);
+  });
+
+  it('applies transforms to random images', async () => {
+    const url = await worker();
+    const album = `tr-${Date.now()}`;
+    await uploadOne(url, unique(corpus('portrait-1600x2400.jpg')), 'p.jpg', `?album=${album}`);
+    const { r, body } = await get(`${url}/random?album=${album}&w=160&f=webp`);
+    assert.equal(r.headers.get('cache-control'), 'no-store');
+    assert.deepEqual([probe(body).format, probe(body).width, probe(body).height], ['webp', 160, 240]);
+  });
+});
+
+describe('abuse guard', () => {
+  it('signed URLs: unsigned and tampered are refused, signed works, existing variants stay open', async () => {
+    const key = 'sign-me';
+    const url = await worker({ TRANSFORM_SIGNING_KEY: key });
+    const { src, id } = await uploadOne(url, unique(corpus('small-320x211.jpg')), 's.jpg');
+    const sign = (q) => createHmac('sha256', key).update(`${id}?${q.split('&').sort().join('&')}`).digest('base64url');
+    assert.equal((await fetch(`${url}${src}?w=100`)).status, 403);
+    const good = `w=100&f=webp`;
+    assert.equal((await fetch(`${url}${src}?${good}&sig=${sign(good)}`)).status, 200);
+    const tampered = await fetch(`${url}${src}?w=101&f=webp&sig=${sign(good)}`);
+    assert.equal(tampered.status, 403);
+    assert.match((await tampered.json()).error.message, /signature/);
+    // The variant now exists: anyone may fetch it, signed or not.
+    const again = await fetch(`${url}${src}?f=webp&w=100`);
+    assert.equal(again.status, 200);
+    assert.equal(again.headers.get('x-variant-cache'), 'hit');
+    // The admin may make any variant; the original is always open.
+    assert.equal((await fetch(`${url}${src}?w=50`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } })).status, 200);
+    assert.equal((await fetch(url + src)).status, 200);
+  });
+
+  it('allowed widths and the per-image cap', async () => {
+    const url = await worker({ TRANSFORM_WIDTHS: '100,200,300', MAX_VARIANTS_PER_IMAGE: '2' });
+    const { src } = await uploadOne(url, unique(corpus('small-320x211.jpg')), 's.jpg');
+    assert.equal((await fetch(`${url}${src}?w=150`)).status, 403);
+    assert.equal((await fetch(`${url}${src}?w=100`)).status, 200);
+    assert.equal((await fetch(`${url}${src}?w=200`)).status, 200);
+    const capped = await errorOf(await fetch(`${url}${src}?w=300`));
+    assert.equal(capped.status, 403);
+    assert.match(capped.message, /MAX_VARIANTS_PER_IMAGE/);
+    assert.equal((await fetch(`${url}${src}?w=100`)).status, 200, 'existing variants are still served');
+  });
+});
+
+function u16(n) { const b = Buffer.alloc(2); b.writeUInt16LE(n); return b; }
+
+function makePng(w, h, depth, colorType, idat) {
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type), data]);
+    const crc = Buffer.alloc(4); crc.writeUInt32BE(crc32(td));
+    return Buffer.concat([len, td, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4); ihdr[8] = depth; ihdr[9] = colorType;
+  return Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
+}
+
+function crc32(buf) {
+  let c = ~0;
+  for (const b of buf) { c ^= b; for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1; }
+  return ~c >>> 0;
+}
