@@ -25,6 +25,10 @@ pub struct Config {
     pub transform_widths: Vec<u32>,
     /// Most variants one image may have (`MAX_VARIANTS_PER_IMAGE`).
     pub max_variants_per_image: u32,
+    /// Compress uploads unless the client says `compress=false` (`COMPRESS_UPLOADS`).
+    pub compress_uploads: bool,
+    /// JPEG quality for upload compression (`COMPRESS_QUALITY`).
+    pub compress_quality: u8,
     /// Host names that answer with random images (`RANDOM_HOSTS`, see [`crate::random::host_route`]).
     pub random_hosts: Option<String>,
 }
@@ -44,6 +48,8 @@ impl Default for Config {
             secret_key: None,
             public_url: None,
             random_hosts: None,
+            compress_uploads: false,
+            compress_quality: 82,
             transform_signing_key: None,
             transform_widths: Vec::new(),
             max_variants_per_image: 50,
@@ -80,6 +86,11 @@ impl Config {
             secret_key: get("SECRET_KEY"),
             public_url: get("PUBLIC_URL").map(|u| u.trim_end_matches('/').to_string()),
             random_hosts: get("RANDOM_HOSTS"),
+            compress_uploads: flag("COMPRESS_UPLOADS", d.compress_uploads)?,
+            compress_quality: match get("COMPRESS_QUALITY") {
+                None => d.compress_quality,
+                Some(v) => v.parse().ok().filter(|q| (1..=100).contains(q)).ok_or_else(|| bad("COMPRESS_QUALITY", &v, "a number from 1 to 100"))?,
+            },
             transform_signing_key: get("TRANSFORM_SIGNING_KEY"),
             transform_widths: match get("TRANSFORM_WIDTHS") {
                 None => Vec::new(),

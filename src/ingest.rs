@@ -1,5 +1,6 @@
 //! The upload pipeline up to storage, one pure step after another:
-//! size limit → type and integrity (`sniff`) → privacy (`exif`) → content hash.
+//! size limit → type and integrity (`sniff`) → optional compression → privacy (`exif`) →
+//! content hash.
 //! Nothing is stored until every file of a request has passed.
 
 use crate::config::Config;
@@ -7,6 +8,7 @@ use crate::error::ApiError;
 use crate::exif;
 use crate::ids::{legacy_digests, sha256_hex};
 use crate::sniff::{sniff, Format, Sniffed};
+use crate::transform::compress::compress;
 
 /// A file as it arrived: the name the client claimed, and the bytes.
 #[derive(Debug, Clone)]
@@ -22,6 +24,12 @@ pub struct UploadOptions {
     pub tags: Vec<String>,
     /// Keep EXIF even when the server strips it by default.
     pub keep_exif: bool,
+    /// `compress=true|false`; the server default (`COMPRESS_UPLOADS`) when absent.
+    pub compress: Option<bool>,
+    /// JPEG quality for compression, 1–100 (`quality=`).
+    pub quality: Option<u8>,
+    /// Cap on the longest side when compressing (`max_side=`).
+    pub max_side: Option<u32>,
 }
 
 impl UploadOptions {
@@ -37,12 +45,26 @@ impl UploadOptions {
         for t in &tags {
             check_label("tags", t)?;
         }
-        let keep_exif = match field("keep_exif").as_deref().map(str::trim) {
-            None | Some("" | "false" | "0") => false,
-            Some("true" | "1") => true,
-            Some(v) => return Err(ApiError::bad_request("bad_parameter", format!("keep_exif must be true or false, not {v:?}"))),
+        let flag = |name: &str| match field(name).as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some("false" | "0") => Ok(Some(false)),
+            Some("true" | "1") => Ok(Some(true)),
+            Some(v) => Err(ApiError::bad_request("bad_parameter", format!("{name} must be true or false, not {v:?}"))),
         };
-        Ok(UploadOptions { album, tags, keep_exif })
+        let number = |name: &str, lo: u32, hi: u32| match field(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => v.parse::<u32>().ok().filter(|n| (lo..=hi).contains(n)).map(Some).ok_or_else(|| {
+                ApiError::bad_request("bad_parameter", format!("{name}={v:?} is not valid: expected a number from {lo} to {hi}"))
+            }),
+        };
+        Ok(UploadOptions {
+            album,
+            tags,
+            keep_exif: flag("keep_exif")?.unwrap_or(false),
+            compress: flag("compress")?,
+            quality: number("quality", 1, 100)?.map(|q| q as u8),
+            max_side: number("max_side", 16, 16_384)?,
+        })
     }
 }
 
@@ -65,6 +87,8 @@ pub struct Prepared {
     pub sha256: String,
     pub md5: String,
     pub sha1: String,
+    /// Size as uploaded, before compression.
+    pub original_bytes: u64,
 }
 
 pub fn prepare(file: IncomingFile, config: &Config, options: &UploadOptions) -> Result<Prepared, ApiError> {
@@ -74,8 +98,16 @@ pub fn prepare(file: IncomingFile, config: &Config, options: &UploadOptions) -> 
     if file.bytes.is_empty() {
         return Err(ApiError::bad_request("empty_file", "the file is empty"));
     }
-    let sniffed = sniff(&file.bytes)?;
+    let mut sniffed = sniff(&file.bytes)?;
+    let original_bytes = file.bytes.len() as u64;
     let mut bytes = file.bytes;
+    if options.compress.unwrap_or(config.compress_uploads) {
+        let quality = options.quality.unwrap_or(config.compress_quality);
+        if let Some(smaller) = compress(&bytes, &sniffed, quality, options.max_side)? {
+            bytes = smaller;
+            sniffed = sniff(&bytes)?;
+        }
+    }
     if sniffed.format == Format::Jpeg && config.strip_exif && !options.keep_exif {
         if let Some(stripped) = exif::strip_jpeg(&bytes, sniffed.exif_orientation) {
             bytes = stripped;
@@ -87,6 +119,7 @@ pub fn prepare(file: IncomingFile, config: &Config, options: &UploadOptions) -> 
         sha256: sha256_hex(&bytes),
         md5,
         sha1,
+        original_bytes,
         bytes,
         sniffed,
     })

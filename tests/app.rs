@@ -149,3 +149,24 @@ fn deleted_images_leave_the_random_pool() {
     assert_eq!(json(&r)["id"], ids[2].as_str(), "the EXIF-rotated photo is the only portrait left");
     assert_eq!(r.header("x-storage-ops"), Some("pool=1"));
 }
+
+#[test]
+fn deleting_an_image_deletes_its_variants() {
+    let w = World::default();
+    let r = w.run(upload(&corpus("small-320x211.jpg")));
+    let src = json(&r)[0]["src"].as_str().unwrap().to_string();
+    let id = src.trim_start_matches("/file/").trim_end_matches(".jpg").to_string();
+    for q in ["w=100", "w=50&f=webp"] {
+        let r = w.run(get(&format!("{src}?{q}")));
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("x-variant-cache"), Some("miss"));
+    }
+    let variants = || w.blobs.objects.borrow().keys().filter(|k| k.starts_with(&format!("v/{id}/"))).count();
+    assert_eq!(variants(), 2);
+    let token = imgbed::ids::delete_token(Some("k"), &id);
+    let mut del = get(&format!("/delete/{id}/{token}"));
+    del.method = Method::Post;
+    assert_eq!(w.run(del).status, 200);
+    assert_eq!(variants(), 0);
+    assert!(w.blobs.objects.borrow().is_empty(), "no bytes left behind");
+}

@@ -31,7 +31,7 @@ pub async fn upload<P: Platform>(app: &App<P>, req: &Request) -> Response {
 }
 
 async fn store<P: Platform>(app: &App<P>, req: &Request) -> Result<(Uploaded, Layout, Option<String>), ApiError> {
-    let mut form = upload::read_form(req, None)?;
+    let mut form = upload::read_form(&app.config, req, None)?;
     let layout = if form.field(req, "image").is_some() || form_has_file_field(req, "image") {
         Layout::ImgBB
     } else {

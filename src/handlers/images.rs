@@ -28,7 +28,8 @@ pub fn config<P: Platform>(app: &App<P>) -> Response {
             "strip_exif": c.strip_exif,
             "require_review": c.require_review,
             "max_files_per_request": crate::config::MAX_FILES_PER_REQUEST,
-            "features": {"albums": true, "random": true},
+            "features": {"albums": true, "random": true, "compress": true, "transforms": true},
+            "compress_by_default": c.compress_uploads,
         }),
     )
     .with_header("cache-control", "no-cache")

@@ -19,7 +19,7 @@ pub async fn upload<P: Platform>(app: &App<P>, req: &Request) -> Response {
 }
 
 async fn store<P: Platform>(app: &App<P>, req: &Request) -> Result<Value, ApiError> {
-    let mut form = upload::read_form(req, None)?;
+    let mut form = upload::read_form(&app.config, req, None)?;
     // Lsky albums are numbers; imgbed albums are names, so `album_id` becomes the album.
     if let Some(album) = form.field(req, "album_id").filter(|a| !a.is_empty()) {
         form.fields.push(("album".into(), album));
@@ -33,6 +33,7 @@ async fn store<P: Platform>(app: &App<P>, req: &Request) -> Result<Value, ApiErr
         "pathname": m.file_path().trim_start_matches('/'),
         "origin_name": m.name,
         "size": m.bytes as f64 / 1024.0,
+        "original_size": u.original_bytes as f64 / 1024.0,
         "mimetype": m.format.mime(),
         "extension": m.format.ext(),
         "md5": m.md5,

@@ -34,7 +34,7 @@ pub async fn upload<P: Platform>(app: &App<P>, req: &Request) -> Response {
              in your client so it sends the image itself (multipart)",
         );
     }
-    let uploaded = match upload::read_form(req, None) {
+    let uploaded = match upload::read_form(&app.config, req, None) {
         Ok(form) => upload::store_all(app, req, form).await,
         Err(e) => Err(e),
     };

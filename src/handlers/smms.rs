@@ -28,7 +28,7 @@ pub async fn upload<P: Platform>(app: &App<P>, req: &Request) -> Response {
 }
 
 async fn store<P: Platform>(app: &App<P>, req: &Request) -> Result<Value, ApiError> {
-    let u = upload::store_all(app, req, upload::read_form(req, None)?).await?.remove(0);
+    let u = upload::store_all(app, req, upload::read_form(&app.config, req, None)?).await?.remove(0);
     let m = &u.meta;
     let hash = u.delete_key.clone().unwrap_or_else(|| m.id.clone());
     let delete = format!("{}/api/v2/delete/{hash}", app.base_url(req));

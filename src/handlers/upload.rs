@@ -3,7 +3,7 @@
 
 use crate::app::{App, Platform};
 use crate::auth;
-use crate::config::MAX_FILES_PER_REQUEST;
+use crate::config::{Config, MAX_FILES_PER_REQUEST};
 use crate::error::ApiError;
 use crate::http::{Request, Response};
 use crate::ingest::{prepare, IncomingFile, UploadOptions};
@@ -34,7 +34,9 @@ impl UploadForm {
 /// Takes a request apart: `multipart/form-data` (any field names, several files), a URL-encoded
 /// or JSON form (fields only), or the image itself as the body (`PUT /upload/<name>`,
 /// `curl --data-binary`).
-pub fn read_form(req: &Request, raw_name: Option<&str>) -> Result<UploadForm, ApiError> {
+/// Files over the limit are refused here, before their bytes are copied out of the body: in a
+/// Worker every copy of an 8 MB upload counts against the isolate's 128 MB.
+pub fn read_form(config: &Config, req: &Request, raw_name: Option<&str>) -> Result<UploadForm, ApiError> {
     let content_type = req.content_type().split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     if content_type == "application/x-www-form-urlencoded" {
         let fields = url::form_urlencoded::parse(&req.body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
@@ -55,6 +57,13 @@ pub fn read_form(req: &Request, raw_name: Option<&str>) -> Result<UploadForm, Ap
             let is_file = part.filename.is_some()
                 || FILE_FIELDS.contains(&part.name.trim_end_matches("[]"))
                 || Format::detect(part.data).is_some();
+            if is_file && part.data.len() as u64 > config.max_upload_bytes {
+                let mut e = ApiError::too_large(config.max_upload_bytes);
+                if let Some(name) = &part.filename {
+                    e.message = format!("{name}: {}", e.message);
+                }
+                return Err(e);
+            }
             if is_file {
                 form.files.push(IncomingFile { name: part.filename.clone(), bytes: part.data.to_vec() });
             } else {
@@ -82,6 +91,8 @@ pub struct Uploaded {
     pub delete_key: Option<String>,
     /// A small preview for clients that show thumbnails.
     pub thumb_url: String,
+    /// Size as uploaded; differs from `meta.bytes` when compression made it smaller.
+    pub original_bytes: u64,
 }
 
 /// `<id>.<token>` → (id, token).
@@ -116,11 +127,13 @@ pub async fn store_all<P: Platform>(app: &App<P>, req: &Request, form: UploadFor
     let base = app.base_url(req);
     let mut uploaded = Vec::with_capacity(prepared.len());
     for p in prepared {
+        let original_bytes = p.original_bytes;
         let stored = library::save(app, p, &options).await?;
         let links = Links::new(&base, &stored.meta, stored.delete_token.as_deref());
         uploaded.push(Uploaded {
             delete_key: stored.delete_token.map(|t| format!("{}.{t}", stored.meta.id)),
             thumb_url: format!("{}?w=256", links.url),
+            original_bytes,
             links,
             meta: stored.meta,
         });
@@ -131,7 +144,7 @@ pub async fn store_all<P: Platform>(app: &App<P>, req: &Request, form: UploadFor
 /// `POST /upload` in the Telegraph-Image shape: `[{"src":"/file/<id>.<ext>"}]`, plus the delete
 /// link (clients read `0.src` and ignore the rest). `?format=txt` answers the URLs as text.
 pub async fn telegraph<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, ApiError> {
-    let uploaded = store_all(app, req, read_form(req, None)?).await?;
+    let uploaded = store_all(app, req, read_form(&app.config, req, None)?).await?;
     if let Some(text) = as_text(req, &uploaded) {
         return Ok(text);
     }
@@ -140,7 +153,7 @@ pub async fn telegraph<P: Platform>(app: &App<P>, req: &Request) -> Result<Respo
         .iter()
         .map(|u| {
             let src = if full { u.links.url.clone() } else { u.meta.file_path() };
-            json!({"src": src, "delete_url": u.links.delete_url})
+            json!({"src": src, "delete_url": u.links.delete_url, "bytes": u.meta.bytes, "original_bytes": u.original_bytes})
         })
         .collect();
     Ok(Response::json(200, &json!(list)))
@@ -149,7 +162,7 @@ pub async fn telegraph<P: Platform>(app: &App<P>, req: &Request) -> Result<Respo
 /// `PUT /upload/<filename>` with the bytes as the body: the links as JSON, or text with
 /// `?format=txt`.
 pub async fn raw<P: Platform>(app: &App<P>, req: &Request, name: &str) -> Result<Response, ApiError> {
-    let uploaded = store_all(app, req, read_form(req, Some(name))?).await?;
+    let uploaded = store_all(app, req, read_form(&app.config, req, Some(name))?).await?;
     if let Some(text) = as_text(req, &uploaded) {
         return Ok(text);
     }
@@ -159,6 +172,7 @@ pub async fn raw<P: Platform>(app: &App<P>, req: &Request, name: &str) -> Result
     body["width"] = json!(u.meta.width);
     body["height"] = json!(u.meta.height);
     body["bytes"] = json!(u.meta.bytes);
+    body["original_bytes"] = json!(u.original_bytes);
     Ok(Response::json(200, &body))
 }
 

@@ -3,6 +3,7 @@
 //! (shrink-on-load, limits) → [`ops`] (orient, rotate, flip) → [`resize`] → [`ops`] (crop or
 //! pad, blur, sharpen, grey) → [`encode`].
 
+pub mod compress;
 pub mod decode;
 pub mod encode;
 pub mod geometry;
@@ -32,6 +33,11 @@ pub fn run(input: &[u8], sniffed: &Sniffed, opts: &Options, format: OutFormat) -
     if format == OutFormat::Avif {
         return Err(ApiError::bad_request("bad_parameter", "format=avif is not available as an output: use webp or jpeg"));
     }
+    encode::encode(&render(input, sniffed, opts)?, format, opts.quality)
+}
+
+/// Every step but the encoding: the pixels of the output.
+pub fn render(input: &[u8], sniffed: &Sniffed, opts: &Options) -> Result<image::DynamicImage, ApiError> {
     let plan = plan(sniffed, opts);
     let img = decode::decode(input, sniffed.format, stored_size(sniffed), decode_target(sniffed, opts, &plan))?;
     let img = resize::normalise(img);
@@ -61,7 +67,7 @@ pub fn run(input: &[u8], sniffed: &Sniffed, opts: &Options, format: OutFormat) -
     if opts.gray {
         img = ops::gray(img);
     }
-    encode::encode(&img, format, opts.quality)
+    Ok(img)
 }
 
 /// Size as stored in the file (before EXIF orientation).

@@ -2,7 +2,7 @@
 // One instance per distinct set of settings, shared by every test that asks for it; each has
 // its own temporary storage and is killed with its whole process group when the run ends.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -17,6 +17,22 @@ export const ADMIN_TOKEN = 'test-admin-token';
 const BASE_VARS = { UPLOAD_TOKENS: `${UPLOAD_TOKEN},second-token`, ADMIN_TOKEN, SECRET_KEY: 'test-secret-key' };
 
 const instances = new Map();
+
+/** wrangler.toml without its [build] section: the tests run the bundle scripts/test built, and
+ * no instance rebuilds or watches sources while others are serving. Written once: running
+ * instances reload when their config file changes. */
+let configPath;
+function testConfig() {
+  if (configPath) return configPath;
+  const dir = join(ROOT, '.wrangler');
+  mkdirSync(dir, { recursive: true });
+  configPath = join(dir, `wrangler.test-${process.pid}.toml`);
+  const toml = readFileSync(join(ROOT, 'wrangler.toml'), 'utf8')
+    .replace(/^\[build\][\s\S]*?(?=^\[)/m, '')
+    .replace(/^main = "build\//m, 'main = "../build/');
+  writeFileSync(configPath, toml);
+  return configPath;
+}
 
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -41,7 +57,7 @@ async function start(vars) {
   const port = await freePort();
   const inspector = await freePort();
   const persist = mkdtempSync(join(tmpdir(), 'imgbed-test-'));
-  const args = ['wrangler', 'dev', '--local', '--ip', '127.0.0.1', '--port', String(port),
+  const args = ['wrangler', 'dev', '--config', testConfig(), '--local', '--ip', '127.0.0.1', '--port', String(port),
     '--inspector-port', String(inspector), '--persist-to', persist,
     '--show-interactive-dev-session=false', '--log-level', 'warn'];
   for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
@@ -54,6 +70,9 @@ async function start(vars) {
   child.stderr.on('data', (d) => { output += d; });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 120_000;
+  child.on('exit', (code) => {
+    if (!stopping) console.error(`wrangler dev on port ${port} exited (${code}):\n${output}`);
+  });
   for (;;) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited early:\n${output}`);
     try {
@@ -73,7 +92,10 @@ function stopChild(child) {
   try { process.kill(-child.pid, 'SIGTERM'); } catch { /* already gone */ }
 }
 
+let stopping = false;
+
 export async function stopAll() {
+  stopping = true;
   for (const p of instances.values()) {
     const i = await p.catch(() => null);
     if (!i) continue;
@@ -81,6 +103,7 @@ export async function stopAll() {
     rmSync(i.persist, { recursive: true, force: true });
   }
   instances.clear();
+  if (configPath) rmSync(configPath, { force: true });
 }
 
 export function corpus(name) {

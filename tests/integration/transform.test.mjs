@@ -217,3 +217,38 @@ function crc32(buf) {
   for (const b of buf) { c ^= b; for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1; }
   return ~c >>> 0;
 }
+
+describe('upload compression', () => {
+  it('compress=true re-encodes a JPEG smaller and reports before and after; max_side caps it', async () => {
+    const url = await worker();
+    const original = unique(corpus('landscape-3840x2400.jpg'));
+    const r = await fetch(`${url}/upload/photo.jpg?compress=true&quality=75&max_side=1920`, { method: 'PUT', headers: { Authorization: 'Bearer test-upload-token' }, body: original });
+    const body = await r.json();
+    assert.equal(r.status, 200, JSON.stringify(body));
+    assert.equal(body.original_bytes, original.length);
+    assert.ok(body.bytes < original.length / 2, `${body.bytes} of ${original.length}`);
+    assert.deepEqual([body.width, body.height], [1920, 1200]);
+    const served = Buffer.from(await (await fetch(body.url)).arrayBuffer());
+    assert.deepEqual([probe(served).width, probe(served).height], [1920, 1200]);
+  });
+
+  it('keeps the original when compression would not make it smaller', async () => {
+    const url = await worker();
+    const original = unique(corpus('small-320x211.jpg'));
+    const r = await fetch(`${url}/upload/s.jpg?compress=true&quality=100`, { method: 'PUT', headers: { Authorization: 'Bearer test-upload-token' }, body: original });
+    const body = await r.json();
+    assert.equal(body.bytes, original.length);
+    assert.deepEqual(Buffer.from(await (await fetch(body.url)).arrayBuffer()), original);
+  });
+
+  it('bad compression parameters → 400 and nothing stored', async () => {
+    const url = await worker();
+    for (const q of ['compress=maybe', 'quality=0', 'max_side=5']) {
+      const r = await fetch(`${url}/upload/s.jpg?${q}`, { method: 'PUT', headers: { Authorization: 'Bearer test-upload-token' }, body: unique(corpus('small-320x211.jpg')) });
+      const e = await errorOf(r);
+      assert.equal(e.status, 400, q);
+      assert.ok(e.message.includes(q.split('=')[0]), e.message);
+      assert.doesNotMatch(r.headers.get('x-storage-ops') ?? '', /write/);
+    }
+  });
+});

@@ -1,0 +1,74 @@
+//! Upload compression (what people add the TinyPNG plugin for): JPEGs are re-encoded at a
+//! quality setting, PNGs are quantised to a 256-colour palette when that looks the same, and
+//! the longest side can be capped. The original is kept whenever the result is not smaller.
+
+use super::decode::MAX_DECODE_PIXELS;
+use super::options::{OutFormat, Options};
+use super::{encode, render};
+use crate::error::ApiError;
+use crate::sniff::{Format, Sniffed};
+use image::DynamicImage;
+
+/// A palette is used only when it is this close to the original (peak signal-to-noise, dB).
+const PALETTE_MIN_PSNR: f64 = 38.0;
+
+/// The compressed file, or `None` when compression would not make it smaller (or the format
+/// is one it leaves alone).
+pub fn compress(bytes: &[u8], sniffed: &Sniffed, quality: u8, max_side: Option<u32>) -> Result<Option<Vec<u8>>, ApiError> {
+    if !matches!(sniffed.format, Format::Jpeg | Format::Png) || sniffed.animated {
+        return Ok(None);
+    }
+    let needs_shrink = max_side.is_some_and(|m| sniffed.width.max(sniffed.height) > m);
+    if !needs_shrink && sniffed.width as u64 * sniffed.height as u64 > MAX_DECODE_PIXELS {
+        // Re-encoding would mean downscaling on load; without max_side nobody asked for that.
+        return Ok(None);
+    }
+    let mut opts = Options { quality, ..Options::default() };
+    if let Some(m) = max_side {
+        if sniffed.width >= sniffed.height {
+            opts.width = Some(m);
+        } else {
+            opts.height = Some(m);
+        }
+    }
+    let img = render(bytes, sniffed, &opts)?;
+    let out = match sniffed.format {
+        Format::Jpeg => encode::encode(&img, OutFormat::Jpeg, quality)?,
+        _ => match palette_png(&img)? {
+            Some(p) => p,
+            None => encode::encode(&img, OutFormat::Png, quality)?,
+        },
+    };
+    Ok((out.len() < bytes.len() || needs_shrink).then_some(out))
+}
+
+/// NeuQuant to 256 colours (alpha included), written as an indexed PNG, if it looks the same.
+fn palette_png(img: &DynamicImage) -> Result<Option<Vec<u8>>, ApiError> {
+    let rgba = img.to_rgba8();
+    let (w, h) = rgba.dimensions();
+    let nq = color_quant::NeuQuant::new(10, 256, rgba.as_raw());
+    let indices: Vec<u8> = rgba.pixels().map(|p| nq.index_of(&p.0) as u8).collect();
+    let palette = nq.color_map_rgba();
+    let mut squared_error = 0f64;
+    for (p, &i) in rgba.pixels().zip(&indices) {
+        let q = &palette[i as usize * 4..i as usize * 4 + 4];
+        squared_error += (0..4).map(|c| (p[c] as f64 - q[c] as f64).powi(2)).sum::<f64>();
+    }
+    let mse = squared_error / (w as f64 * h as f64 * 4.0);
+    let psnr = if mse == 0.0 { f64::INFINITY } else { 10.0 * (255.0f64 * 255.0 / mse).log10() };
+    if psnr < PALETTE_MIN_PSNR {
+        return Ok(None);
+    }
+    let err = |e: png::EncodingError| ApiError::internal(format!("PNG encoding failed: {e}"));
+    let mut out = Vec::new();
+    let mut enc = png::Encoder::new(&mut out, w, h);
+    enc.set_color(png::ColorType::Indexed);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.set_palette(palette.chunks_exact(4).flat_map(|c| [c[0], c[1], c[2]]).collect::<Vec<_>>());
+    enc.set_trns(palette.chunks_exact(4).map(|c| c[3]).collect::<Vec<_>>());
+    enc.set_compression(png::Compression::High);
+    let mut writer = enc.write_header().map_err(err)?;
+    writer.write_image_data(&indices).map_err(err)?;
+    writer.finish().map_err(err)?;
+    Ok(Some(out))
+}
