@@ -153,4 +153,18 @@ impl Kv for MemoryKv {
         self.entries.borrow_mut().remove(key);
         Ok(())
     }
+    async fn list(&self, prefix: &str, cursor: Option<&str>, limit: u32) -> StoreResult<(Vec<String>, Option<String>)> {
+        // The cursor is the last key of the previous page.
+        let entries = self.entries.borrow();
+        let keys: Vec<String> = entries
+            .keys()
+            .filter(|k| k.starts_with(prefix) && cursor.is_none_or(|c| k.as_str() > c))
+            .take(limit as usize + 1)
+            .cloned()
+            .collect();
+        let more = keys.len() > limit as usize;
+        let page: Vec<String> = keys.into_iter().take(limit as usize).collect();
+        let next = if more { page.last().cloned() } else { None };
+        Ok((page, next))
+    }
 }

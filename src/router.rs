@@ -57,6 +57,7 @@ async fn route<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, Api
         (["random"], _) if get => random::draw(app, req, Filter::from_request(req)?).await,
         (["random", "count"], _) if get => random::count(app, req, Filter::from_request(req)?).await,
         (["file", name], _) if get => file::serve(app, req, name).await,
+        (["api", "images"], Get) => images::list(app, req).await,
         (["api", "images", id], Get) => images::get(app, req, id).await,
         (["api", "config"], Get) => Ok(images::config(app)),
         (["delete", id, token], Get | Post) => delete::link(app, req, id, token).await,

@@ -170,3 +170,24 @@ fn deleting_an_image_deletes_its_variants() {
     assert_eq!(variants(), 0);
     assert!(w.blobs.objects.borrow().is_empty(), "no bytes left behind");
 }
+
+#[test]
+fn the_admin_lists_images_page_by_page() {
+    let w = World::default();
+    for name in ["small-320x211.jpg", "portrait-1600x2400.jpg", "exif-orientation6-gps.jpg"] {
+        w.run(upload(&corpus(name)));
+    }
+    let admin = |path: &str| {
+        let mut r = get(path);
+        r.headers.set("authorization", "Bearer adm");
+        w.run(r)
+    };
+    let first = json(&admin("/api/images?limit=2"));
+    assert_eq!(first["images"].as_array().unwrap().len(), 2);
+    let cursor = first["cursor"].as_str().unwrap().to_string();
+    let second = json(&admin(&format!("/api/images?limit=2&cursor={cursor}")));
+    assert_eq!(second["images"].as_array().unwrap().len(), 1);
+    assert!(second["cursor"].is_null());
+    assert_eq!(w.run(get("/api/images")).status, 401);
+    assert_eq!(admin("/api/images?limit=0").status, 400);
+}

@@ -21,4 +21,14 @@ impl Kv for WorkersKv {
     async fn delete(&self, key: &str) -> StoreResult<()> {
         self.0.delete(key).await.map_err(err)
     }
+
+    async fn list(&self, prefix: &str, cursor: Option<&str>, limit: u32) -> StoreResult<(Vec<String>, Option<String>)> {
+        let mut list = self.0.list().prefix(prefix.to_string()).limit(limit as u64);
+        if let Some(c) = cursor {
+            list = list.cursor(c.to_string());
+        }
+        let page = list.execute().await.map_err(err)?;
+        let next = if page.list_complete { None } else { page.cursor };
+        Ok((page.keys.into_iter().map(|k| k.name).collect(), next))
+    }
 }

@@ -47,6 +47,8 @@ pub trait Kv {
     async fn get(&self, key: &str) -> StoreResult<Option<String>>;
     async fn put(&self, key: &str, value: &str) -> StoreResult<()>;
     async fn delete(&self, key: &str) -> StoreResult<()>;
+    /// A page of keys under `prefix` and the cursor of the next page, if any.
+    async fn list(&self, prefix: &str, cursor: Option<&str>, limit: u32) -> StoreResult<(Vec<String>, Option<String>)>;
 }
 
 /// The random-image pools: dense slot arrays, one per filter (see [`crate::random`]).
@@ -66,6 +68,7 @@ pub trait Pool {
 pub struct Ops {
     pub kv_read: Cell<u32>,
     pub kv_write: Cell<u32>,
+    pub kv_list: Cell<u32>,
     pub r2_read: Cell<u32>,
     pub r2_write: Cell<u32>,
     /// Billed as class A, like writes.
@@ -84,6 +87,7 @@ impl Ops {
         [
             ("kv-read", &self.kv_read),
             ("kv-write", &self.kv_write),
+            ("kv-list", &self.kv_list),
             ("r2-read", &self.r2_read),
             ("r2-write", &self.r2_write),
             ("r2-list", &self.r2_list),
@@ -145,6 +149,10 @@ impl<T: Kv> Kv for Counted<T> {
         Ops::bump(&self.ops.kv_write);
         self.inner.delete(key).await
     }
+    async fn list(&self, prefix: &str, cursor: Option<&str>, limit: u32) -> StoreResult<(Vec<String>, Option<String>)> {
+        Ops::bump(&self.ops.kv_list);
+        self.inner.list(prefix, cursor, limit).await
+    }
 }
 
 impl<T: Pool> Pool for Counted<T> {
@@ -194,5 +202,8 @@ impl<T: Kv> Kv for &T {
     }
     async fn delete(&self, key: &str) -> StoreResult<()> {
         (**self).delete(key).await
+    }
+    async fn list(&self, prefix: &str, cursor: Option<&str>, limit: u32) -> StoreResult<(Vec<String>, Option<String>)> {
+        (**self).list(prefix, cursor, limit).await
     }
 }
