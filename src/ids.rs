@@ -15,7 +15,7 @@ pub const ID_LEN: usize = 12;
 /// Fills `buf` from the cryptographic random source.
 pub fn random_bytes(buf: &mut [u8]) {
     // getrandom only fails on platforms without an entropy source, which a Worker is not.
-    getrandom::fill(buf).expect("ok: the platform has a random source");
+    getrandom::fill(buf).expect("the platform has a random source"); // ok: Workers and every OS do
 }
 
 pub fn new_id() -> String {
@@ -57,14 +57,16 @@ pub fn random_token() -> String {
 /// The delete token for `id`: derived when a secret key is set, random otherwise.
 pub fn delete_token(secret_key: Option<&str>, id: &str) -> String {
     match secret_key {
-        Some(key) => {
-            let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("ok: HMAC takes keys of any length");
-            mac.update(b"delete:");
-            mac.update(id.as_bytes());
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&mac.finalize().into_bytes()[..18])
-        }
+        Some(key) => hmac_base64(key, &format!("delete:{id}"), 18),
         None => random_token(),
     }
+}
+
+/// The first `len` bytes of HMAC-SHA256(`key`, `message`), base64url without padding.
+pub fn hmac_base64(key: &str, message: &str, len: usize) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes keys of any length"); // ok: infallible
+    mac.update(message.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&mac.finalize().into_bytes()[..len.min(32)])
 }
 
 /// Whether `token` matches the stored hash of a delete token.

@@ -7,15 +7,12 @@ use crate::app::{App, Platform};
 use crate::auth;
 use crate::error::ApiError;
 use crate::http::{Method, Request, Response};
-use crate::ids::sha256_hex;
+use crate::ids::{hmac_base64, sha256_hex};
 use crate::meta::ImageMeta;
 use crate::sniff::{sniff, Format};
 use crate::storage::Blobs;
 use crate::transform::options::{negotiate, OutFormat, Options};
 use crate::transform::{run, same_format};
-use base64::Engine;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
 /// Prefix of every variant of an image, for listing and deleting them.
 pub fn variant_prefix(id: &str) -> String {
@@ -31,9 +28,7 @@ fn canonical_query(pairs: &[(String, String)]) -> String {
 
 /// `sig` = base64url(HMAC-SHA256(TRANSFORM_SIGNING_KEY, "<id>?<sorted query without sig>")).
 pub fn signature(key: &str, id: &str, pairs: &[(String, String)]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("ok: HMAC takes keys of any length"); // ok: infallible
-    mac.update(format!("{id}?{}", canonical_query(pairs)).as_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    hmac_base64(key, &format!("{id}?{}", canonical_query(pairs)), 32)
 }
 
 /// May this request create a new variant?
