@@ -5,13 +5,18 @@ use crate::http::{parse_http_date, Request};
 /// Whether the client's cached copy is still good (`If-None-Match`, else `If-Modified-Since`).
 pub fn not_modified(req: &Request, etag: &str, modified_ms: u64) -> bool {
     if let Some(inm) = req.header("if-none-match") {
-        let bare = etag.trim_start_matches("W/");
-        return inm.split(',').map(|t| t.trim().trim_start_matches("W/")).any(|t| t == "*" || t == bare);
+        return etag_matches(inm, etag);
     }
     match req.header("if-modified-since").and_then(parse_http_date) {
         Some(since) => modified_ms / 1000 <= since,
         None => false,
     }
+}
+
+/// Whether an `If-None-Match` list names `etag` (weak comparison, as RFC 9110 asks for GET).
+pub fn etag_matches(if_none_match: &str, etag: &str) -> bool {
+    let bare = etag.trim_start_matches("W/");
+    if_none_match.split(',').map(|t| t.trim().trim_start_matches("W/")).any(|t| t == "*" || t == bare)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,7 +10,9 @@ use crate::app::{App, Platform};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{self, Method};
-use worker::{event, Context, Env};
+use crate::conditional::etag_matches;
+use crate::handlers::transform::edge_cache_key;
+use worker::{event, Cache, Context, Env};
 
 /// The Worker's bindings.
 struct Cloudflare;
@@ -23,13 +25,37 @@ impl Platform for Cloudflare {
 }
 
 #[event(fetch)]
-async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<worker::Response> {
+async fn fetch(req: worker::Request, env: Env, ctx: Context) -> worker::Result<worker::Response> {
     console_error_panic_hook::set_once();
+    // Transform answers are also kept in this location's edge cache.
+    let header = |name: &str| req.headers().get(name).ok().flatten().unwrap_or_default();
+    let (accept, if_none_match) = (header("accept"), header("if-none-match"));
+    let cache_key = req.url().ok().and_then(|u| edge_cache_key(Method::parse(req.method().as_ref()), &u, &accept));
+    if let Some(key) = &cache_key {
+        if let Ok(Some(mut hit)) = Cache::default().get(key.as_str(), false).await {
+            // Cached responses have immutable headers; `Headers::clone` makes a mutable copy.
+            let headers = hit.headers().clone();
+            headers.set("x-variant-cache", "edge")?;
+            let etag = headers.get("etag")?.unwrap_or_default();
+            if !if_none_match.is_empty() && etag_matches(&if_none_match, &etag) {
+                return Ok(worker::Response::empty()?.with_status(304).with_headers(headers));
+            }
+            let status = hit.status_code();
+            return Ok(worker::Response::from_bytes(hit.bytes().await?)?.with_status(status).with_headers(headers));
+        }
+    }
     let resp = match serve(req, &env).await {
         Ok(r) => r,
         Err(e) => http::Response::from(e),
     };
-    to_worker(resp)
+    let mut out = to_worker(resp)?;
+    if let (Some(key), 200) = (cache_key, out.status_code()) {
+        let copy = out.cloned()?;
+        ctx.wait_until(async move {
+            let _ = Cache::default().put(key, copy).await;
+        });
+    }
+    Ok(out)
 }
 
 async fn serve(mut req: worker::Request, env: &Env) -> Result<http::Response, ApiError> {

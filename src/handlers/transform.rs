@@ -1,7 +1,8 @@
 //! Serving transformed variants: `/file/<id>?w=800&f=auto`. A variant is made once, stored in
 //! R2 under `v/<id>/<normalised options>` and served from there afterwards
 //! (`X-Variant-Cache: hit`). Making new variants can be limited to signed URLs or a list of
-//! widths, and capped per image; variants that exist are always served.
+//! widths, and capped per image; variants that exist are always served. The Worker also keeps
+//! answers in the edge cache (`X-Variant-Cache: edge`), keyed by [`edge_cache_key`].
 
 use crate::app::{App, Platform};
 use crate::auth;
@@ -13,6 +14,23 @@ use crate::sniff::{sniff, Format};
 use crate::storage::Blobs;
 use crate::transform::options::{negotiate, OutFormat, Options};
 use crate::transform::{run, same_format};
+
+/// The edge-cache (Cache API) key for a transform request: its URL, plus which side of the
+/// `f=auto` negotiation the client is on (the Cache API ignores `Vary`). `None` for anything
+/// that is not a transform.
+pub fn edge_cache_key(method: Method, url: &url::Url, accept: &str) -> Option<String> {
+    if method != Method::Get || !url.path().starts_with("/file/") {
+        return None;
+    }
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let opts = Options::parse(&pairs, &[]).ok()??;
+    let side = match opts.format {
+        Some(OutFormat::Auto) if accept.contains("image/webp") => "&imgbed-accept=webp",
+        Some(OutFormat::Auto) => "&imgbed-accept=other",
+        _ => "",
+    };
+    Some(format!("{url}{side}"))
+}
 
 /// Prefix of every variant of an image, for listing and deleting them.
 pub fn variant_prefix(id: &str) -> String {
@@ -129,5 +147,22 @@ fn wasm_memory_bytes() -> Option<u64> {
     #[cfg(not(target_arch = "wasm32"))]
     {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edge_keys_split_auto_by_accept_only() {
+        let url = |q: &str| url::Url::parse(&format!("https://h/file/abc.jpg?{q}")).unwrap();
+        assert_eq!(edge_cache_key(Method::Get, &url("w=100"), "image/webp").as_deref(), Some("https://h/file/abc.jpg?w=100"));
+        let webp = edge_cache_key(Method::Get, &url("w=100&f=auto"), "image/avif,image/webp,*/*");
+        let other = edge_cache_key(Method::Get, &url("w=100&f=auto"), "image/*");
+        assert_ne!(webp, other);
+        assert_eq!(edge_cache_key(Method::Get, &url("w=0"), ""), None, "errors are not cached");
+        assert_eq!(edge_cache_key(Method::Head, &url("w=100"), ""), None);
+        assert_eq!(edge_cache_key(Method::Get, &url::Url::parse("https://h/file/abc.jpg").unwrap(), ""), None);
     }
 }

@@ -94,6 +94,10 @@ describe('transforms', () => {
     assert.doesNotMatch(second.r.headers.get('x-storage-ops'), /write|list/);
     assert.deepEqual(second.body, first.body);
     assert.match(second.r.headers.get('cache-control'), /immutable/);
+    // The very same URL again comes from the edge cache, before any storage is touched.
+    const third = await get(`${url}${src}?width=100&quality=70`);
+    assert.equal(third.r.headers.get('x-variant-cache'), 'edge');
+    assert.deepEqual(third.body, first.body);
     const etag = second.r.headers.get('etag');
     assert.equal((await fetch(`${url}${src}?q=70&w=100`, { headers: { 'If-None-Match': etag } })).status, 304);
   });
