@@ -13,6 +13,7 @@ pub enum Method {
     Post,
     Put,
     Delete,
+    Patch,
     Options,
     Other,
 }
@@ -25,6 +26,7 @@ impl Method {
             "POST" => Method::Post,
             "PUT" => Method::Put,
             "DELETE" => Method::Delete,
+            "PATCH" => Method::Patch,
             "OPTIONS" => Method::Options,
             _ => Method::Other,
         }

@@ -112,6 +112,17 @@ pub fn pool_entry(meta: &ImageMeta) -> PoolEntry {
     }
 }
 
+/// Writes a changed record and moves the image between random pools to match.
+pub async fn update<P: Platform>(app: &App<P>, meta: &ImageMeta) -> Result<(), ApiError> {
+    let record = serde_json::to_string(meta).map_err(|e| ApiError::internal(e.to_string()))?;
+    app.pool.remove(&meta.id).await?;
+    if meta.status == Status::Active {
+        app.pool.add(&pool_entry(meta), &pools_of(meta.orientation, meta.album.as_deref(), &meta.tags)).await?;
+    }
+    app.kv.put(&ImageMeta::kv_key(&meta.id), &record).await?;
+    Ok(())
+}
+
 /// Deletes an image: out of the random pools and the record first (so it disappears at once),
 /// then its bytes.
 pub async fn remove<P: Platform>(app: &App<P>, meta: &ImageMeta) -> Result<(), ApiError> {

@@ -12,7 +12,7 @@ const ALLOWED_HEADERS: &str = "Authorization, Content-Type, token, X-API-Key, au
 pub async fn handle<P: Platform>(app: &App<P>, req: Request) -> Response {
     let mut resp = if req.method == Method::Options {
         Response::empty(204)
-            .with_header("access-control-allow-methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS")
+            .with_header("access-control-allow-methods", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
             .with_header("access-control-allow-headers", ALLOWED_HEADERS)
             .with_header("access-control-max-age", "86400")
     } else {
@@ -59,6 +59,7 @@ async fn route<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, Api
         (["file", name], _) if get => file::serve(app, req, name).await,
         (["api", "images"], Get) => images::list(app, req).await,
         (["api", "images", id], Get) => images::get(app, req, id).await,
+        (["api", "images", id], Patch) => images::update(app, req, id).await,
         (["api", "config"], Get) => Ok(images::config(app)),
         (["delete", id, token], Get | Post) => delete::link(app, req, id, token).await,
         (["upload", ..] | ["file", _] | ["api", "images", ..] | ["api", "config"] | ["delete", ..] | ["heartbeat"]
@@ -76,6 +77,7 @@ fn method_name(m: Method) -> &'static str {
         Method::Post => "POST",
         Method::Put => "PUT",
         Method::Delete => "DELETE",
+        Method::Patch => "PATCH",
         Method::Options => "OPTIONS",
         Method::Other => "this method",
     }

@@ -191,3 +191,38 @@ fn the_admin_lists_images_page_by_page() {
     assert_eq!(w.run(get("/api/images")).status, 401);
     assert_eq!(admin("/api/images?limit=0").status, 400);
 }
+
+#[test]
+fn the_admin_moves_blocks_and_approves_images() {
+    let w = World::default();
+    let r = w.run(upload(&corpus("portrait-1600x2400.jpg")));
+    let src = json(&r)[0]["src"].as_str().unwrap().to_string();
+    let id = src.trim_start_matches("/file/").trim_end_matches(".jpg").to_string();
+    let patch = |body: &str, token: Option<&str>| {
+        let mut r = get(&format!("/api/images/{id}"));
+        r.method = Method::Patch;
+        if let Some(t) = token {
+            r.headers.set("authorization", format!("Bearer {t}"));
+        }
+        r.body = body.as_bytes().to_vec();
+        w.run(r)
+    };
+    let moved = patch(r#"{"album":"travel","tags":["Sea","sun"],"name":"beach.jpg"}"#, Some("adm"));
+    assert_eq!(moved.status, 200, "{}", String::from_utf8_lossy(&moved.body));
+    assert_eq!(json(&moved)["album"], "travel");
+    assert_eq!(json(&moved)["tags"], serde_json::json!(["sea", "sun"]));
+    assert_eq!(json(&w.run(get("/random?album=travel&orientation=portrait&mode=json")))["id"], id.as_str());
+    assert_eq!(json(&w.run(get("/random?tag=sea&mode=json")))["id"], id.as_str());
+    assert_eq!(patch(r#"{"status":"blocked"}"#, Some("adm")).status, 200);
+    assert_eq!(w.run(get(&src)).status, 451);
+    assert_eq!(w.run(get("/random?album=travel")).status, 404, "blocked images leave the pools");
+    assert_eq!(patch(r#"{"status":"active"}"#, Some("adm")).status, 200);
+    assert_eq!(w.run(get("/random/count?album=travel&format=text")).body, b"1");
+    // Bad input: wrong token, unknown field, bad values, not JSON.
+    assert_eq!(patch(r#"{"album":"x"}"#, Some("tok")).status, 403);
+    assert_eq!(patch(r#"{"album":"x"}"#, None).status, 401);
+    for body in [r#"{"owner":"me"}"#, r#"{"status":"gone"}"#, r#"{"album":"a/b"}"#, r#"{"tags":7}"#, "not json"] {
+        assert_eq!(patch(body, Some("adm")).status, 400, "{body}");
+    }
+    assert_eq!(json(&w.run(get(&format!("/api/images/{id}"))))["album"], "travel", "refused changes change nothing");
+}

@@ -69,7 +69,7 @@ async fn serve(mut req: worker::Request, env: &Env) -> Result<http::Response, Ap
         return Err(ApiError::too_large(config.max_upload_bytes));
     }
     let body = match method {
-        Method::Post | Method::Put => req
+        Method::Post | Method::Put | Method::Patch => req
             .bytes()
             .await
             .map_err(|e| ApiError::bad_request("unreadable_body", format!("the request body could not be read: {e}")))?,

@@ -4,6 +4,7 @@ use crate::app::{App, Platform};
 use crate::error::ApiError;
 use crate::http::{Request, Response};
 use crate::library;
+use crate::ingest::check_label;
 use crate::links::Links;
 use crate::sniff::Format;
 use crate::storage::Kv;
@@ -14,6 +15,58 @@ pub async fn get<P: Platform>(app: &App<P>, req: &Request, id: &str) -> Result<R
     let meta = library::load_visible(app, req, id).await?;
     let links = Links::new(&app.base_url(req), &meta, None);
     Ok(Response::json(200, &meta.public_json(&links)).with_header("cache-control", "no-cache"))
+}
+
+/// `PATCH /api/images/<id>` (admin) with JSON `{"album", "tags", "name", "status"}`, any subset:
+/// renames, moves between albums, retags, blocks, approves. One KV write, and the random pools
+/// follow (an image leaves them unless it is active).
+pub async fn update<P: Platform>(app: &App<P>, req: &Request, id: &str) -> Result<Response, ApiError> {
+    crate::auth::check_admin(&app.config, req)?;
+    let mut meta = library::load(app, id).await?.ok_or_else(|| ApiError::not_found(format!("no image with id {id:?}")))?;
+    let body: serde_json::Value = serde_json::from_slice(&req.body)
+        .map_err(|e| ApiError::bad_request("malformed_json", format!("send a JSON object: {e}")))?;
+    let fields = body.as_object().ok_or_else(|| ApiError::bad_request("malformed_json", "send a JSON object"))?;
+    let bad = |field: &str, expected: &str| ApiError::bad_request("bad_parameter", format!("{field} must be {expected}"));
+    for (key, value) in fields {
+        match key.as_str() {
+            "album" => {
+                meta.album = match value {
+                    serde_json::Value::Null => None,
+                    serde_json::Value::String(a) if a.trim().is_empty() => None,
+                    serde_json::Value::String(a) => {
+                        check_label("album", a.trim())?;
+                        Some(a.trim().to_string())
+                    }
+                    _ => return Err(bad("album", "a string or null")),
+                }
+            }
+            "tags" => {
+                let list: Vec<String> = match value {
+                    serde_json::Value::String(t) => t.split(',').map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty()).collect(),
+                    serde_json::Value::Array(items) => items
+                        .iter()
+                        .map(|t| t.as_str().map(|s| s.trim().to_lowercase()).ok_or_else(|| bad("tags", "a list of strings")))
+                        .collect::<Result<_, _>>()?,
+                    _ => return Err(bad("tags", "a list of strings or \"a,b\"")),
+                };
+                for t in &list {
+                    check_label("tags", t)?;
+                }
+                meta.tags = list;
+            }
+            "name" => {
+                let name = value.as_str().map(str::trim).filter(|n| !n.is_empty()).ok_or_else(|| bad("name", "a non-empty string"))?;
+                meta.name = crate::ingest::base_name(Some(name), meta.format);
+            }
+            "status" => {
+                meta.status = serde_json::from_value(value.clone()).map_err(|_| bad("status", "active, blocked or pending"))?;
+            }
+            other => return Err(ApiError::bad_request("bad_parameter", format!("unknown field {other:?}: album, tags, name and status can change"))),
+        }
+    }
+    library::update(app, &meta).await?;
+    let links = Links::new(&app.base_url(req), &meta, None);
+    Ok(Response::json(200, &meta.public_json(&links)).with_header("cache-control", "no-store"))
 }
 
 /// `GET /api/images?cursor=&limit=` (admin): a page of image ids in key order.

@@ -124,6 +124,17 @@ describe('upload page', () => {
     await context.close();
   });
 
+  it('offers compression and reports what it saved', async () => {
+    const url = await worker();
+    const { page, context } = await open(url);
+    assert.equal(await page.isVisible('#compress'), true);
+    await page.check('#compress');
+    await page.setInputFiles('#files', [{ name: 'big.jpg', mimeType: 'image/jpeg', buffer: unique(corpus('landscape-3840x2400.jpg')) }]);
+    await page.waitForFunction(() => document.querySelector('#queue .state')?.textContent.startsWith('Done'), null, { timeout: 30_000 });
+    assert.match(await page.textContent('#queue .state'), /^Done · compressed 1\.3 MiB → \d+(\.\d)? KiB$/);
+    await context.close();
+  });
+
   it('uploads from a pasted URL', async () => {
     const url = await worker();
     const { page, context } = await open(url);

@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { worker, corpus, unique, uploadOne, errorOf, postFiles, bearer } from './harness.mjs';
+import { worker, corpus, unique, uploadOne, errorOf, postFiles, bearer, ADMIN_TOKEN } from './harness.mjs';
 
 let albumCounter = 0;
 const newAlbum = () => `album-${process.pid}-${Date.now()}-${albumCounter++}`;
@@ -118,6 +118,25 @@ describe('random images', () => {
     }
     assert.equal((await errorOf(await fetch(`${url}/random?album=${newAlbum()}`))).code, 'no_images');
     assert.equal((await fetch(`${url}/random`, { method: 'POST' })).status, 405);
+  });
+
+  it('follows the admin moving, blocking and approving images', async () => {
+    const url = await worker();
+    const from = newAlbum();
+    const to = newAlbum();
+    const { id } = await uploadOne(url, unique(corpus('small-320x211.jpg')), 'a.jpg', `?album=${from}`);
+    const patch = (body) => fetch(`${url}/api/images/${id}`, { method: 'PATCH', headers: { ...bearer(ADMIN_TOKEN), 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    assert.equal((await patch({ album: to, tags: 'moved' })).status, 200);
+    assert.equal((await errorOf(await fetch(`${url}/random?album=${from}`))).code, 'no_images');
+    assert.equal((await drawJson(url, `album=${to}`)).id, id);
+    assert.equal((await drawJson(url, 'tag=moved')).id, id);
+    assert.equal((await patch({ status: 'blocked' })).status, 200);
+    assert.equal((await fetch(`${url}/random?album=${to}`)).status, 404);
+    assert.equal((await fetch(`${url}/file/${id}.jpg`)).status, 451);
+    assert.equal((await patch({ status: 'active' })).status, 200);
+    assert.equal((await drawJson(url, `album=${to}`)).id, id);
+    const denied = await fetch(`${url}/api/images/${id}`, { method: 'PATCH', headers: bearer(), body: '{"album":"x"}' });
+    assert.equal(denied.status, 403);
   });
 
   it('tags filter like albums', async () => {
