@@ -132,7 +132,7 @@ pub async fn store_all<P: Platform>(app: &App<P>, req: &Request, form: UploadFor
         let links = Links::new(&base, &stored.meta, stored.delete_token.as_deref());
         uploaded.push(Uploaded {
             delete_key: stored.delete_token.map(|t| format!("{}.{t}", stored.meta.id)),
-            thumb_url: format!("{}?w=256", links.url),
+            thumb_url: format!("{}?{}", links.url, crate::handlers::transform::THUMB_QUERY),
             original_bytes,
             links,
             meta: stored.meta,

@@ -175,6 +175,7 @@ describe('abuse guard', () => {
     const { src, id } = await uploadOne(url, unique(corpus('small-320x211.jpg')), 's.jpg');
     const sign = (q) => createHmac('sha256', key).update(`${id}?${q.split('&').sort().join('&')}`).digest('base64url');
     assert.equal((await fetch(`${url}${src}?w=100`)).status, 403);
+    assert.equal((await fetch(`${url}${src}?w=256`)).status, 200, 'thumbnails need no signature');
     const good = `w=100&f=webp`;
     assert.equal((await fetch(`${url}${src}?${good}&sig=${sign(good)}`)).status, 200);
     const tampered = await fetch(`${url}${src}?w=101&f=webp&sig=${sign(good)}`);
@@ -190,9 +191,10 @@ describe('abuse guard', () => {
   });
 
   it('allowed widths and the per-image cap', async () => {
-    const url = await worker({ TRANSFORM_WIDTHS: '100,200,300', MAX_VARIANTS_PER_IMAGE: '2' });
+    const url = await worker({ TRANSFORM_WIDTHS: '100,200,300', MAX_VARIANTS_PER_IMAGE: '3' });
     const { src } = await uploadOne(url, unique(corpus('small-320x211.jpg')), 's.jpg');
     assert.equal((await fetch(`${url}${src}?w=150`)).status, 403);
+    assert.equal((await fetch(`${url}${src}?w=256`)).status, 200, 'the thumbnail every upload answer links to always works');
     assert.equal((await fetch(`${url}${src}?w=100`)).status, 200);
     assert.equal((await fetch(`${url}${src}?w=200`)).status, 200);
     const capped = await errorOf(await fetch(`${url}${src}?w=300`));
