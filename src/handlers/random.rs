@@ -32,6 +32,8 @@ fn mode(req: &Request) -> Result<Mode, ApiError> {
 
 pub async fn draw<P: Platform>(app: &App<P>, req: &Request, filter: Filter) -> Result<Response, ApiError> {
     let mode = mode(req)?;
+    let pairs: Vec<(String, String)> = req.url.query_pairs().into_owned().collect();
+    let transform = Options::parse(&pairs, RANDOM_PARAMS)?;
     let seed = req.query("seed").filter(|s| !s.is_empty());
     let entry = app
         .pool
@@ -42,9 +44,8 @@ pub async fn draw<P: Platform>(app: &App<P>, req: &Request, filter: Filter) -> R
     // A seeded answer is a function of the seed, so caches may keep it; a plain draw never.
     let cache = if seed.is_some() { "public, max-age=3600" } else { "no-store" };
     let resp = match mode {
-        Mode::Image if has_transform(req)? => {
-            let pairs: Vec<(String, String)> = req.url.query_pairs().into_owned().collect();
-            let opts = Options::parse(&pairs, RANDOM_PARAMS)?.unwrap_or_default();
+        Mode::Image if transform.is_some() => {
+            let opts = transform.unwrap_or_default();
             let meta = library::load(app, &entry.id)
                 .await?
                 .ok_or_else(|| ApiError::new(404, "no_images", "the image drawn was deleted a moment ago: try again"))?;
@@ -70,11 +71,6 @@ pub async fn draw<P: Platform>(app: &App<P>, req: &Request, filter: Filter) -> R
 
 /// `/random`'s own parameters; everything else is a transform parameter.
 const RANDOM_PARAMS: &[&str] = &["orientation", "album", "tag", "mode", "seed"];
-
-fn has_transform(req: &Request) -> Result<bool, ApiError> {
-    let pairs: Vec<(String, String)> = req.url.query_pairs().into_owned().collect();
-    Ok(Options::parse(&pairs, RANDOM_PARAMS)?.is_some())
-}
 
 pub async fn count<P: Platform>(app: &App<P>, req: &Request, filter: Filter) -> Result<Response, ApiError> {
     let n = app.pool.count(&filter.pool()).await?;
