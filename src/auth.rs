@@ -35,12 +35,54 @@ fn is_admin_token(config: &Config, token: &str) -> bool {
     config.admin_token.as_deref().is_some_and(|a| same_secret(a, token))
 }
 
+/// Who is uploading: decides who may see an image's delete link again (see
+/// [`crate::library::save`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Uploader {
+    Admin,
+    /// An upload token, known by a one-way fingerprint so records never hold the token.
+    Token(String),
+    Anonymous,
+}
+
+impl Uploader {
+    /// What a record keeps of its uploader.
+    pub fn owner(&self) -> Option<String> {
+        match self {
+            Uploader::Token(f) => Some(f.clone()),
+            Uploader::Admin | Uploader::Anonymous => None,
+        }
+    }
+
+    /// Whether this uploader owns an image whose record says `owner`.
+    pub fn owns(&self, owner: Option<&str>) -> bool {
+        match self {
+            Uploader::Admin => true,
+            Uploader::Token(f) => owner.is_some_and(|o| same_secret(o, f)),
+            Uploader::Anonymous => false,
+        }
+    }
+}
+
+fn fingerprint(token: &str) -> String {
+    crate::ids::sha256_hex(format!("imgbed-owner:{token}").as_bytes())[..32].to_string()
+}
+
+/// A token presented in a header or the query that is not accepted: refused before the body is
+/// read. `None` when there is none (it may still come in the body) or it is good.
+pub fn refuse_early(config: &Config, req: &Request) -> Option<ApiError> {
+    let t = presented_token(req)?;
+    let good = is_admin_token(config, &t) || config.upload_tokens.iter().any(|u| same_secret(u, &t));
+    (!good && !config.allow_anonymous_upload).then(|| ApiError::forbidden("the upload token is not accepted"))
+}
+
 /// Checks upload permission; `extra` is a token found in the body (e.g. a form field `key`).
-pub fn check_upload(config: &Config, req: &Request, extra: Option<&str>) -> Result<(), ApiError> {
+pub fn check_upload(config: &Config, req: &Request, extra: Option<&str>) -> Result<Uploader, ApiError> {
     let token = presented_token(req).or_else(|| extra.map(str::to_string).filter(|t| !t.is_empty()));
     match token {
-        Some(t) if is_admin_token(config, &t) || config.upload_tokens.iter().any(|u| same_secret(u, &t)) => Ok(()),
-        _ if config.allow_anonymous_upload => Ok(()),
+        Some(t) if is_admin_token(config, &t) => Ok(Uploader::Admin),
+        Some(t) if config.upload_tokens.iter().any(|u| same_secret(u, &t)) => Ok(Uploader::Token(fingerprint(&t))),
+        _ if config.allow_anonymous_upload => Ok(Uploader::Anonymous),
         Some(_) => Err(ApiError::forbidden("the upload token is not accepted")),
         None => Err(ApiError::unauthorized(
             "uploading needs a token: send it as 'Authorization: Bearer <token>' (or X-API-Key, or ?key=)",
@@ -90,9 +132,9 @@ mod tests {
             req("http://h/upload?authCode=up", &[]),
             req("http://h/upload", &[("Authorization", "Bearer adm")]),
         ] {
-            assert_eq!(check_upload(&c, &r, None), Ok(()), "{:?}", r.headers);
+            assert!(check_upload(&c, &r, None).is_ok(), "{:?}", r.headers);
         }
-        assert_eq!(check_upload(&c, &req("http://h/", &[]), Some("up")), Ok(()));
+        assert!(check_upload(&c, &req("http://h/", &[]), Some("up")).is_ok());
     }
 
     #[test]
@@ -106,7 +148,18 @@ mod tests {
     #[test]
     fn anonymous_when_allowed() {
         let c = Config { allow_anonymous_upload: true, ..config() };
-        assert_eq!(check_upload(&c, &req("http://h/", &[]), None), Ok(()));
+        assert_eq!(check_upload(&c, &req("http://h/", &[]), None), Ok(Uploader::Anonymous));
+    }
+
+    #[test]
+    fn owners_are_fingerprints_not_tokens() {
+        let c = Config { upload_tokens: vec!["up".into(), "other".into()], ..config() };
+        let me = check_upload(&c, &req("http://h/", &[("Authorization", "Bearer up")]), None).unwrap();
+        let them = check_upload(&c, &req("http://h/", &[("Authorization", "Bearer other")]), None).unwrap();
+        let owner = me.owner().unwrap();
+        assert!(!owner.contains("up") || owner.len() == 32);
+        assert!(me.owns(Some(&owner)) && !them.owns(Some(&owner)));
+        assert!(!Uploader::Anonymous.owns(None) && Uploader::Admin.owns(None));
     }
 
     #[test]

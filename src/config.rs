@@ -29,12 +29,12 @@ pub struct Config {
     pub compress_uploads: bool,
     /// JPEG quality for upload compression (`COMPRESS_QUALITY`).
     pub compress_quality: u8,
+    /// `host:port` pairs upload-by-URL may fetch from although they are not public
+    /// (`URL_UPLOAD_ALLOW_HOSTS`, e.g. an intranet image server).
+    pub url_upload_allow_hosts: Vec<String>,
     /// Host names that answer with random images (`RANDOM_HOSTS`, see [`crate::random::host_route`]).
     pub random_hosts: Option<String>,
 }
-
-/// The most files one request may carry; keeps a batch inside one Worker invocation's memory.
-pub const MAX_FILES_PER_REQUEST: usize = 20;
 
 impl Default for Config {
     fn default() -> Self {
@@ -48,6 +48,7 @@ impl Default for Config {
             secret_key: None,
             public_url: None,
             random_hosts: None,
+            url_upload_allow_hosts: Vec::new(),
             compress_uploads: false,
             compress_quality: 82,
             transform_signing_key: None,
@@ -70,22 +71,28 @@ impl Config {
                 Some(v) => Err(bad(name, &v, "true or false")),
             }
         };
+        let list = |name: &str| -> Vec<String> {
+            get(name).map(|v| v.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect()).unwrap_or_default()
+        };
         let d = Config::default();
         Ok(Config {
-            upload_tokens: get("UPLOAD_TOKENS")
-                .map(|v| v.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect())
-                .unwrap_or_default(),
+            upload_tokens: list("UPLOAD_TOKENS"),
             admin_token: get("ADMIN_TOKEN"),
             allow_anonymous_upload: flag("ALLOW_ANONYMOUS_UPLOAD", d.allow_anonymous_upload)?,
             max_upload_bytes: match get("MAX_UPLOAD_BYTES") {
                 None => d.max_upload_bytes,
-                Some(v) => v.parse().ok().filter(|&n| n > 0).ok_or_else(|| bad("MAX_UPLOAD_BYTES", &v, "a positive number of bytes"))?,
+                Some(v) => v
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0 && n <= crate::security::MAX_UPLOAD_BYTES_CEILING)
+                    .ok_or_else(|| bad("MAX_UPLOAD_BYTES", &v, "a number of bytes up to 26214400 (25 MiB)"))?,
             },
             strip_exif: flag("STRIP_EXIF", d.strip_exif)?,
             require_review: flag("REQUIRE_REVIEW", d.require_review)?,
             secret_key: get("SECRET_KEY"),
             public_url: get("PUBLIC_URL").map(|u| u.trim_end_matches('/').to_string()),
             random_hosts: get("RANDOM_HOSTS"),
+            url_upload_allow_hosts: list("URL_UPLOAD_ALLOW_HOSTS"),
             compress_uploads: flag("COMPRESS_UPLOADS", d.compress_uploads)?,
             compress_quality: match get("COMPRESS_QUALITY") {
                 None => d.compress_quality,
@@ -106,10 +113,9 @@ impl Config {
         })
     }
 
-    /// Upper bound for a whole request body, checked before it is read into memory.
+    /// Upper bound for a whole request body, counted while it is read.
     pub fn max_body_bytes(&self) -> u64 {
-        // Base64 and multipart framing add about a third.
-        self.max_upload_bytes.saturating_mul(MAX_FILES_PER_REQUEST as u64).saturating_mul(4) / 3 + 64 * 1024
+        crate::security::max_body_bytes(self.max_upload_bytes)
     }
 }
 

@@ -6,6 +6,7 @@
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::exif;
+use crate::security::{self, MAX_LABEL_CHARS, MAX_TAGS};
 use crate::ids::{legacy_digests, sha256_hex};
 use crate::sniff::{sniff, Format, Sniffed};
 use crate::transform::compress::compress;
@@ -39,12 +40,7 @@ impl UploadOptions {
         if let Some(a) = &album {
             check_label("album", a)?;
         }
-        let tags: Vec<String> = field("tags")
-            .map(|t| t.split(',').map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty()).collect())
-            .unwrap_or_default();
-        for t in &tags {
-            check_label("tags", t)?;
-        }
+        let tags = parse_tags(field("tags").as_deref().unwrap_or("").split(','))?;
         let flag = |name: &str| match field(name).as_deref().map(str::trim) {
             None | Some("") => Ok(None),
             Some("false" | "0") => Ok(Some(false)),
@@ -68,14 +64,34 @@ impl UploadOptions {
     }
 }
 
-/// Albums and tags appear in URLs and filters: short, printable, no separators.
+/// Albums and tags name random pools and appear in URLs and filters: letters and digits of any
+/// script, spaces, `-`, `_` and `.`, at most [`MAX_LABEL_CHARS`]. Nothing else, so no label can
+/// spell a pool key's separators (`|`, `:`) and forge another pool.
 pub fn check_label(what: &str, s: &str) -> Result<(), ApiError> {
-    let ok = s.chars().count() <= 64 && s.chars().all(|c| !c.is_control() && !matches!(c, '/' | '\\' | ',' | '?' | '#' | '&'));
+    let ok = s.chars().count() <= MAX_LABEL_CHARS && s.chars().all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.'));
     if ok {
         Ok(())
     } else {
-        Err(ApiError::bad_request("bad_parameter", format!("{what} must be at most 64 characters without / \\ , ? # &: {s:?}")))
+        Err(ApiError::bad_request(
+            "bad_parameter",
+            format!("{what} may hold letters, digits, spaces, - _ and . (at most {MAX_LABEL_CHARS} characters), not {s:?}"),
+        ))
     }
+}
+
+/// Tags as stored: trimmed, lower-case, each once, in the order given; at most [`MAX_TAGS`].
+pub fn parse_tags<'a>(items: impl IntoIterator<Item = &'a str>) -> Result<Vec<String>, ApiError> {
+    let mut tags: Vec<String> = Vec::new();
+    for t in items.into_iter().map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty()) {
+        check_label("tags", &t)?;
+        if !tags.contains(&t) {
+            tags.push(t);
+        }
+    }
+    if tags.len() > MAX_TAGS {
+        return Err(ApiError::bad_request("bad_parameter", format!("an image may have at most {MAX_TAGS} tags, not {}", tags.len())));
+    }
+    Ok(tags)
 }
 
 /// A file that passed every check and is ready to store.
@@ -99,6 +115,10 @@ pub fn prepare(file: IncomingFile, config: &Config, options: &UploadOptions) -> 
         return Err(ApiError::bad_request("empty_file", "the file is empty"));
     }
     let mut sniffed = sniff(&file.bytes)?;
+    security::check_upload_size(sniffed.width, sniffed.height)?;
+    if sniffed.format == Format::Jpeg && security::JpegFrame::read(&file.bytes).is_none() {
+        return Err(ApiError::unsupported_type("this JPEG is of a kind browsers cannot show (lossless, arithmetic-coded or 12-bit)"));
+    }
     let original_bytes = file.bytes.len() as u64;
     let mut bytes = file.bytes;
     if options.compress.unwrap_or(config.compress_uploads) {
@@ -180,6 +200,14 @@ mod tests {
     fn options_are_validated() {
         let o = UploadOptions::from_fields(|k| (k == "tags").then(|| "Cats, dogs ,".to_string())).unwrap();
         assert_eq!(o.tags, vec!["cats", "dogs"]);
+        let o = UploadOptions::from_fields(|k| (k == "tags").then(|| "dup,DUP, Dup ,猫".to_string())).unwrap();
+        assert_eq!(o.tags, vec!["dup", "猫"]);
+        for bad in ["x|o:landscape", "a:b", "a/b"] {
+            assert_eq!(UploadOptions::from_fields(|k| (k == "album").then(|| bad.to_string())).unwrap_err().status, 400, "{bad}");
+            assert_eq!(UploadOptions::from_fields(|k| (k == "tags").then(|| bad.to_string())).unwrap_err().status, 400, "{bad}");
+        }
+        let many = (0..21).map(|i| format!("t{i}")).collect::<Vec<_>>().join(",");
+        assert_eq!(UploadOptions::from_fields(|k| (k == "tags").then(|| many.clone())).unwrap_err().status, 400);
         assert_eq!(UploadOptions::from_fields(|k| (k == "album").then(|| "a/b".to_string())).unwrap_err().status, 400);
         assert_eq!(UploadOptions::from_fields(|k| (k == "keep_exif").then(|| "maybe".to_string())).unwrap_err().status, 400);
     }

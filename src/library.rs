@@ -8,7 +8,7 @@
 use crate::app::{App, Platform};
 use crate::random::{pools_of, PoolEntry};
 use crate::storage::{Blobs, Kv, Pool};
-use crate::auth;
+use crate::auth::{self, Uploader};
 use crate::handlers::transform::variant_prefix;
 use crate::error::ApiError;
 use crate::http::Request;
@@ -20,7 +20,8 @@ use crate::meta::{Channel, ImageMeta, Status};
 #[derive(Debug, Clone)]
 pub struct Stored {
     pub meta: ImageMeta,
-    /// Known for new uploads, and for repeats when `SECRET_KEY` lets it be derived again.
+    /// Known for new uploads; for repeats only when the uploader owns the image (same token,
+    /// or the admin) and `SECRET_KEY` lets it be derived again.
     pub delete_token: Option<String>,
     /// The same bytes were already stored; `meta` is the existing image.
     pub deduped: bool,
@@ -49,13 +50,16 @@ pub async fn load_visible<P: Platform>(app: &App<P>, req: &Request, id: &str) ->
     }
 }
 
-pub async fn save<P: Platform>(app: &App<P>, file: Prepared, options: &UploadOptions) -> Result<Stored, ApiError> {
+/// Stores a prepared upload, or finds the image that already has these bytes. A repeat
+/// upload hands back the delete link only to the image's owner: anyone can download a public
+/// image and upload it again, and must not gain the power to delete it by doing so.
+pub async fn save<P: Platform>(app: &App<P>, file: Prepared, options: &UploadOptions, uploader: &Uploader) -> Result<Stored, ApiError> {
     let key = format!("i/{}", file.sha256);
     let secret = app.config.secret_key.as_deref();
     if let Some(custom) = app.blobs.head(&key).await? {
         if let Some((_, id)) = custom.iter().find(|(k, _)| k == "id") {
             if let Some(meta) = load(app, id).await? {
-                let delete_token = secret.map(|s| delete_token(Some(s), &meta.id));
+                let delete_token = secret.filter(|_| uploader.owns(meta.owner.as_deref())).map(|s| delete_token(Some(s), &meta.id));
                 return Ok(Stored { meta, delete_token, deduped: true });
             }
         }
@@ -82,6 +86,7 @@ pub async fn save<P: Platform>(app: &App<P>, file: Prepared, options: &UploadOpt
         location: key.clone(),
         delete_hash: sha256_hex(token.as_bytes()),
         animated: s.animated,
+        owner: uploader.owner(),
     };
     let record = serde_json::to_string(&meta).map_err(|e| ApiError::internal(e.to_string()))?;
     app.blobs.put(&key, file.bytes, s.format.mime(), &[("id", &id)]).await?;
@@ -137,5 +142,6 @@ pub async fn remove<P: Platform>(app: &App<P>, meta: &ImageMeta) -> Result<(), A
     for key in app.blobs.list(&variant_prefix(&meta.id), 1000).await? {
         app.blobs.delete(&key).await?;
     }
+    app.pool.forget_variants(&meta.id).await?;
     Ok(())
 }

@@ -70,6 +70,7 @@ mod tests {
             location: String::new(),
             delete_hash: String::new(),
             animated: false,
+            owner: None,
         };
         let l = Links::new("https://i.example.com", &m, Some("tok"));
         assert_eq!(l.url, "https://i.example.com/file/abc.png");

@@ -2,8 +2,7 @@
 //! inspected and switched off, and canned answers for outgoing HTTP.
 
 use crate::app::Platform;
-use crate::http::Headers;
-use crate::random::PoolEntry;
+use crate::random::{self, PoolEntry, PoolTable};
 use crate::storage::{Blob, Blobs, Kv, Pool, StoreError, StoreResult};
 use crate::upstream::{Http, OutRequest, OutResponse, UpstreamError};
 use std::cell::{Cell, RefCell};
@@ -19,51 +18,119 @@ impl<'a> Platform for MemoryPlatform<'a> {
     type Http = &'a MemoryHttp;
 }
 
-/// The pools as vectors of ids, with the same swap-remove the Durable Object does.
+/// The pool rows in maps; the pool logic itself is [`crate::random`]'s, shared with the
+/// Durable Object.
 #[derive(Debug, Default)]
 pub struct MemoryPool {
-    pub pools: RefCell<BTreeMap<String, Vec<String>>>,
-    pub entries: RefCell<BTreeMap<String, (PoolEntry, Vec<String>)>>,
+    entries: RefCell<BTreeMap<String, PoolEntry>>,
+    slots: RefCell<BTreeMap<(String, u64), String>>,
+    counts: RefCell<BTreeMap<String, u64>>,
+    variants: RefCell<std::collections::BTreeSet<(String, String)>>,
+}
+
+impl MemoryPool {
+    /// Every id in the pools: for tests that check pools against records.
+    pub fn ids(&self) -> Vec<String> {
+        self.entries.borrow().keys().cloned().collect()
+    }
+}
+
+impl PoolTable for MemoryPool {
+    type Error = StoreError;
+    fn entry(&self, id: &str) -> StoreResult<Option<PoolEntry>> {
+        Ok(self.entries.borrow().get(id).cloned())
+    }
+    fn put_entry(&self, entry: &PoolEntry) -> StoreResult<()> {
+        self.entries.borrow_mut().insert(entry.id.clone(), entry.clone());
+        Ok(())
+    }
+    fn delete_entry(&self, id: &str) -> StoreResult<()> {
+        self.entries.borrow_mut().remove(id);
+        Ok(())
+    }
+    fn count(&self, pool: &str) -> StoreResult<u64> {
+        Ok(self.counts.borrow().get(pool).copied().unwrap_or(0))
+    }
+    fn set_count(&self, pool: &str, n: u64) -> StoreResult<()> {
+        self.counts.borrow_mut().insert(pool.to_string(), n);
+        Ok(())
+    }
+    fn any_slot_of(&self, id: &str) -> StoreResult<Option<(String, u64)>> {
+        Ok(self.slots.borrow().iter().find(|(_, v)| *v == id).map(|(k, _)| k.clone()))
+    }
+    fn id_at(&self, pool: &str, slot: u64) -> StoreResult<Option<String>> {
+        Ok(self.slots.borrow().get(&(pool.to_string(), slot)).cloned())
+    }
+    fn insert_slot(&self, pool: &str, slot: u64, id: &str) -> StoreResult<()> {
+        // The SQL table's primary key refuses a taken slot; so does this.
+        match self.slots.borrow_mut().entry((pool.to_string(), slot)) {
+            std::collections::btree_map::Entry::Occupied(_) => Err(StoreError(format!("slot {slot} of pool {pool} is taken"))),
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(id.to_string());
+                Ok(())
+            }
+        }
+    }
+    fn delete_slot(&self, pool: &str, slot: u64) -> StoreResult<()> {
+        self.slots.borrow_mut().remove(&(pool.to_string(), slot));
+        Ok(())
+    }
+    fn move_slot(&self, pool: &str, from: u64, to: u64) -> StoreResult<()> {
+        let id = self.slots.borrow_mut().remove(&(pool.to_string(), from));
+        match id {
+            Some(id) => self.insert_slot(pool, to, &id),
+            None => Ok(()),
+        }
+    }
+    fn variant_count(&self, id: &str) -> StoreResult<u64> {
+        Ok(self.variants.borrow().iter().filter(|(i, _)| i == id).count() as u64)
+    }
+    fn has_variant(&self, id: &str, key: &str) -> StoreResult<bool> {
+        Ok(self.variants.borrow().contains(&(id.to_string(), key.to_string())))
+    }
+    fn insert_variant(&self, id: &str, key: &str) -> StoreResult<()> {
+        self.variants.borrow_mut().insert((id.to_string(), key.to_string()));
+        Ok(())
+    }
+    fn delete_variant(&self, id: &str, key: &str) -> StoreResult<()> {
+        self.variants.borrow_mut().remove(&(id.to_string(), key.to_string()));
+        Ok(())
+    }
+    fn delete_variants(&self, id: &str) -> StoreResult<()> {
+        self.variants.borrow_mut().retain(|(i, _)| i != id);
+        Ok(())
+    }
 }
 
 impl Pool for &MemoryPool {
     async fn add(&self, entry: &PoolEntry, pools: &[String]) -> StoreResult<()> {
-        if self.entries.borrow().contains_key(&entry.id) {
-            return Ok(());
-        }
-        for p in pools {
-            self.pools.borrow_mut().entry(p.clone()).or_default().push(entry.id.clone());
-        }
-        self.entries.borrow_mut().insert(entry.id.clone(), (entry.clone(), pools.to_vec()));
-        Ok(())
+        random::pool_add(*self, entry, pools)
     }
     async fn remove(&self, id: &str) -> StoreResult<()> {
-        let Some((_, pools)) = self.entries.borrow_mut().remove(id) else { return Ok(()) };
-        for p in pools {
-            if let Some(ids) = self.pools.borrow_mut().get_mut(&p) {
-                if let Some(at) = ids.iter().position(|x| x == id) {
-                    ids.swap_remove(at);
-                }
-            }
-        }
-        Ok(())
+        random::pool_remove(*self, id)
     }
     async fn pick(&self, pool: &str, number: u64) -> StoreResult<Option<PoolEntry>> {
-        let pools = self.pools.borrow();
-        let Some(ids) = pools.get(pool).filter(|ids| !ids.is_empty()) else { return Ok(None) };
-        let id = &ids[crate::random::slot(number, ids.len() as u64) as usize];
-        Ok(self.entries.borrow().get(id).map(|(e, _)| e.clone()))
+        random::pool_pick(*self, pool, number)
     }
     async fn count(&self, pool: &str) -> StoreResult<u64> {
-        Ok(self.pools.borrow().get(pool).map_or(0, |ids| ids.len() as u64))
+        PoolTable::count(*self, pool)
+    }
+    async fn reserve_variant(&self, id: &str, key: &str, cap: u64) -> StoreResult<bool> {
+        random::variant_reserve(*self, id, key, cap)
+    }
+    async fn release_variant(&self, id: &str, key: &str) -> StoreResult<()> {
+        self.delete_variant(id, key)
+    }
+    async fn forget_variants(&self, id: &str) -> StoreResult<()> {
+        self.delete_variants(id)
     }
 }
 
-/// Answers outgoing requests from a table of URL → (status, content type, body); anything
-/// else is a connection error. Every request is recorded.
+/// Answers outgoing requests from a table of URL → (status, headers, body); anything else is
+/// a connection error. Every request is recorded.
 #[derive(Debug, Default)]
 pub struct MemoryHttp {
-    pub routes: RefCell<BTreeMap<String, (u16, String, Vec<u8>)>>,
+    pub routes: RefCell<BTreeMap<String, (u16, Vec<(String, String)>, Vec<u8>)>>,
     pub sent: RefCell<Vec<OutRequest>>,
 }
 
@@ -71,12 +138,11 @@ impl Http for &MemoryHttp {
     async fn send(&self, req: OutRequest, max_bytes: u64) -> Result<OutResponse, UpstreamError> {
         self.sent.borrow_mut().push(req.clone());
         let routes = self.routes.borrow();
-        let (status, content_type, body) = routes.get(&req.url).ok_or_else(|| UpstreamError(format!("cannot connect to {}", req.url)))?;
+        let (status, headers, body) = routes.get(&req.url).ok_or_else(|| UpstreamError::Unreachable(format!("cannot connect to {}", req.url)))?;
         if body.len() as u64 > max_bytes {
-            return Err(UpstreamError(format!("the answer is larger than {max_bytes} bytes")));
+            return Err(UpstreamError::TooLarge);
         }
-        let headers: Headers = [("content-type", content_type.as_str())].into_iter().collect();
-        Ok(OutResponse { status: *status, headers, body: body.clone() })
+        Ok(OutResponse { status: *status, headers: headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(), body: body.clone() })
     }
 }
 

@@ -51,6 +51,10 @@ pub struct ImageMeta {
     pub delete_hash: String,
     #[serde(default)]
     pub animated: bool,
+    /// Fingerprint of the upload token that stored it (see [`crate::auth::Uploader`]): only
+    /// that token or the admin ever receives the delete link again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 impl ImageMeta {
@@ -114,6 +118,7 @@ mod tests {
             location: "i/00".into(),
             delete_hash: "secret-hash".into(),
             animated: false,
+            owner: None,
         };
         let links = Links::new("https://h", &m, None);
         let text = m.public_json(&links).to_string();

@@ -73,13 +73,101 @@ impl Filter {
     }
 }
 
-/// Every pool an image belongs to.
+/// Every pool an image belongs to, each once (records written before tags were de-duplicated
+/// may repeat one).
 pub fn pools_of(orientation: Orientation, album: Option<&str>, tags: &[String]) -> Vec<String> {
     let mut bases = vec!["*".to_string()];
     bases.extend(album.map(|a| format!("a:{a}")));
-    bases.extend(tags.iter().map(|t| format!("t:{t}")));
+    for t in tags {
+        let base = format!("t:{t}");
+        if !bases.contains(&base) {
+            bases.push(base);
+        }
+    }
     let o = orientation.as_str();
     bases.iter().flat_map(|b| [b.clone(), format!("{b}|o:{o}")]).collect()
+}
+
+/// The rows the pools are kept in, as primitive reads and writes. The Durable Object implements
+/// them over SQLite and [`crate::memory`] over maps; both run the one copy of the logic below,
+/// so a fake can never hide a bug the real store has.
+pub trait PoolTable {
+    type Error;
+    fn entry(&self, id: &str) -> Result<Option<PoolEntry>, Self::Error>;
+    fn put_entry(&self, entry: &PoolEntry) -> Result<(), Self::Error>;
+    fn delete_entry(&self, id: &str) -> Result<(), Self::Error>;
+    fn count(&self, pool: &str) -> Result<u64, Self::Error>;
+    fn set_count(&self, pool: &str, n: u64) -> Result<(), Self::Error>;
+    /// One slot `id` holds, if any.
+    fn any_slot_of(&self, id: &str) -> Result<Option<(String, u64)>, Self::Error>;
+    fn id_at(&self, pool: &str, slot: u64) -> Result<Option<String>, Self::Error>;
+    fn insert_slot(&self, pool: &str, slot: u64, id: &str) -> Result<(), Self::Error>;
+    fn delete_slot(&self, pool: &str, slot: u64) -> Result<(), Self::Error>;
+    fn move_slot(&self, pool: &str, from: u64, to: u64) -> Result<(), Self::Error>;
+    fn variant_count(&self, id: &str) -> Result<u64, Self::Error>;
+    fn has_variant(&self, id: &str, key: &str) -> Result<bool, Self::Error>;
+    fn insert_variant(&self, id: &str, key: &str) -> Result<(), Self::Error>;
+    fn delete_variant(&self, id: &str, key: &str) -> Result<(), Self::Error>;
+    fn delete_variants(&self, id: &str) -> Result<(), Self::Error>;
+}
+
+/// Puts an image into each of `pools` once; adding an image that is in already changes nothing.
+pub fn pool_add<T: PoolTable>(t: &T, entry: &PoolEntry, pools: &[String]) -> Result<(), T::Error> {
+    if t.entry(&entry.id)?.is_some() {
+        return Ok(());
+    }
+    t.put_entry(entry)?;
+    let mut seen: Vec<&String> = Vec::with_capacity(pools.len());
+    for pool in pools {
+        if seen.contains(&pool) {
+            continue;
+        }
+        seen.push(pool);
+        let n = t.count(pool)?;
+        t.insert_slot(pool, n, &entry.id)?;
+        t.set_count(pool, n + 1)?;
+    }
+    Ok(())
+}
+
+/// Takes an image out of every pool, whatever slots it holds: the last slot of a pool moves
+/// into each hole. Slots are looked up afresh after every move, because a move can carry
+/// another slot of the same image.
+pub fn pool_remove<T: PoolTable>(t: &T, id: &str) -> Result<(), T::Error> {
+    while let Some((pool, at)) = t.any_slot_of(id)? {
+        let last = t.count(&pool)?.saturating_sub(1);
+        t.delete_slot(&pool, at)?;
+        if at < last {
+            t.move_slot(&pool, last, at)?;
+        }
+        t.set_count(&pool, last)?;
+    }
+    t.delete_entry(id)
+}
+
+/// The image in slot `number % n` of a pool of `n`.
+pub fn pool_pick<T: PoolTable>(t: &T, pool: &str, number: u64) -> Result<Option<PoolEntry>, T::Error> {
+    let n = t.count(pool)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    match t.id_at(pool, slot(number, n))? {
+        Some(id) => t.entry(&id),
+        None => Ok(None),
+    }
+}
+
+/// Reserves a variant of an image unless it already has `cap` others: check and insert in one
+/// step of the store, so concurrent requests cannot overshoot the cap.
+pub fn variant_reserve<T: PoolTable>(t: &T, id: &str, key: &str, cap: u64) -> Result<bool, T::Error> {
+    if t.has_variant(id, key)? {
+        return Ok(true);
+    }
+    if t.variant_count(id)? >= cap {
+        return Ok(false);
+    }
+    t.insert_variant(id, key)?;
+    Ok(true)
 }
 
 fn auto_orientation(req: &Request) -> Orientation {
@@ -182,6 +270,58 @@ mod tests {
         assert_eq!(draw_number(Some("x")), draw_number(Some("x")));
         assert_ne!(draw_number(Some("x")), draw_number(Some("y")));
         assert_eq!(slot(7, 5), 2);
+    }
+
+    /// A randomised sequence of adds (with repeated pools) and removes, checked against a plain
+    /// model: every pool holds exactly its live members, densely.
+    #[test]
+    fn pools_match_a_model_under_random_changes() {
+        use crate::memory::MemoryPool;
+        use std::collections::BTreeMap;
+        let table = MemoryPool::default();
+        let mut model: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        let names = ["*", "t:a", "t:b", "a:x"];
+        for step in 0..2000 {
+            let id = format!("i{}", next(40));
+            if next(3) == 0 {
+                pool_remove(&table, &id).unwrap();
+                model.remove(&id);
+            } else if !model.contains_key(&id) {
+                let pools: Vec<String> = (0..1 + next(4)).map(|_| names[next(4) as usize].to_string()).collect();
+                let entry = PoolEntry { id: id.clone(), path: String::new(), location: String::new(), mime: String::new(), width: 1, height: 1, orientation: Orientation::Square };
+                pool_add(&table, &entry, &pools).unwrap();
+                let mut unique = pools.clone();
+                unique.sort();
+                unique.dedup();
+                model.insert(id, unique);
+            }
+            for pool in names {
+                let members: Vec<&String> = model.iter().filter(|(_, p)| p.iter().any(|x| x == pool)).map(|(id, _)| id).collect();
+                let n = table.count(pool).unwrap();
+                assert_eq!(n, members.len() as u64, "step {step} pool {pool}");
+                let mut drawn: Vec<String> = (0..n).map(|s| pool_pick(&table, pool, s).unwrap().unwrap().id).collect();
+                drawn.sort();
+                assert_eq!(drawn.iter().collect::<Vec<_>>(), members, "step {step} pool {pool}");
+            }
+        }
+    }
+
+    #[test]
+    fn variant_reservations_stop_at_the_cap() {
+        let table = crate::memory::MemoryPool::default();
+        assert!(variant_reserve(&table, "i", "a", 2).unwrap());
+        assert!(variant_reserve(&table, "i", "b", 2).unwrap());
+        assert!(variant_reserve(&table, "i", "a", 2).unwrap(), "an existing variant is always served");
+        assert!(!variant_reserve(&table, "i", "c", 2).unwrap());
+        table.delete_variants("i").unwrap();
+        assert!(variant_reserve(&table, "i", "c", 2).unwrap());
     }
 
     #[test]

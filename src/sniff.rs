@@ -135,8 +135,14 @@ pub fn sniff(bytes: &[u8]) -> Result<Sniffed, ApiError> {
         ApiError::unsupported_type("not an image imgbed accepts: JPEG, PNG, GIF, WebP, AVIF, BMP or ICO")
     })?;
     let broken = |why: &str| ApiError::corrupt(format!("the {} file is damaged: {why}", format.ext().to_uppercase()));
-    let size = imagesize::blob_size(bytes).map_err(|_| broken("its header cannot be read"))?;
-    let (w, h) = (u32::try_from(size.width).unwrap_or(0), u32::try_from(size.height).unwrap_or(0));
+    let (w, h) = match format {
+        // imagesize reads top-down (negative height) and OS/2 bitmaps wrongly.
+        Format::Bmp => bmp_size(bytes).ok_or_else(|| broken("its header cannot be read"))?,
+        _ => {
+            let size = imagesize::blob_size(bytes).map_err(|_| broken("its header cannot be read"))?;
+            (u32::try_from(size.width).unwrap_or(0), u32::try_from(size.height).unwrap_or(0))
+        }
+    };
     if w == 0 || h == 0 {
         return Err(broken("it says it has no pixels"));
     }
@@ -409,6 +415,17 @@ fn walk_boxes(b: &[u8]) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Width and height of a BMP: 16-bit fields in OS/2 1.x headers, signed 32-bit ones (negative
+/// height for top-down rows) in every later header.
+fn bmp_size(b: &[u8]) -> Option<(u32, u32)> {
+    if le32(b, 14)? == 12 {
+        return Some((le16(b, 18)? as u32, le16(b, 20)? as u32));
+    }
+    let width = le32(b, 18)? as i32;
+    let height = le32(b, 22)? as i32;
+    (width > 0).then(|| (width as u32, height.unsigned_abs()))
+}
+
 fn check_bmp(b: &[u8]) -> Result<(), &'static str> {
     let offset = le32(b, 10).ok_or("it is cut off")? as u64;
     let header = le32(b, 14).ok_or("it is cut off")?;
@@ -527,6 +544,33 @@ pub(crate) mod tests {
         let e = sniff(&j[..j.len() - 2]).unwrap_err();
         assert_eq!((e.status, e.code), (422, "corrupt_image"));
         assert!(e.message.contains("cut off"), "{}", e.message);
+    }
+
+    #[test]
+    fn bmp_sizes_are_read_for_every_header() {
+        fn bmp(header: u32, w: i32, h: i32) -> Vec<u8> {
+            let mut b = b"BM".to_vec();
+            b.extend_from_slice(&[0; 8]);
+            b.extend_from_slice(&(14 + header).to_le_bytes());
+            b.extend_from_slice(&header.to_le_bytes());
+            if header == 12 {
+                b.extend_from_slice(&(w as u16).to_le_bytes());
+                b.extend_from_slice(&(h as u16).to_le_bytes());
+                b.extend_from_slice(&[1, 0, 24, 0]);
+            } else {
+                b.extend_from_slice(&w.to_le_bytes());
+                b.extend_from_slice(&h.to_le_bytes());
+                b.extend_from_slice(&[1, 0, 24, 0]);
+                b.resize(14 + header as usize, 0);
+            }
+            let row = (w as usize * 3).div_ceil(4) * 4;
+            b.resize(b.len() + row * h.unsigned_abs() as usize, 0x80);
+            b
+        }
+        for (header, w, h) in [(40, 127, -64), (40, 127, 64), (12, 127, 64), (124, 3, -2)] {
+            let s = sniff(&bmp(header, w, h)).unwrap();
+            assert_eq!((s.width, s.height), (127.min(w as u32), h.unsigned_abs()), "header {header}");
+        }
     }
 
     #[test]

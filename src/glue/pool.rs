@@ -2,10 +2,10 @@
 //! to it. One object holds every pool: its requests run one at a time, so concurrent uploads
 //! and deletes can never lose or duplicate a slot.
 
-use crate::random::{slot, PoolEntry};
+use crate::random::{self, PoolEntry, PoolTable};
 use crate::storage::{Pool, StoreError, StoreResult};
 use serde::{Deserialize, Serialize};
-use worker::{durable_object, Env, Method, Request, RequestInit, Response, SqlStorage, State, Stub};
+use worker::{durable_object, Env, Method, Request, RequestInit, Response, SqlStorage, SqlStorageValue, State, Stub};
 
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase")]
@@ -14,6 +14,9 @@ enum Op {
     Remove { id: String },
     Pick { pool: String, number: u64 },
     Count { pool: String },
+    Reserve { id: String, key: String, cap: u64 },
+    Release { id: String, key: String },
+    Forget { id: String },
 }
 
 pub struct DoPool(pub Stub);
@@ -27,7 +30,9 @@ impl DoPool {
         let req = Request::new_with_init("https://pool/", &init).map_err(err)?;
         let mut resp = self.0.fetch_with_request(req).await.map_err(err)?;
         if resp.status_code() != 200 {
-            return Err(StoreError(format!("pool: {}", resp.text().await.unwrap_or_default())));
+            // The SQL error text goes to the log, never to a client.
+            crate::log::error(&format!("pool: {}", resp.text().await.unwrap_or_default()));
+            return Err(StoreError("the pool store refused the request".into()));
         }
         // serde, not JS JSON.parse, so 64-bit numbers survive.
         let text = resp.text().await.map_err(err)?;
@@ -48,6 +53,15 @@ impl Pool for DoPool {
     async fn count(&self, pool: &str) -> StoreResult<u64> {
         self.call(&Op::Count { pool: pool.to_string() }).await
     }
+    async fn reserve_variant(&self, id: &str, key: &str, cap: u64) -> StoreResult<bool> {
+        self.call(&Op::Reserve { id: id.to_string(), key: key.to_string(), cap }).await
+    }
+    async fn release_variant(&self, id: &str, key: &str) -> StoreResult<()> {
+        self.call(&Op::Release { id: id.to_string(), key: key.to_string() }).await
+    }
+    async fn forget_variants(&self, id: &str) -> StoreResult<()> {
+        self.call(&Op::Forget { id: id.to_string() }).await
+    }
 }
 
 #[durable_object]
@@ -62,7 +76,7 @@ struct Slot {
 }
 
 #[derive(Deserialize)]
-struct Count {
+struct N {
     n: i64,
 }
 
@@ -71,63 +85,96 @@ struct Entry {
     entry: String,
 }
 
+#[derive(Deserialize)]
+struct Id {
+    id: String,
+}
+
+fn rust_error(e: impl std::fmt::Display) -> worker::Error {
+    worker::Error::RustError(e.to_string())
+}
+
 impl RandomPool {
-    fn count(&self, pool: &str) -> worker::Result<i64> {
-        let rows: Vec<Count> = self.sql.exec("SELECT n FROM counts WHERE pool = ?", vec![pool.into()])?.to_array()?;
-        Ok(rows.first().map_or(0, |c| c.n))
+    fn query<T: serde::de::DeserializeOwned>(&self, sql: &str, args: Vec<SqlStorageValue>) -> worker::Result<Vec<T>> {
+        self.sql.exec(sql, args)?.to_array()
     }
 
-    fn set_count(&self, pool: &str, n: i64) -> worker::Result<()> {
-        self.sql.exec("INSERT INTO counts (pool, n) VALUES (?, ?) ON CONFLICT (pool) DO UPDATE SET n = excluded.n", vec![pool.into(), n.into()])?;
+    fn run(&self, sql: &str, args: Vec<SqlStorageValue>) -> worker::Result<()> {
+        self.sql.exec(sql, args)?;
         Ok(())
+    }
+
+    fn number(&self, sql: &str, args: Vec<SqlStorageValue>) -> worker::Result<u64> {
+        Ok(self.query::<N>(sql, args)?.first().map_or(0, |r| r.n.max(0) as u64))
     }
 
     fn apply(&self, op: Op) -> worker::Result<serde_json::Value> {
         use serde_json::json;
-        match op {
-            Op::Add { entry, pools } => {
-                let known: Vec<Entry> = self.sql.exec("SELECT entry FROM images WHERE id = ?", vec![entry.id.as_str().into()])?.to_array()?;
-                if known.is_empty() {
-                    let text = serde_json::to_string(&entry).map_err(|e| worker::Error::RustError(e.to_string()))?;
-                    self.sql.exec("INSERT INTO images (id, entry) VALUES (?, ?)", vec![entry.id.as_str().into(), text.into()])?;
-                    for pool in &pools {
-                        let n = self.count(pool)?;
-                        self.sql.exec("INSERT INTO slots (pool, slot, id) VALUES (?, ?, ?)", vec![pool.as_str().into(), n.into(), entry.id.as_str().into()])?;
-                        self.set_count(pool, n + 1)?;
-                    }
-                }
-                Ok(json!(null))
-            }
-            Op::Remove { id } => {
-                let slots: Vec<Slot> = self.sql.exec("SELECT pool, slot FROM slots WHERE id = ?", vec![id.as_str().into()])?.to_array()?;
-                for s in slots {
-                    let last = self.count(&s.pool)? - 1;
-                    self.sql.exec("DELETE FROM slots WHERE pool = ? AND slot = ?", vec![s.pool.as_str().into(), s.slot.into()])?;
-                    if s.slot != last {
-                        self.sql.exec("UPDATE slots SET slot = ? WHERE pool = ? AND slot = ?", vec![s.slot.into(), s.pool.as_str().into(), last.into()])?;
-                    }
-                    self.set_count(&s.pool, last)?;
-                }
-                self.sql.exec("DELETE FROM images WHERE id = ?", vec![id.as_str().into()])?;
-                Ok(json!(null))
-            }
-            Op::Pick { pool, number } => {
-                let n = self.count(&pool)?;
-                if n == 0 {
-                    return Ok(json!(null));
-                }
-                let at = slot(number, n as u64) as i64;
-                let rows: Vec<Entry> = self
-                    .sql
-                    .exec("SELECT images.entry FROM slots JOIN images ON images.id = slots.id WHERE slots.pool = ? AND slots.slot = ?", vec![pool.as_str().into(), at.into()])?
-                    .to_array()?;
-                match rows.first() {
-                    Some(e) => serde_json::from_str(&e.entry).map_err(|e| worker::Error::RustError(e.to_string())),
-                    None => Ok(json!(null)),
-                }
-            }
-            Op::Count { pool } => Ok(json!(self.count(&pool)?)),
+        Ok(match op {
+            Op::Add { entry, pools } => json!(random::pool_add(self, &entry, &pools)?),
+            Op::Remove { id } => json!(random::pool_remove(self, &id)?),
+            Op::Pick { pool, number } => json!(random::pool_pick(self, &pool, number)?),
+            Op::Count { pool } => json!(PoolTable::count(self, &pool)?),
+            Op::Reserve { id, key, cap } => json!(random::variant_reserve(self, &id, &key, cap)?),
+            Op::Release { id, key } => json!(self.delete_variant(&id, &key)?),
+            Op::Forget { id } => json!(self.delete_variants(&id)?),
+        })
+    }
+}
+
+/// The pool rows over SQLite; the logic is [`crate::random`]'s, shared with the native fake.
+impl PoolTable for RandomPool {
+    type Error = worker::Error;
+    fn entry(&self, id: &str) -> worker::Result<Option<PoolEntry>> {
+        match self.query::<Entry>("SELECT entry FROM images WHERE id = ?", vec![id.into()])?.first() {
+            Some(e) => serde_json::from_str(&e.entry).map(Some).map_err(rust_error),
+            None => Ok(None),
         }
+    }
+    fn put_entry(&self, entry: &PoolEntry) -> worker::Result<()> {
+        let text = serde_json::to_string(entry).map_err(rust_error)?;
+        self.run("INSERT OR REPLACE INTO images (id, entry) VALUES (?, ?)", vec![entry.id.as_str().into(), text.into()])
+    }
+    fn delete_entry(&self, id: &str) -> worker::Result<()> {
+        self.run("DELETE FROM images WHERE id = ?", vec![id.into()])
+    }
+    fn count(&self, pool: &str) -> worker::Result<u64> {
+        self.number("SELECT n FROM counts WHERE pool = ?", vec![pool.into()])
+    }
+    fn set_count(&self, pool: &str, n: u64) -> worker::Result<()> {
+        self.run("INSERT INTO counts (pool, n) VALUES (?, ?) ON CONFLICT (pool) DO UPDATE SET n = excluded.n", vec![pool.into(), (n as i64).into()])
+    }
+    fn any_slot_of(&self, id: &str) -> worker::Result<Option<(String, u64)>> {
+        let rows: Vec<Slot> = self.query("SELECT pool, slot FROM slots WHERE id = ? LIMIT 1", vec![id.into()])?;
+        Ok(rows.into_iter().next().map(|s| (s.pool, s.slot.max(0) as u64)))
+    }
+    fn id_at(&self, pool: &str, slot: u64) -> worker::Result<Option<String>> {
+        let rows: Vec<Id> = self.query("SELECT id FROM slots WHERE pool = ? AND slot = ?", vec![pool.into(), (slot as i64).into()])?;
+        Ok(rows.into_iter().next().map(|r| r.id))
+    }
+    fn insert_slot(&self, pool: &str, slot: u64, id: &str) -> worker::Result<()> {
+        self.run("INSERT INTO slots (pool, slot, id) VALUES (?, ?, ?)", vec![pool.into(), (slot as i64).into(), id.into()])
+    }
+    fn delete_slot(&self, pool: &str, slot: u64) -> worker::Result<()> {
+        self.run("DELETE FROM slots WHERE pool = ? AND slot = ?", vec![pool.into(), (slot as i64).into()])
+    }
+    fn move_slot(&self, pool: &str, from: u64, to: u64) -> worker::Result<()> {
+        self.run("UPDATE slots SET slot = ? WHERE pool = ? AND slot = ?", vec![(to as i64).into(), pool.into(), (from as i64).into()])
+    }
+    fn variant_count(&self, id: &str) -> worker::Result<u64> {
+        self.number("SELECT COUNT(*) AS n FROM variants WHERE id = ?", vec![id.into()])
+    }
+    fn has_variant(&self, id: &str, key: &str) -> worker::Result<bool> {
+        Ok(self.number("SELECT COUNT(*) AS n FROM variants WHERE id = ? AND key = ?", vec![id.into(), key.into()])? > 0)
+    }
+    fn insert_variant(&self, id: &str, key: &str) -> worker::Result<()> {
+        self.run("INSERT OR IGNORE INTO variants (id, key) VALUES (?, ?)", vec![id.into(), key.into()])
+    }
+    fn delete_variant(&self, id: &str, key: &str) -> worker::Result<()> {
+        self.run("DELETE FROM variants WHERE id = ? AND key = ?", vec![id.into(), key.into()])
+    }
+    fn delete_variants(&self, id: &str) -> worker::Result<()> {
+        self.run("DELETE FROM variants WHERE id = ?", vec![id.into()])
     }
 }
 
@@ -139,7 +186,8 @@ impl worker::DurableObject for RandomPool {
             "CREATE TABLE IF NOT EXISTS images (id TEXT PRIMARY KEY, entry TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS slots (pool TEXT NOT NULL, slot INTEGER NOT NULL, id TEXT NOT NULL, PRIMARY KEY (pool, slot));
              CREATE INDEX IF NOT EXISTS slots_by_id ON slots (id);
-             CREATE TABLE IF NOT EXISTS counts (pool TEXT PRIMARY KEY, n INTEGER NOT NULL);",
+             CREATE TABLE IF NOT EXISTS counts (pool TEXT PRIMARY KEY, n INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS variants (id TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (id, key));",
             None,
         );
         RandomPool { sql }
@@ -151,6 +199,7 @@ impl worker::DurableObject for RandomPool {
             Ok(op) => op,
             Err(e) => return Response::error(format!("bad pool request: {e}"), 400),
         };
+        // Every op runs without an await, so the Durable Object commits its writes together.
         match self.apply(op) {
             Ok(v) => Response::from_json(&v),
             Err(e) => Response::error(e.to_string(), 500),

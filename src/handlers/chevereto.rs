@@ -8,7 +8,8 @@ use crate::error::{human_bytes, ApiError};
 use crate::handlers::upload::{self, UploadForm, Uploaded};
 use crate::http::{Request, Response};
 use crate::ingest::IncomingFile;
-use crate::upstream::{Http, OutRequest};
+use crate::auth;
+use crate::upstream;
 use base64::Engine;
 use serde_json::{json, Value};
 
@@ -41,6 +42,8 @@ async fn store<P: Platform>(app: &App<P>, req: &Request) -> Result<(Uploaded, La
     if let Some(f) = format.as_deref().filter(|f| !["json", "txt", "redirect"].contains(f)) {
         return Err(ApiError::bad_request("bad_parameter", format!("format must be json, txt or redirect, not {f:?}")));
     }
+    // Who is asking comes before any work on their behalf, above all an outgoing fetch.
+    auth::check_upload(&app.config, req, form.field(req, "key").as_deref())?;
     resolve_text_source(app, req, &mut form).await?;
     let u = upload::store_all(app, req, form).await?.remove(0);
     Ok((u, layout, format))
@@ -75,7 +78,7 @@ async fn resolve_text_source<P: Platform>(app: &App<P>, req: &Request, form: &mu
     let Some(source) = form.field(req, "source").or_else(|| form.field(req, "image")) else { return Ok(()) };
     let source = source.trim();
     let bytes = if source.starts_with("http://") || source.starts_with("https://") {
-        fetch_source(app, source).await?
+        fetch_source(app, req, source).await?
     } else {
         let b64 = source.split_once(";base64,").map_or(source, |(_, data)| data);
         let clean: String = b64.chars().filter(|c| !c.is_whitespace()).collect();
@@ -90,22 +93,11 @@ async fn resolve_text_source<P: Platform>(app: &App<P>, req: &Request, form: &mu
     Ok(())
 }
 
-async fn fetch_source<P: Platform>(app: &App<P>, url: &str) -> Result<Vec<u8>, ApiError> {
-    let limit = app.config.max_upload_bytes;
-    let resp = app.http.send(OutRequest::get(url), limit).await.map_err(|e| {
-        if e.0.contains("larger than") {
-            ApiError::too_large(limit)
-        } else {
-            ApiError::new(502, "source_unreachable", format!("could not fetch {url}: {}", e.0))
-        }
-    })?;
-    if !(200..300).contains(&resp.status) {
-        return Err(ApiError::bad_request("bad_source", format!("{url} answered HTTP {}, not an image", resp.status)));
-    }
-    if resp.body.len() as u64 > limit {
-        return Err(ApiError::new(413, "file_too_large", format!("{url} is larger than the upload limit of {}", human_bytes(limit))));
-    }
-    Ok(resp.body)
+async fn fetch_source<P: Platform>(app: &App<P>, req: &Request, url: &str) -> Result<Vec<u8>, ApiError> {
+    let mut own: Vec<String> = req.header("host").map(|h| h.split(':').next().unwrap_or(h).to_string()).into_iter().collect();
+    own.extend(req.url.host_str().map(str::to_string));
+    own.extend(app.config.public_url.as_deref().and_then(|u| url::Url::parse(u).ok()?.host_str().map(str::to_string)));
+    upstream::fetch_public(&app.http, url, &own, &app.config.url_upload_allow_hosts, app.config.max_upload_bytes).await
 }
 
 fn stem(name: &str) -> &str {

@@ -4,7 +4,7 @@ use crate::app::{App, Platform};
 use crate::error::ApiError;
 use crate::http::{Request, Response};
 use crate::library;
-use crate::ingest::check_label;
+use crate::ingest::{check_label, parse_tags};
 use crate::links::Links;
 use crate::sniff::Format;
 use crate::storage::Kv;
@@ -41,18 +41,13 @@ pub async fn update<P: Platform>(app: &App<P>, req: &Request, id: &str) -> Resul
                 }
             }
             "tags" => {
-                let list: Vec<String> = match value {
-                    serde_json::Value::String(t) => t.split(',').map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty()).collect(),
-                    serde_json::Value::Array(items) => items
-                        .iter()
-                        .map(|t| t.as_str().map(|s| s.trim().to_lowercase()).ok_or_else(|| bad("tags", "a list of strings")))
-                        .collect::<Result<_, _>>()?,
+                meta.tags = match value {
+                    serde_json::Value::String(t) => parse_tags(t.split(','))?,
+                    serde_json::Value::Array(items) => parse_tags(
+                        items.iter().map(|t| t.as_str().ok_or_else(|| bad("tags", "a list of strings"))).collect::<Result<Vec<_>, _>>()?,
+                    )?,
                     _ => return Err(bad("tags", "a list of strings or \"a,b\"")),
                 };
-                for t in &list {
-                    check_label("tags", t)?;
-                }
-                meta.tags = list;
             }
             "name" => {
                 let name = value.as_str().map(str::trim).filter(|n| !n.is_empty()).ok_or_else(|| bad("name", "a non-empty string"))?;
@@ -95,7 +90,7 @@ pub fn config<P: Platform>(app: &App<P>) -> Response {
             "token_required": !c.allow_anonymous_upload,
             "strip_exif": c.strip_exif,
             "require_review": c.require_review,
-            "max_files_per_request": crate::config::MAX_FILES_PER_REQUEST,
+            "max_files_per_request": crate::security::MAX_FILES_PER_REQUEST,
             "features": {"albums": true, "random": true, "compress": true, "transforms": true},
             "compress_by_default": c.compress_uploads,
         }),

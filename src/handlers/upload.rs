@@ -3,7 +3,8 @@
 
 use crate::app::{App, Platform};
 use crate::auth;
-use crate::config::{Config, MAX_FILES_PER_REQUEST};
+use crate::config::Config;
+use crate::security::MAX_FILES_PER_REQUEST;
 use crate::error::ApiError;
 use crate::http::{Request, Response};
 use crate::ingest::{prepare, IncomingFile, UploadOptions};
@@ -101,8 +102,10 @@ pub fn split_delete_key(key: &str) -> Option<(&str, &str)> {
 }
 
 /// The upload core every API shape shares: authorise, check every file, then store them all.
+/// A batch is all or nothing: if file n cannot be stored, files 1..n-1 that this request
+/// stored are taken back, so the error's "nothing was stored" is true.
 pub async fn store_all<P: Platform>(app: &App<P>, req: &Request, form: UploadForm) -> Result<Vec<Uploaded>, ApiError> {
-    auth::check_upload(&app.config, req, form.field(req, "key").as_deref())?;
+    let uploader = auth::check_upload(&app.config, req, form.field(req, "key").as_deref())?;
     let options = UploadOptions::from_fields(|k| form.field(req, k))?;
     if form.files.is_empty() {
         return Err(ApiError::bad_request("no_file", "the form has no file in it: send the image in a field named 'file'"));
@@ -111,24 +114,44 @@ pub async fn store_all<P: Platform>(app: &App<P>, req: &Request, form: UploadFor
         return Err(ApiError::new(413, "too_many_files", format!("at most {MAX_FILES_PER_REQUEST} files per request")));
     }
     let many = form.files.len() > 1;
+    let named = |name: &Option<String>, mut e: ApiError| {
+        if let (true, Some(n)) = (many, name) {
+            e.message = format!("{n}: {}", e.message);
+        }
+        e
+    };
     let prepared = form
         .files
         .into_iter()
         .map(|f| {
             let name = f.name.clone();
-            prepare(f, &app.config, &options).map_err(|mut e| {
-                if let (true, Some(n)) = (many, name) {
-                    e.message = format!("{n}: {}", e.message);
-                }
-                e
-            })
+            prepare(f, &app.config, &options).map_err(|e| named(&name, e))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let base = app.base_url(req);
-    let mut uploaded = Vec::with_capacity(prepared.len());
+    let mut uploaded: Vec<Uploaded> = Vec::with_capacity(prepared.len());
+    let mut new_here: Vec<ImageMeta> = Vec::new();
     for p in prepared {
         let original_bytes = p.original_bytes;
-        let stored = library::save(app, p, &options).await?;
+        let name = Some(p.name.clone());
+        let stored = match library::save(app, p, &options, &uploader).await {
+            Ok(s) => s,
+            Err(e) => {
+                for meta in &new_here {
+                    if let Err(undo) = library::remove(app, meta).await {
+                        crate::log::error(&format!("batch upload: could not take back {}: {undo}", meta.id));
+                    }
+                }
+                let mut e = named(&name, e);
+                if many {
+                    e.message = format!("{} Nothing from this batch was stored.", e.message);
+                }
+                return Err(e);
+            }
+        };
+        if !stored.deduped {
+            new_here.push(stored.meta.clone());
+        }
         let links = Links::new(&base, &stored.meta, stored.delete_token.as_deref());
         uploaded.push(Uploaded {
             delete_key: stored.delete_token.map(|t| format!("{}.{t}", stored.meta.id)),

@@ -14,7 +14,9 @@ pub struct StoreError(pub String);
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
-        ApiError::new(503, "storage_unavailable", format!("storage is unavailable, nothing was changed: {}", e.0))
+        // What failed goes to the log; clients learn only that it was storage, and to retry.
+        crate::log::error(&format!("storage: {}", e.0));
+        ApiError::new(503, "storage_unavailable", "storage is unavailable right now: try again in a moment")
     }
 }
 
@@ -54,13 +56,20 @@ pub trait Kv {
 /// The random-image pools: dense slot arrays, one per filter (see [`crate::random`]).
 #[allow(async_fn_in_trait)]
 pub trait Pool {
-    /// Puts an image into each of `pools`; adding an image twice changes nothing.
+    /// Puts an image into each of `pools` once; adding an image twice changes nothing.
     async fn add(&self, entry: &PoolEntry, pools: &[String]) -> StoreResult<()>;
     /// Takes an image out of every pool; the last slot moves into the hole.
     async fn remove(&self, id: &str) -> StoreResult<()>;
     /// The image in slot `number % n` of a pool of `n`, or `None` when it is empty.
     async fn pick(&self, pool: &str, number: u64) -> StoreResult<Option<PoolEntry>>;
     async fn count(&self, pool: &str) -> StoreResult<u64>;
+    /// Reserves variant `key` of image `id` unless the image has `cap` variants already
+    /// (atomically: see [`crate::random::variant_reserve`]); true when it may be made.
+    async fn reserve_variant(&self, id: &str, key: &str, cap: u64) -> StoreResult<bool>;
+    /// Gives back a reservation whose variant could not be made.
+    async fn release_variant(&self, id: &str, key: &str) -> StoreResult<()>;
+    /// Forgets every variant reservation of a deleted image.
+    async fn forget_variants(&self, id: &str) -> StoreResult<()>;
 }
 
 /// Operation counts for one request, by billing class.
@@ -171,6 +180,18 @@ impl<T: Pool> Pool for Counted<T> {
     async fn count(&self, pool: &str) -> StoreResult<u64> {
         Ops::bump(&self.ops.pool);
         self.inner.count(pool).await
+    }
+    async fn reserve_variant(&self, id: &str, key: &str, cap: u64) -> StoreResult<bool> {
+        Ops::bump(&self.ops.pool);
+        self.inner.reserve_variant(id, key, cap).await
+    }
+    async fn release_variant(&self, id: &str, key: &str) -> StoreResult<()> {
+        Ops::bump(&self.ops.pool);
+        self.inner.release_variant(id, key).await
+    }
+    async fn forget_variants(&self, id: &str) -> StoreResult<()> {
+        Ops::bump(&self.ops.pool);
+        self.inner.forget_variants(id).await
     }
 }
 

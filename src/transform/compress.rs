@@ -2,7 +2,7 @@
 //! quality setting, PNGs are quantised to a 256-colour palette when that looks the same, and
 //! the longest side can be capped. The original is kept whenever the result is not smaller.
 
-use super::decode::MAX_DECODE_PIXELS;
+use crate::security::SOURCE_TOO_LARGE;
 use super::options::{OutFormat, Options};
 use super::{encode, render};
 use crate::error::ApiError;
@@ -19,10 +19,6 @@ pub fn compress(bytes: &[u8], sniffed: &Sniffed, quality: u8, max_side: Option<u
         return Ok(None);
     }
     let needs_shrink = max_side.is_some_and(|m| sniffed.width.max(sniffed.height) > m);
-    if !needs_shrink && sniffed.width as u64 * sniffed.height as u64 > MAX_DECODE_PIXELS {
-        // Re-encoding would mean downscaling on load; without max_side nobody asked for that.
-        return Ok(None);
-    }
     let mut opts = Options { quality, ..Options::default() };
     if let Some(m) = max_side {
         if sniffed.width >= sniffed.height {
@@ -31,7 +27,13 @@ pub fn compress(bytes: &[u8], sniffed: &Sniffed, quality: u8, max_side: Option<u
             opts.height = Some(m);
         }
     }
-    let img = render(bytes, sniffed, &opts)?;
+    let img = match render(bytes, sniffed, &opts) {
+        Ok(img) => img,
+        // Too large to re-encode within the memory budget: the original is kept, unless a
+        // smaller size was asked for and cannot be made.
+        Err(e) if !needs_shrink && matches!(e.code, "too_many_pixels" | SOURCE_TOO_LARGE) => return Ok(None),
+        Err(e) => return Err(e),
+    };
     let out = match sniffed.format {
         Format::Jpeg => encode::encode(&img, OutFormat::Jpeg, quality)?,
         _ => match palette_png(&img)? {

@@ -12,6 +12,7 @@ pub mod options;
 pub mod resize;
 
 use crate::error::ApiError;
+use crate::security::Pipeline;
 use crate::sniff::{Format, Sniffed};
 use geometry::Plan;
 use options::{Fit, OutFormat, Options};
@@ -36,11 +37,28 @@ pub fn run(input: &[u8], sniffed: &Sniffed, opts: &Options, format: OutFormat) -
     encode::encode(&render(input, sniffed, opts)?, format, opts.quality)
 }
 
-/// Every step but the encoding: the pixels of the output.
+/// Every step but the encoding: the pixels of the output. The memory every step will need is
+/// checked against [`crate::security`] after the headers are read and before any pixel exists.
 pub fn render(input: &[u8], sniffed: &Sniffed, opts: &Options) -> Result<image::DynamicImage, ApiError> {
-    let plan = plan(sniffed, opts);
-    let img = decode::decode(input, sniffed.format, stored_size(sniffed), decode_target(sniffed, opts, &plan))?;
-    let img = resize::normalise(img);
+    let planned = plan(sniffed, opts);
+    let source = decode::open(input, sniffed.format, decode_target(sniffed, opts, &planned))?;
+    // A JPEG decoded below budget may be smaller than the plan: scale the plan to it.
+    let turned = swapped(sniffed, opts);
+    let decoded = if turned { (source.size.1, source.size.0) } else { source.size };
+    let plan = if decoded == oriented_size(sniffed, opts) { planned } else { rescaled(&planned, oriented_size(sniffed, opts), decoded, opts) };
+    Pipeline {
+        decoded: source.size,
+        decoder_bytes: source.decoder_bytes,
+        channels: source.channels,
+        turned,
+        resize: plan.resize,
+        crop: plan.crop,
+        auto_gravity: opts.gravity == options::Gravity::Auto,
+        pad: plan.pad,
+        filtered: opts.blur.is_some() || opts.sharpen.is_some(),
+    }
+    .check()?;
+    let img = resize::normalise(source.decode()?);
     let img = ops::orient(img, sniffed.exif_orientation);
     let mut img = ops::rotate(img, opts.rotate);
     if opts.flip_h {
@@ -49,8 +67,6 @@ pub fn render(input: &[u8], sniffed: &Sniffed, opts: &Options) -> Result<image::
     if opts.flip_v {
         img = img.flipv();
     }
-    // A JPEG decoded below budget may be smaller than the plan: scale the plan to it.
-    let plan = if (img.width(), img.height()) == oriented_size(sniffed, opts) { plan } else { rescaled(&plan, oriented_size(sniffed, opts), (img.width(), img.height()), opts) };
     let mut img = resize::resize(img, plan.resize)?;
     if let Some(c) = plan.crop {
         img = ops::crop(img, c, opts.gravity);
@@ -70,11 +86,6 @@ pub fn render(input: &[u8], sniffed: &Sniffed, opts: &Options) -> Result<image::
     Ok(img)
 }
 
-/// Size as stored in the file (before EXIF orientation).
-fn stored_size(s: &Sniffed) -> (u32, u32) {
-    if s.exif_orientation >= 5 { (s.height, s.width) } else { (s.width, s.height) }
-}
-
 /// Size after EXIF orientation and the `rotate` parameter: what `w` and `h` refer to.
 fn oriented_size(s: &Sniffed, opts: &Options) -> (u32, u32) {
     if opts.rotate == 90 || opts.rotate == 270 { (s.height, s.width) } else { (s.width, s.height) }
@@ -91,8 +102,12 @@ fn decode_target(s: &Sniffed, opts: &Options, plan: &Plan) -> (u32, u32) {
     let (ow, oh) = oriented_size(s, opts);
     // Never ask for more than the source has: upscales decode at full size.
     let (rw, rh) = (rw.min(ow), rh.min(oh));
-    let swapped = (s.exif_orientation >= 5) != (opts.rotate == 90 || opts.rotate == 270);
-    if swapped { (rh, rw) } else { (rw, rh) }
+    if swapped(s, opts) { (rh, rw) } else { (rw, rh) }
+}
+
+/// Whether the stored pixels are turned by 90° on the way (EXIF orientation, `rotate`).
+fn swapped(s: &Sniffed, opts: &Options) -> bool {
+    (s.exif_orientation >= 5) != (opts.rotate == 90 || opts.rotate == 270)
 }
 
 /// Re-plans against the size actually decoded (a JPEG over the pixel budget is downscaled on

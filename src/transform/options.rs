@@ -98,8 +98,7 @@ impl Default for Options {
     }
 }
 
-/// The largest width or height a transform may ask for.
-pub const MAX_SIDE: u32 = 8192;
+use crate::security::MAX_TRANSFORM_SIDE as MAX_SIDE;
 
 /// Query parameters that belong to a transform.
 const KNOWN: [&str; 19] = [
