@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::http::Request;
-use crate::storage::{Blobs, Counted, Kv, Ops, Pool};
+use crate::storage::{Blobs, Counted, EdgeCache, Kv, Ops, Pool};
 use crate::upstream::Http;
 use std::rc::Rc;
 
@@ -12,6 +12,7 @@ pub trait Platform {
     type Kv: Kv;
     type Pool: Pool;
     type Http: Http;
+    type Cache: EdgeCache;
 }
 
 pub struct App<P: Platform> {
@@ -20,13 +21,14 @@ pub struct App<P: Platform> {
     pub kv: Counted<P::Kv>,
     pub pool: Counted<P::Pool>,
     pub http: P::Http,
+    pub edge: P::Cache,
     pub ops: Rc<Ops>,
     /// Milliseconds since the epoch, from the platform clock.
     pub now_ms: u64,
 }
 
 impl<P: Platform> App<P> {
-    pub fn new(config: Config, blobs: P::Blobs, kv: P::Kv, pool: P::Pool, http: P::Http, now_ms: u64) -> Self {
+    pub fn new(config: Config, blobs: P::Blobs, kv: P::Kv, pool: P::Pool, http: P::Http, edge: P::Cache, now_ms: u64) -> Self {
         let ops = Rc::new(Ops::default());
         App {
             config,
@@ -34,6 +36,7 @@ impl<P: Platform> App<P> {
             kv: Counted::new(kv, ops.clone()),
             pool: Counted::new(pool, ops.clone()),
             http,
+            edge,
             ops,
             now_ms,
         }

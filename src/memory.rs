@@ -3,7 +3,7 @@
 
 use crate::app::Platform;
 use crate::random::{self, PoolEntry, PoolTable};
-use crate::storage::{Blob, Blobs, Kv, Pool, StoreError, StoreResult};
+use crate::storage::{Blob, Blobs, EdgeCache, Kv, Pool, StoreError, StoreResult};
 use crate::upstream::{Http, OutRequest, OutResponse, UpstreamError};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -16,6 +16,22 @@ impl<'a> Platform for MemoryPlatform<'a> {
     type Kv = &'a MemoryKv;
     type Pool = &'a MemoryPool;
     type Http = &'a MemoryHttp;
+    type Cache = &'a MemoryCache;
+}
+
+/// The edge cache as a map.
+#[derive(Debug, Default)]
+pub struct MemoryCache {
+    pub answers: RefCell<BTreeMap<String, crate::http::Response>>,
+}
+
+impl EdgeCache for &MemoryCache {
+    async fn get(&self, key: &str) -> Option<crate::http::Response> {
+        self.answers.borrow().get(key).cloned()
+    }
+    async fn put(&self, key: &str, resp: &crate::http::Response) {
+        self.answers.borrow_mut().insert(key.to_string(), resp.clone());
+    }
 }
 
 /// The pool rows in maps; the pool logic itself is [`crate::random`]'s, shared with the

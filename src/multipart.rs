@@ -113,7 +113,9 @@ fn disposition_params(v: &str) -> Vec<(String, String)> {
             chars.next();
             while let Some(c) = chars.next() {
                 match c {
-                    '\\' => value.extend(chars.next()),
+                    // Browsers send Windows paths with bare backslashes (`C:\Users\me\b.gif`);
+                    // only `\"` and `\\` are escapes.
+                    '\\' if matches!(chars.peek(), Some('"' | '\\')) => value.extend(chars.next()),
                     '"' => break,
                     c => value.push(c),
                 }
@@ -171,6 +173,16 @@ mod tests {
         assert_eq!(parts[0].filename.as_deref(), Some("a;b.png"));
         assert_eq!(parts[0].data, b"\x89PNG\r\n--not-a-boundary");
         assert_eq!(parts[1].text(), "cats");
+    }
+
+    #[test]
+    fn windows_paths_keep_their_backslashes() {
+        let b = b"--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"C:\\Users\\me\\Desktop\\b.gif\"\r\n\r\nDATA\r\n--B--";
+        let parts = parse(b, "B").unwrap();
+        assert_eq!(parts[0].filename.as_deref(), Some("C:\\Users\\me\\Desktop\\b.gif"));
+        assert_eq!(crate::ingest::base_name(parts[0].filename.as_deref(), crate::sniff::Format::Gif), "b.gif");
+        let quoted = b"--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a\\\"b.png\"\r\n\r\nDATA\r\n--B--";
+        assert_eq!(parse(quoted, "B").unwrap()[0].filename.as_deref(), Some("a\"b.png"));
     }
 
     #[test]

@@ -2,6 +2,9 @@
 //! storage-operation count). Unknown paths are 404, known paths with the wrong method 405.
 
 use crate::app::{App, Platform};
+use crate::auth;
+use crate::config::Config;
+use crate::security;
 use crate::error::ApiError;
 use crate::handlers::{chevereto, clients, delete, file, images, lsky, picgo, random, smms, upload};
 use crate::random::{host_route, Filter};
@@ -10,7 +13,7 @@ use crate::http::{Method, Request, Response};
 const ALLOWED_HEADERS: &str = "Authorization, Content-Type, token, X-API-Key, authCode, Range, If-None-Match";
 
 pub async fn handle<P: Platform>(app: &App<P>, req: Request) -> Response {
-    let mut resp = if req.method == Method::Options {
+    let resp = if req.method == Method::Options {
         Response::empty(204)
             .with_header("access-control-allow-methods", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
             .with_header("access-control-allow-headers", ALLOWED_HEADERS)
@@ -18,14 +21,52 @@ pub async fn handle<P: Platform>(app: &App<P>, req: Request) -> Response {
     } else {
         route(app, &req).await.unwrap_or_else(Response::from)
     };
-    resp.headers.set("access-control-allow-origin", "*");
-    resp.headers.set("access-control-expose-headers", "Content-Length, Content-Range, ETag, X-Storage-Ops");
-    resp.headers.set("x-content-type-options", "nosniff");
+    let mut resp = decorate(resp);
     let ops = app.ops.header();
     if !ops.is_empty() {
         resp.headers.set("x-storage-ops", ops);
     }
     resp
+}
+
+/// What every answer carries.
+pub fn decorate(mut resp: Response) -> Response {
+    resp.headers.set("access-control-allow-origin", "*");
+    resp.headers.set("access-control-expose-headers", "Content-Length, Content-Range, ETag, X-Storage-Ops");
+    resp.headers.set("x-content-type-options", "nosniff");
+    resp
+}
+
+/// Checks a request from its headers alone, before its body is read: an upload with a header or
+/// query token that is not accepted is refused without spending memory on the body, and so is a
+/// declared body over the limit. `req.body` is empty here.
+pub fn before_body(config: &Config, req: &Request) -> Option<Response> {
+    let declared = req.header("content-length").and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0);
+    let limit = config.max_body_bytes();
+    if declared > limit {
+        return Some(decorate(shaped(req, security::body_too_large(limit))));
+    }
+    let uploads = matches!(req.method, Method::Post | Method::Put) && is_upload_path(&req.segments());
+    let refusal = uploads.then(|| auth::refuse_early(config, req)).flatten()?;
+    Some(decorate(shaped(req, refusal)))
+}
+
+fn is_upload_path(segs: &[String]) -> bool {
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    matches!(segs.as_slice(), ["upload"] | ["upload", _] | ["api", "v1", "upload"] | ["api", "v2", "upload"] | ["api", "1", "upload"] | ["1", "upload"])
+}
+
+/// An error in the shape of the client protocol its path belongs to.
+pub fn shaped(req: &Request, e: ApiError) -> Response {
+    let segs = req.segments();
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    match segs.as_slice() {
+        ["upload"] if picgo::is_picgo(req) => picgo::error(e),
+        ["api", "v1", ..] => lsky::error(e),
+        ["api", "v2", ..] => smms::error(e),
+        ["api", "1", "upload"] | ["1", "upload"] => chevereto::error(e),
+        _ => Response::from(e),
+    }
 }
 
 async fn route<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, ApiError> {
@@ -51,7 +92,7 @@ async fn route<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, Api
         (["api", "v1", "upload"], Post) => Ok(lsky::upload(app, req).await),
         (["api", "v1", "images", key], Delete) => Ok(lsky::remove(app, req, key).await),
         (["api", "v2", "upload"], Post) => Ok(smms::upload(app, req).await),
-        (["api", "v2", "delete", hash], Get | Post) => Ok(smms::remove(app, req, hash).await),
+        (["api", "v2", "delete", hash], Get | Post) => smms::remove(app, req, hash).await,
         (["api", "1", "upload"] | ["1", "upload"], Post) => Ok(chevereto::upload(app, req).await),
         (["api", "clients", "sharex.sxcu"], Get) => Ok(clients::sharex(app, req)),
         (["random"], _) if get => random::draw(app, req, Filter::from_request(req)?).await,

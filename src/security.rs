@@ -11,7 +11,7 @@ use crate::error::ApiError;
 /// The most bytes of pixel buffers one transform may hold at once. With the Worker's own
 /// ~10 MB, the request body and the source and output files, a request stays near 100 MB even
 /// at this limit (measured in `tests/memory.rs`).
-pub const PIXEL_BUDGET_BYTES: u64 = 64 << 20;
+pub const PIXEL_BUDGET_BYTES: u64 = 72 << 20;
 
 /// The largest image upload accepts, per side and in total (Cloudflare Images' limits). Bigger
 /// photos exist, but nothing a browser shows needs them and every transform would refuse them.
@@ -105,9 +105,16 @@ pub struct Pipeline {
     /// `gravity=auto` scans a grey copy of the resized image.
     pub auto_gravity: bool,
     pub pad: Option<(u32, u32)>,
-    /// Blur and sharpen each keep two working copies of the output.
-    pub filtered: bool,
+    /// Blur keeps two working copies of the output.
+    pub blurred: bool,
+    /// Sharpening (an unsharp mask) works in 32-bit floats.
+    pub sharpened: bool,
+    /// Bytes per output pixel the encoder keeps besides the pixels.
+    pub encoder: u64,
 }
+
+/// Bytes the unsharp mask holds per output sample (measured in `tests/memory.rs`).
+const SHARPEN_BYTES_PER_SAMPLE: u64 = 10;
 
 fn px((w, h): (u32, u32)) -> u64 {
     w as u64 * h as u64
@@ -123,9 +130,12 @@ impl Pipeline {
         if self.turned {
             steps.push(2 * decoded);
         }
-        // Resampling reads the source while it writes the destination.
+        // Resampling reads the source while it writes the destination, through an
+        // intermediate image from its first pass (one side resized, the other not yet).
         if self.resize != self.decoded {
-            steps.push(decoded + resized);
+            let (dw, dh) = if self.turned { (self.decoded.1, self.decoded.0) } else { self.decoded };
+            let intermediate = px((self.resize.0, dh)).max(px((dw, self.resize.1))) * c;
+            steps.push(decoded + intermediate + resized);
         }
         let mut out = resized;
         let mut out_px = px(self.resize);
@@ -141,12 +151,13 @@ impl Pipeline {
             out = px(p) * 4;
             out_px = px(p);
         }
-        if self.filtered {
+        if self.blurred {
             steps.push(3 * out);
         }
-        // Encoders convert to RGBA (WebP, GIF) or flatten alpha (JPEG), and keep their own
-        // planes (YUV, progressive coefficients): about 4 + 6 bytes a pixel on top.
-        steps.push(out + out_px * 10);
+        if self.sharpened {
+            steps.push(out + out_px * c * SHARPEN_BYTES_PER_SAMPLE);
+        }
+        steps.push(out + out_px * self.encoder);
         steps.into_iter().max().unwrap_or(0)
     }
 
@@ -221,7 +232,7 @@ mod tests {
     use super::*;
 
     fn pipeline(decoded: (u32, u32), resize: (u32, u32)) -> Pipeline {
-        Pipeline { decoded, decoder_bytes: 0, channels: 4, turned: false, resize, crop: None, auto_gravity: false, pad: None, filtered: false }
+        Pipeline { decoded, decoder_bytes: 0, channels: 4, turned: false, resize, crop: None, auto_gravity: false, pad: None, blurred: false, sharpened: false, encoder: 10 }
     }
 
     #[test]
@@ -234,7 +245,7 @@ mod tests {
         // The review's attack: a 16×16 PNG padded to 8192² and blurred.
         let mut p = pipeline((16, 16), (16, 16));
         p.pad = Some((8192, 8192));
-        p.filtered = true;
+        p.blurred = true;
         let e = p.check().unwrap_err();
         assert_eq!((e.status, e.code), (422, "too_many_pixels"));
         assert!(e.message.contains("8192×8192"), "{}", e.message);

@@ -6,7 +6,7 @@ use imgbed::config::Config;
 use imgbed::http::{Method, Request, Response};
 use imgbed::meta::{ImageMeta, Status};
 use imgbed::router::handle;
-use imgbed::memory::{MemoryBlobs, MemoryHttp, MemoryKv, MemoryPlatform, MemoryPool};
+use imgbed::memory::{MemoryBlobs, MemoryCache, MemoryHttp, MemoryKv, MemoryPlatform, MemoryPool};
 
 /// `../shared/corpus` beside the repository, or `IMGBED_CORPUS`.
 fn corpus(name: &str) -> Vec<u8> {
@@ -25,11 +25,12 @@ struct World {
     kv: MemoryKv,
     pool: MemoryPool,
     http: MemoryHttp,
+    edge: MemoryCache,
 }
 
 impl World {
     fn run(&self, req: Request) -> Response {
-        let app = App::<MemoryPlatform>::new(config(), &self.blobs, &self.kv, &self.pool, &self.http, 1_700_000_000_000);
+        let app = App::<MemoryPlatform>::new(config(), &self.blobs, &self.kv, &self.pool, &self.http, &self.edge, 1_700_000_000_000);
         pollster::block_on(handle(&app, req))
     }
 }

@@ -10,8 +10,8 @@ use crate::app::{App, Platform};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{self, Method};
-use crate::conditional::etag_matches;
-use crate::handlers::transform::edge_cache_key;
+use crate::security;
+use futures_util::StreamExt;
 use worker::{event, Cache, Context, Env};
 
 /// The Worker's bindings.
@@ -22,40 +22,33 @@ impl Platform for Cloudflare {
     type Kv = kv::WorkersKv;
     type Pool = pool::DoPool;
     type Http = fetch::WorkerFetch;
+    type Cache = EdgeCache;
 }
 
 #[event(fetch)]
-async fn fetch(req: worker::Request, env: Env, ctx: Context) -> worker::Result<worker::Response> {
+async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<worker::Response> {
     console_error_panic_hook::set_once();
-    // Transform answers are also kept in this location's edge cache.
-    let header = |name: &str| req.headers().get(name).ok().flatten().unwrap_or_default();
-    let (accept, if_none_match) = (header("accept"), header("if-none-match"));
-    let cache_key = req.url().ok().and_then(|u| edge_cache_key(Method::parse(req.method().as_ref()), &u, &accept));
-    if let Some(key) = &cache_key {
-        if let Ok(Some(mut hit)) = Cache::default().get(key.as_str(), false).await {
-            // Cached responses have immutable headers; `Headers::clone` makes a mutable copy.
-            let headers = hit.headers().clone();
-            headers.set("x-variant-cache", "edge")?;
-            let etag = headers.get("etag")?.unwrap_or_default();
-            if !if_none_match.is_empty() && etag_matches(&if_none_match, &etag) {
-                return Ok(worker::Response::empty()?.with_status(304).with_headers(headers));
-            }
-            let status = hit.status_code();
-            return Ok(worker::Response::from_bytes(hit.bytes().await?)?.with_status(status).with_headers(headers));
-        }
-    }
     let resp = match serve(req, &env).await {
         Ok(r) => r,
-        Err(e) => http::Response::from(e),
+        Err(e) => crate::router::decorate(http::Response::from(e)),
     };
-    let mut out = to_worker(resp)?;
-    if let (Some(key), 200) = (cache_key, out.status_code()) {
-        let copy = out.cloned()?;
-        ctx.wait_until(async move {
-            let _ = Cache::default().put(key, copy).await;
-        });
+    to_worker(resp)
+}
+
+/// Reads a body chunk by chunk, giving up as soon as it passes `limit`: a chunked upload has no
+/// `Content-Length` to refuse it by.
+async fn read_body(req: &mut worker::Request, limit: u64) -> Result<Vec<u8>, ApiError> {
+    let unreadable = |e: worker::Error| ApiError::bad_request("unreadable_body", format!("the request body could not be read: {e}"));
+    let Ok(mut stream) = req.stream() else { return Ok(Vec::new()) };
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(unreadable)?;
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Err(security::body_too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
     }
-    Ok(out)
+    Ok(body)
 }
 
 async fn serve(mut req: worker::Request, env: &Env) -> Result<http::Response, ApiError> {
@@ -63,25 +56,42 @@ async fn serve(mut req: worker::Request, env: &Env) -> Result<http::Response, Ap
     let method = Method::parse(req.method().as_ref());
     let url = req.url().map_err(|e| ApiError::bad_request("bad_url", e.to_string()))?;
     let headers: http::Headers = req.headers().entries().collect();
-    // Refuse oversized bodies before reading them into the isolate's 128 MB.
-    let declared = headers.get("content-length").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    if declared > config.max_body_bytes() {
-        return Err(ApiError::too_large(config.max_upload_bytes));
+    let mut request = http::Request { method, url, headers, body: Vec::new() };
+    if let Some(refusal) = crate::router::before_body(&config, &request) {
+        return Ok(refusal);
     }
-    let body = match method {
-        Method::Post | Method::Put | Method::Patch => req
-            .bytes()
-            .await
-            .map_err(|e| ApiError::bad_request("unreadable_body", format!("the request body could not be read: {e}")))?,
-        _ => Vec::new(),
+    if matches!(method, Method::Post | Method::Put | Method::Patch) {
+        request.body = match read_body(&mut req, config.max_body_bytes()).await {
+            Ok(body) => body,
+            Err(e) => return Ok(crate::router::decorate(crate::router::shaped(&request, e))),
+        };
+    }
+    let binding = |e: worker::Error| {
+        crate::log::error(&format!("a binding is missing from wrangler.toml: {e}"));
+        ApiError::internal("the Worker is not configured completely: see the log")
     };
-    let binding = |e: worker::Error| ApiError::internal(format!("a binding is missing from wrangler.toml: {e}"));
     let blobs = r2::R2(env.bucket("IMAGES").map_err(binding)?);
     let kv = kv::WorkersKv(env.kv("META").map_err(binding)?);
     let pool = pool::DoPool(env.durable_object("POOL").and_then(|ns| ns.id_from_name("pools")?.get_stub()).map_err(binding)?);
-    let app = App::<Cloudflare>::new(config, blobs, kv, pool, fetch::WorkerFetch, worker::Date::now().as_millis());
-    let req = http::Request { method, url, headers, body };
-    Ok(crate::router::handle(&app, req).await)
+    let app = App::<Cloudflare>::new(config, blobs, kv, pool, fetch::WorkerFetch, EdgeCache, worker::Date::now().as_millis());
+    Ok(crate::router::handle(&app, request).await)
+}
+
+/// The Cache API of this location.
+struct EdgeCache;
+
+impl crate::storage::EdgeCache for EdgeCache {
+    async fn get(&self, key: &str) -> Option<http::Response> {
+        let mut hit = Cache::default().get(key, false).await.ok()??;
+        let headers: http::Headers = hit.headers().entries().collect();
+        let body = hit.bytes().await.ok()?;
+        Some(http::Response { status: hit.status_code(), headers, body })
+    }
+    async fn put(&self, key: &str, resp: &http::Response) {
+        if let Ok(copy) = to_worker(resp.clone()) {
+            let _ = Cache::default().put(key, copy).await;
+        }
+    }
 }
 
 fn to_worker(resp: http::Response) -> worker::Result<worker::Response> {

@@ -54,7 +54,8 @@ fn form_has_file_field(req: &Request, name: &str) -> bool {
     memchr::memmem::find(&req.body, format!("name=\"{name}\"").as_bytes()).is_some()
 }
 
-fn error(e: ApiError) -> Response {
+/// An error in Chevereto's shape.
+pub fn error(e: ApiError) -> Response {
     let status_txt = match e.status {
         400 => "Bad Request",
         401 => "Unauthorized",

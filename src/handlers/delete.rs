@@ -51,8 +51,10 @@ pub async fn link<P: Platform>(app: &App<P>, req: &Request, id: &str, token: &st
     let name = html_escape(&meta.name);
     let body = format!(
         "<p><img src=\"{path}\" alt=\"\"></p><p>Delete <b>{name}</b> for good?</p>\
-         <form method=\"post\"><button type=\"submit\">Delete</button></form>",
-        path = meta.file_path()
+         <form method=\"post\" action=\"/delete/{id}/{token}\"><button type=\"submit\">Delete</button></form>",
+        path = meta.file_path(),
+        id = meta.id,
+        token = crate::http::pct_encode(token),
     );
     Ok(page("Delete image?", &body))
 }

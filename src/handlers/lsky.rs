@@ -10,8 +10,13 @@ use serde_json::{json, Value};
 fn answer(result: Result<Value, ApiError>) -> Response {
     match result {
         Ok(data) => Response::json(200, &json!({"status": true, "message": "success", "data": data})),
-        Err(e) => Response::json(e.status, &json!({"status": false, "message": e.message, "data": {}})),
+        Err(e) => error(e),
     }
+}
+
+/// An error in Lsky's shape.
+pub fn error(e: ApiError) -> Response {
+    Response::json(e.status, &json!({"status": false, "message": e.message, "data": {}}))
 }
 
 pub async fn upload<P: Platform>(app: &App<P>, req: &Request) -> Response {

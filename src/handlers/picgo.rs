@@ -21,6 +21,11 @@ pub fn is_picgo(req: &Request) -> bool {
         || (req.body.is_empty() && req.header("content-type").is_none())
 }
 
+/// An error in the PicGo server's shape.
+pub fn error(e: ApiError) -> Response {
+    failure(e.status, &e.message)
+}
+
 fn failure(status: u16, message: &str) -> Response {
     Response::json(status, &json!({"success": false, "message": message, "msg": message}))
 }

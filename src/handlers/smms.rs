@@ -5,26 +5,31 @@
 use crate::app::{App, Platform};
 use crate::error::ApiError;
 use crate::handlers::{delete, upload};
-use crate::http::{Request, Response};
+use crate::handlers::upload::split_delete_key;
+use crate::http::{Method, Request, Response};
 use crate::ids::random_token;
 use serde_json::{json, Value};
 
-fn answer(result: Result<(Value, &str), ApiError>) -> Response {
-    let request_id = random_token();
+/// SM.MS's success shape. PicGo 3.x accepts an answer only when `code === 200` or
+/// `message === "success"`, older PicGo and PicList when `code === "success"` or `success`:
+/// `code: "success"` with `message: "success"` satisfies all of them.
+fn answer(result: Result<Value, ApiError>) -> Response {
     match result {
-        Ok((data, message)) => Response::json(
+        Ok(data) => Response::json(
             200,
-            &json!({"success": true, "code": "success", "message": message, "data": data, "RequestId": request_id}),
+            &json!({"success": true, "code": "success", "message": "success", "data": data, "RequestId": random_token()}),
         ),
-        Err(e) => Response::json(
-            e.status,
-            &json!({"success": false, "code": e.code, "message": e.message, "data": [], "RequestId": request_id}),
-        ),
+        Err(e) => error(e),
     }
 }
 
+/// An error in SM.MS's shape.
+pub fn error(e: ApiError) -> Response {
+    Response::json(e.status, &json!({"success": false, "code": e.code, "message": e.message, "data": [], "RequestId": random_token()}))
+}
+
 pub async fn upload<P: Platform>(app: &App<P>, req: &Request) -> Response {
-    answer(store(app, req).await.map(|d| (d, "Upload success.")))
+    answer(store(app, req).await)
 }
 
 async fn store<P: Platform>(app: &App<P>, req: &Request) -> Result<Value, ApiError> {
@@ -47,6 +52,13 @@ async fn store<P: Platform>(app: &App<P>, req: &Request) -> Result<Value, ApiErr
     }))
 }
 
-pub async fn remove<P: Platform>(app: &App<P>, req: &Request, hash: &str) -> Response {
-    answer(delete::by_key(app, req, hash).await.map(|_| (json!([]), "File delete success.")))
+/// `GET /api/v2/delete/<hash>`: SM.MS clients (PicList) send it with their `Authorization`
+/// token and delete; a bare GET — a person's browser, or a chat app previewing the link — only
+/// gets a page that asks, whose button POSTs. `POST` deletes.
+pub async fn remove<P: Platform>(app: &App<P>, req: &Request, hash: &str) -> Result<Response, ApiError> {
+    if req.method != Method::Post && req.header("authorization").is_none() {
+        let (id, token) = split_delete_key(hash).ok_or_else(|| ApiError::forbidden("this key cannot delete anything: use the key from the upload answer"))?;
+        return delete::link(app, req, id, token).await;
+    }
+    Ok(answer(delete::by_key(app, req, hash).await.map(|_| json!([]))))
 }

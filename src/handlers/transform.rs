@@ -9,27 +9,22 @@ use crate::auth;
 use crate::error::ApiError;
 use crate::http::{Method, Request, Response};
 use crate::ids::{hmac_base64, sha256_hex};
-use crate::meta::ImageMeta;
+use crate::meta::{ImageMeta, Status};
+use crate::security::SOURCE_TOO_LARGE;
 use crate::sniff::{sniff, Format};
-use crate::storage::Blobs;
+use crate::storage::{Blobs, EdgeCache, Pool};
 use crate::transform::options::{negotiate, OutFormat, Options};
 use crate::transform::{run, same_format};
 
-/// The edge-cache (Cache API) key for a transform request: its URL, plus which side of the
-/// `f=auto` negotiation the client is on (the Cache API ignores `Vary`). `None` for anything
-/// that is not a transform.
-pub fn edge_cache_key(method: Method, url: &url::Url, accept: &str) -> Option<String> {
-    if method != Method::Get || !url.path().starts_with("/file/") {
-        return None;
-    }
-    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-    let opts = Options::parse(&pairs, &[]).ok()??;
-    let side = match opts.format {
+/// The edge-cache (Cache API) key for a transform: its URL, plus which side of the `f=auto`
+/// negotiation the client is on (the Cache API ignores `Vary`).
+fn edge_cache_key(url: &url::Url, requested: Option<OutFormat>, accept: &str) -> String {
+    let side = match requested {
         Some(OutFormat::Auto) if accept.contains("image/webp") => "&imgbed-accept=webp",
         Some(OutFormat::Auto) => "&imgbed-accept=other",
         _ => "",
     };
-    Some(format!("{url}{side}"))
+    format!("{url}{side}")
 }
 
 /// Prefix of every variant of an image, for listing and deleting them.
@@ -81,12 +76,16 @@ fn guard<P: Platform>(app: &App<P>, req: &Request, id: &str, opts: &Options, pai
     }))
 }
 
+/// The original instead of a transform, for images no transform can open (animated, AVIF,
+/// too large to decode within the budget, or damaged in a way only decoding finds): every
+/// accepted image answers at every size.
+fn original(meta: &ImageMeta, why: &str) -> Response {
+    Response::empty(307).with_header("location", meta.file_path()).with_header("x-transform", format!("skipped: {why}"))
+}
+
 pub async fn serve<P: Platform>(app: &App<P>, req: &Request, meta: &ImageMeta, opts: Options, pairs: &[(String, String)]) -> Result<Response, ApiError> {
     if meta.animated || meta.format == Format::Avif {
-        // Frames (and AVIF, which has no decoder here) pass through untouched.
-        return Ok(Response::empty(307)
-            .with_header("location", meta.file_path())
-            .with_header("x-transform", "skipped: animated and AVIF images are served as they are"));
+        return Ok(original(meta, "animated and AVIF images are served as they are"));
     }
     let accept = req.header("accept").unwrap_or("");
     let may_have_alpha = !matches!(meta.format, Format::Jpeg);
@@ -107,33 +106,62 @@ pub async fn serve<P: Platform>(app: &App<P>, req: &Request, meta: &ImageMeta, o
         resp.headers.remove("content-type");
         return Ok(resp);
     }
+    // Only what the public may see goes into (or comes out of) the edge cache, and only after
+    // the record said so: a blocked or deleted image's variants stop at once.
+    let edge_key = (meta.status == Status::Active && req.method == Method::Get).then(|| edge_cache_key(&req.url, opts.format, accept));
+    if let Some(k) = &edge_key {
+        if let Some(hit) = app.edge.get(k).await {
+            return Ok(hit.with_header("x-variant-cache", "edge"));
+        }
+    }
     if let Some(blob) = app.blobs.get(&key, None).await? {
         resp.headers.set("x-variant-cache", "hit");
-        return Ok(finish(req, resp, blob.bytes));
+        return Ok(cached(app, edge_key, finish(req, resp, blob.bytes)).await);
     }
     guard(app, req, &meta.id, &opts, pairs)?;
-    let existing = app.blobs.list(&variant_prefix(&meta.id), app.config.max_variants_per_image).await?;
-    if existing.len() as u32 >= app.config.max_variants_per_image && !auth::is_admin(&app.config, req) {
+    let admin = auth::is_admin(&app.config, req);
+    let cap = if admin { u64::MAX } else { app.config.max_variants_per_image as u64 };
+    if !app.pool.reserve_variant(&meta.id, &key, cap).await? {
         return Err(ApiError::forbidden(format!(
             "this image already has {} variants, the most allowed (MAX_VARIANTS_PER_IMAGE): use one of those sizes",
-            existing.len()
+            app.config.max_variants_per_image
         )));
     }
-    let original = app
-        .blobs
-        .get(&meta.location, None)
-        .await?
-        .ok_or_else(|| ApiError::internal(format!("the bytes of image {} are missing from storage", meta.id)))?;
-    let sniffed = sniff(&original.bytes)?;
-    let out = run(&original.bytes, &sniffed, &opts, format)?;
-    drop(original);
+    let made = async {
+        let source = app
+            .blobs
+            .get(&meta.location, None)
+            .await?
+            .ok_or_else(|| ApiError::internal(format!("the bytes of image {} are missing from storage", meta.id)))?;
+        let sniffed = sniff(&source.bytes)?;
+        run(&source.bytes, &sniffed, &opts, format)
+    };
+    let out = match made.await {
+        Ok(out) => out,
+        Err(e) => {
+            app.pool.release_variant(&meta.id, &key).await?;
+            return match e.code {
+                "corrupt_image" | "unsupported_type" | SOURCE_TOO_LARGE => Ok(original(meta, &e.message)),
+                _ => Err(e),
+            };
+        }
+    };
     app.blobs.put(&key, out.clone(), format.mime(), &[("id", &meta.id)]).await?;
     resp.headers.set("x-variant-cache", "miss");
-    if let Some(bytes) = wasm_memory_bytes() {
-        // Wasm memory only grows, so this is the isolate's peak so far: for benchmarks.
+    let mut resp = cached(app, edge_key, finish(req, resp, out)).await;
+    if let (true, Some(bytes)) = (admin, wasm_memory_bytes()) {
+        // Wasm memory only grows, so this is the isolate's peak so far: for the operator's
+        // benchmarks and memory checks, never for the public.
         resp.headers.set("x-wasm-memory", bytes.to_string());
     }
-    Ok(finish(req, resp, out))
+    Ok(resp)
+}
+
+async fn cached<P: Platform>(app: &App<P>, edge_key: Option<String>, resp: Response) -> Response {
+    if let Some(k) = edge_key {
+        app.edge.put(&k, &resp).await;
+    }
+    resp
 }
 
 fn finish(req: &Request, mut resp: Response, body: Vec<u8>) -> Response {
@@ -161,13 +189,11 @@ mod tests {
 
     #[test]
     fn edge_keys_split_auto_by_accept_only() {
-        let url = |q: &str| url::Url::parse(&format!("https://h/file/abc.jpg?{q}")).unwrap();
-        assert_eq!(edge_cache_key(Method::Get, &url("w=100"), "image/webp").as_deref(), Some("https://h/file/abc.jpg?w=100"));
-        let webp = edge_cache_key(Method::Get, &url("w=100&f=auto"), "image/avif,image/webp,*/*");
-        let other = edge_cache_key(Method::Get, &url("w=100&f=auto"), "image/*");
+        let url = url::Url::parse("https://h/file/abc.jpg?w=100&f=auto").unwrap();
+        let webp = edge_cache_key(&url, Some(OutFormat::Auto), "image/avif,image/webp,*/*");
+        let other = edge_cache_key(&url, Some(OutFormat::Auto), "image/*");
         assert_ne!(webp, other);
-        assert_eq!(edge_cache_key(Method::Get, &url("w=0"), ""), None, "errors are not cached");
-        assert_eq!(edge_cache_key(Method::Head, &url("w=100"), ""), None);
-        assert_eq!(edge_cache_key(Method::Get, &url::Url::parse("https://h/file/abc.jpg").unwrap(), ""), None);
+        let fixed = url::Url::parse("https://h/file/abc.jpg?w=100").unwrap();
+        assert_eq!(edge_cache_key(&fixed, None, "image/webp"), "https://h/file/abc.jpg?w=100");
     }
 }

@@ -55,9 +55,11 @@ pub fn read_form(config: &Config, req: &Request, raw_name: Option<&str>) -> Resu
     if let Some(boundary) = multipart::boundary(req.content_type()) {
         let mut form = UploadForm::default();
         for part in multipart::parse(&req.body, &boundary)? {
+            // A file field without a filename may still be text: Chevereto scripts send
+            // `source` as base64 or a URL in a plain form field.
             let is_file = part.filename.is_some()
-                || FILE_FIELDS.contains(&part.name.trim_end_matches("[]"))
-                || Format::detect(part.data).is_some();
+                || Format::detect(part.data).is_some()
+                || (FILE_FIELDS.contains(&part.name.trim_end_matches("[]")) && std::str::from_utf8(part.data).is_err());
             if is_file && part.data.len() as u64 > config.max_upload_bytes {
                 let mut e = ApiError::too_large(config.max_upload_bytes);
                 if let Some(name) = &part.filename {

@@ -72,6 +72,15 @@ pub trait Pool {
     async fn forget_variants(&self, id: &str) -> StoreResult<()>;
 }
 
+/// This location's HTTP cache (the Cache API): free, per data centre, and keyed by whatever the
+/// caller says. Only answers that anyone may see go in, and only after the record was read, so
+/// a deleted or blocked image is never served from it.
+#[allow(async_fn_in_trait)]
+pub trait EdgeCache {
+    async fn get(&self, key: &str) -> Option<crate::http::Response>;
+    async fn put(&self, key: &str, resp: &crate::http::Response);
+}
+
 /// Operation counts for one request, by billing class.
 #[derive(Debug, Default)]
 pub struct Ops {

@@ -27,7 +27,8 @@ pub fn compress(bytes: &[u8], sniffed: &Sniffed, quality: u8, max_side: Option<u
             opts.height = Some(m);
         }
     }
-    let img = match render(bytes, sniffed, &opts) {
+    let format = if sniffed.format == Format::Jpeg { OutFormat::Jpeg } else { OutFormat::Png };
+    let img = match render(bytes, sniffed, &opts, format) {
         Ok(img) => img,
         // Too large to re-encode within the memory budget: the original is kept, unless a
         // smaller size was asked for and cannot be made.

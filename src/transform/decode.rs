@@ -57,7 +57,13 @@ pub fn open(bytes: &[u8], format: Format, want: (u32, u32)) -> Result<Source<'_>
             let native = decoder.total_bytes();
             // 8-bit layouts are used as they are; others are converted (a second buffer).
             let converted = !matches!(color, image::ColorType::L8 | image::ColorType::Rgb8 | image::ColorType::Rgba8);
-            Source { kind: Kind::Other(Box::new(decoder)), size, channels, decoder_bytes: if converted { native } else { 0 } }
+            // WebP decodes through YUV planes, GIF through palette indices and a canvas.
+            let working = size.0 as u64 * size.1 as u64 * match format {
+                Format::Webp => 2,
+                Format::Gif => 5,
+                _ => 0,
+            };
+            Source { kind: Kind::Other(Box::new(decoder)), size, channels, decoder_bytes: working + if converted { native } else { 0 } }
         }
     };
     security::check_decode(source.size.0, source.size.1, source.size.0 as u64 * source.size.1 as u64 * source.channels + source.decoder_bytes)?;
@@ -103,7 +109,8 @@ fn open_jpeg(bytes: &[u8], (want_w, want_h): (u32, u32)) -> Result<Source<'_>, A
         kind: Kind::Jpeg(d, info.pixel_format),
         size: (sw, sh),
         channels: if per_pixel == 2 { 1 } else { channels },
-        decoder_bytes: frame.coefficient_bytes() + if converted { pixels * per_pixel } else { 0 },
+        // The decoder keeps one plane per component besides the interleaved output.
+        decoder_bytes: frame.coefficient_bytes() + pixels * per_pixel * 3 / 2 + if converted { pixels * per_pixel } else { 0 },
     })
 }
 

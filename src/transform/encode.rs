@@ -5,8 +5,9 @@ use crate::error::ApiError;
 use image::DynamicImage;
 use std::io::Cursor;
 
-/// Progressive JPEG needs every coefficient in memory; below this many pixels that is cheap.
-const PROGRESSIVE_MAX_PIXELS: u64 = 4_000_000;
+/// Progressive JPEG and optimised Huffman tables need every block in memory (about 9 bytes a
+/// pixel); below this many pixels that is cheap, above it the encoder streams.
+pub const BUFFERED_JPEG_MAX_PIXELS: u64 = 4_000_000;
 
 fn failed(what: &str, e: impl std::fmt::Display) -> ApiError {
     ApiError::internal(format!("{what} encoding failed: {e}"))
@@ -18,9 +19,10 @@ pub fn encode(img: &DynamicImage, format: OutFormat, quality: u8) -> Result<Vec<
         OutFormat::Jpeg | OutFormat::Auto => {
             let mut out = Vec::new();
             let mut enc = jpeg_encoder::Encoder::new(&mut out, quality);
-            enc.set_progressive(w as u64 * h as u64 <= PROGRESSIVE_MAX_PIXELS);
+            let buffered = w as u64 * h as u64 <= BUFFERED_JPEG_MAX_PIXELS;
+            enc.set_progressive(buffered);
             // Huffman tables fitted to the image: several percent smaller for one more pass.
-            enc.set_optimized_huffman_tables(true);
+            enc.set_optimized_huffman_tables(buffered);
             let (w16, h16) = (u16::try_from(w).map_err(|e| failed("JPEG", e))?, u16::try_from(h).map_err(|e| failed("JPEG", e))?);
             match img {
                 DynamicImage::ImageLuma8(g) => enc.encode(g.as_raw(), w16, h16, jpeg_encoder::ColorType::Luma),

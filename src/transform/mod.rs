@@ -34,19 +34,24 @@ pub fn run(input: &[u8], sniffed: &Sniffed, opts: &Options, format: OutFormat) -
     if format == OutFormat::Avif {
         return Err(ApiError::bad_request("bad_parameter", "format=avif is not available as an output: use webp or jpeg"));
     }
-    encode::encode(&render(input, sniffed, opts)?, format, opts.quality)
+    encode::encode(&render(input, sniffed, opts, format)?, format, opts.quality)
 }
 
-/// Every step but the encoding: the pixels of the output. The memory every step will need is
-/// checked against [`crate::security`] after the headers are read and before any pixel exists.
-pub fn render(input: &[u8], sniffed: &Sniffed, opts: &Options) -> Result<image::DynamicImage, ApiError> {
+/// The most bytes of pixel buffers [`run`] will hold at once for this request, as checked
+/// against the budget; reads headers only.
+pub fn estimate(input: &[u8], sniffed: &Sniffed, opts: &Options, format: OutFormat) -> Result<u64, ApiError> {
+    let source = decode::open(input, sniffed.format, decode_target(sniffed, opts, &plan(sniffed, opts)))?;
+    Ok(pipeline(&source, sniffed, opts, format).1.peak_bytes())
+}
+
+/// The plan against the size the source will really decode to, and the buffers it needs.
+fn pipeline(source: &decode::Source, sniffed: &Sniffed, opts: &Options, format: OutFormat) -> (Plan, Pipeline) {
     let planned = plan(sniffed, opts);
-    let source = decode::open(input, sniffed.format, decode_target(sniffed, opts, &planned))?;
     // A JPEG decoded below budget may be smaller than the plan: scale the plan to it.
     let turned = swapped(sniffed, opts);
     let decoded = if turned { (source.size.1, source.size.0) } else { source.size };
     let plan = if decoded == oriented_size(sniffed, opts) { planned } else { rescaled(&planned, oriented_size(sniffed, opts), decoded, opts) };
-    Pipeline {
+    let pipeline = Pipeline {
         decoded: source.size,
         decoder_bytes: source.decoder_bytes,
         channels: source.channels,
@@ -55,9 +60,38 @@ pub fn render(input: &[u8], sniffed: &Sniffed, opts: &Options) -> Result<image::
         crop: plan.crop,
         auto_gravity: opts.gravity == options::Gravity::Auto,
         pad: plan.pad,
-        filtered: opts.blur.is_some() || opts.sharpen.is_some(),
+        blurred: opts.blur.is_some(),
+        sharpened: opts.sharpen.is_some_and(|s| s > 0.0),
+        encoder: encoder_cost(format, plan.output()),
+    };
+    (plan, pipeline)
+}
+
+/// Bytes per output pixel an encoder keeps besides the pixels it is given (measured in
+/// `tests/memory.rs`): JPEG buffers every block for its optimised Huffman tables, WebP converts
+/// to RGBA and YUV planes, GIF to RGBA and palette indices.
+fn encoder_cost(format: OutFormat, (w, h): (u32, u32)) -> u64 {
+    match format {
+        OutFormat::Jpeg | OutFormat::Auto if w as u64 * h as u64 <= encode::BUFFERED_JPEG_MAX_PIXELS => ENCODER_JPEG_BUFFERED,
+        OutFormat::Jpeg | OutFormat::Auto => ENCODER_JPEG_STREAMED,
+        OutFormat::Webp => ENCODER_WEBP,
+        OutFormat::Gif => ENCODER_GIF,
+        OutFormat::Png | OutFormat::Avif => ENCODER_PNG,
     }
-    .check()?;
+}
+
+const ENCODER_JPEG_BUFFERED: u64 = 9;
+const ENCODER_JPEG_STREAMED: u64 = 3;
+const ENCODER_WEBP: u64 = 4;
+const ENCODER_GIF: u64 = 10;
+const ENCODER_PNG: u64 = 2;
+
+/// Every step but the encoding: the pixels of the output. The memory every step will need is
+/// checked against [`crate::security`] after the headers are read and before any pixel exists.
+pub fn render(input: &[u8], sniffed: &Sniffed, opts: &Options, format: OutFormat) -> Result<image::DynamicImage, ApiError> {
+    let source = decode::open(input, sniffed.format, decode_target(sniffed, opts, &plan(sniffed, opts)))?;
+    let (plan, pipeline) = pipeline(&source, sniffed, opts, format);
+    pipeline.check()?;
     let img = resize::normalise(source.decode()?);
     let img = ops::orient(img, sniffed.exif_orientation);
     let mut img = ops::rotate(img, opts.rotate);
