@@ -213,11 +213,19 @@ pub struct MemoryKv {
     pub entries: RefCell<BTreeMap<String, String>>,
     /// When set, writes fail (reads still work, as when KV's write limit is reached).
     pub writes_broken: Cell<bool>,
+    /// When set, this many more writes succeed and the next one fails (a passing fault).
+    pub writes_left: Cell<Option<u32>>,
 }
 
 impl MemoryKv {
     fn check_write(&self) -> StoreResult<()> {
-        if self.writes_broken.get() { Err(StoreError("memory KV writes are switched off".into())) } else { Ok(()) }
+        if let Some(n) = self.writes_left.get() {
+            self.writes_left.set(n.checked_sub(1));
+            if n == 0 {
+                return Err(StoreError("SQLITE_BUSY: a passing fault".into()));
+            }
+        }
+        if self.writes_broken.get() { Err(StoreError("SQLITE_CONSTRAINT: memory KV writes are switched off".into())) } else { Ok(()) }
     }
 }
 

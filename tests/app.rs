@@ -227,3 +227,28 @@ fn the_admin_moves_blocks_and_approves_images() {
     }
     assert_eq!(json(&w.run(get(&format!("/api/images/{id}"))))["album"], "travel", "refused changes change nothing");
 }
+
+#[test]
+fn a_batch_that_fails_part_way_stores_nothing_and_leaks_nothing() {
+    let w = World::default();
+    let files: Vec<Vec<u8>> = ["small-320x211.jpg", "portrait-1600x2400.jpg", "landscape-3840x2400.jpg"].iter().map(|n| corpus(n)).collect();
+    let mut body = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        body.extend_from_slice(format!("--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{i}.jpg\"\r\n\r\n").as_bytes());
+        body.extend_from_slice(f);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"--B--\r\n");
+    let mut req = upload(&[]);
+    req.body = body;
+    // The first file's record is written; the second's write fails.
+    w.kv.writes_left.set(Some(1));
+    let r = w.run(req);
+    assert_eq!(r.status, 503);
+    let text = String::from_utf8_lossy(&r.body);
+    assert!(text.contains("Nothing from this batch was stored"), "{text}");
+    assert!(!text.contains("SQLITE"), "internal error text reached the client: {text}");
+    assert!(w.kv.entries.borrow().is_empty(), "records left behind");
+    assert!(w.blobs.objects.borrow().is_empty(), "bytes left behind");
+    assert!(w.pool.ids().is_empty(), "pool entries left behind");
+}

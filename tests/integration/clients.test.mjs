@@ -3,6 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { worker, corpus, unique, UPLOAD_TOKEN, ADMIN_TOKEN } from './harness.mjs';
+import { origin, serveBytes } from './origin.mjs';
 
 const bytesOf = async (url) => Buffer.from(await (await fetch(url)).arrayBuffer());
 
@@ -84,10 +85,17 @@ describe('PicGo / PicList SM.MS uploader with backup domain', () => {
       body: form([['smfile', img, 'square.webp'], ['ssl', 'true']]),
     });
     const body = JSON.parse(await r.text()); // PicGo parses the text itself
+    // PicGo 3.x accepts `code === 200 || message === 'success'`; PicList and older PicGo `code === 'success'`.
+    assert.ok(body.code === 200 || body.message === 'success', 'PicGo 3 accepts it');
     assert.equal(body.code, 'success');
     assert.deepEqual(await bytesOf(body.data.url), img);
     assert.equal(body.data.width, 4096);
-    const del = await fetch(body.data.delete);
+    // A link preview (a bare GET) only gets the question; PicList's delete (GET with its token) deletes.
+    const preview = await fetch(body.data.delete);
+    assert.equal(preview.status, 200);
+    assert.match(await preview.text(), /Delete image\?/);
+    assert.equal((await fetch(body.data.url)).status, 200, 'a bare GET deletes nothing');
+    const del = await fetch(`${body.data.delete}?hash=x&format=json`, { headers: { Authorization: UPLOAD_TOKEN } });
     assert.equal((await del.json()).success, true);
     assert.equal((await fetch(body.data.url)).status, 404);
   });
@@ -126,26 +134,35 @@ describe('ShareX Chevereto uploader and ImgBB API', () => {
   it('Chevereto: source as a URL is fetched; format=txt answers the URL', async () => {
     const url = await worker();
     const img = unique(corpus('small-320x211.jpg'));
-    const first = await (await fetch(`${url}/api/1/upload`, { method: 'POST', headers: { 'X-API-Key': UPLOAD_TOKEN }, body: form([['source', img, 'a.jpg']]) })).json();
-    // Re-uploading by URL stores the same bytes once, so the answer is the same image.
+    const source = await serveBytes(`/chevereto-${Date.now()}.jpg`, img);
     const r = await fetch(`${url}/api/1/upload?format=txt`, {
       method: 'POST', headers: { 'X-API-Key': UPLOAD_TOKEN, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ source: first.image.url }),
+      body: JSON.stringify({ source }),
     });
     assert.equal(r.status, 200);
-    assert.equal(await r.text(), first.image.url);
+    assert.deepEqual(await bytesOf(await r.text()), img);
   });
 
-  it('a URL that is not there → 400 with the Chevereto error shape', async () => {
+  it('Chevereto: source as base64 in a multipart text field', async () => {
     const url = await worker();
+    const img = unique(corpus('small-320x211.jpg'));
+    const r = await fetch(`${url}/api/1/upload`, { method: 'POST', headers: { 'X-API-Key': UPLOAD_TOKEN }, body: form([['source', img.toString('base64')]]) });
+    assert.equal(r.status, 200);
+    assert.deepEqual(await bytesOf((await r.json()).image.url), img);
+  });
+
+  it('a URL that is not there → 400 with the Chevereto error shape, and nothing of the origin\'s answer', async () => {
+    const url = await worker();
+    const host = await origin();
     const r = await fetch(`${url}/api/1/upload`, {
       method: 'POST', headers: { 'X-API-Key': UPLOAD_TOKEN, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ source: `${url}/file/AAAAAAAAAAAA.jpg` }),
+      body: JSON.stringify({ source: `http://${host}/missing.jpg` }),
     });
     const body = await r.json();
     assert.equal(r.status, 400);
     assert.equal(body.status_code, 400);
     assert.match(body.error.message, /answered HTTP 404/);
+    assert.doesNotMatch(JSON.stringify(body), /internal detail/);
   });
 });
 

@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { origin } from './origin.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CORPUS = process.env.IMGBED_CORPUS ?? join(ROOT, '..', 'shared', 'corpus');
@@ -54,6 +55,7 @@ export function worker(vars = {}) {
 }
 
 async function start(vars) {
+  vars = { URL_UPLOAD_ALLOW_HOSTS: await origin(), ...vars };
   const port = await freePort();
   const inspector = await freePort();
   const persist = mkdtempSync(join(tmpdir(), 'imgbed-test-'));
@@ -171,3 +173,43 @@ export async function errorOf(resp) {
   const body = await resp.json();
   return { status: resp.status, code: body?.error?.code, message: body?.error?.message };
 }
+
+/** Format and pixel size read from an image's header. */
+export function probe(b) {
+  if (b[0] === 0xff && b[1] === 0xd8) {
+    let at = 2;
+    while (at < b.length) {
+      const m = b[at + 1];
+      const len = b.readUInt16BE(at + 2);
+      if (m >= 0xc0 && m <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(m)) {
+        return { format: 'jpeg', height: b.readUInt16BE(at + 5), width: b.readUInt16BE(at + 7), progressive: m === 0xc2, exif: b.includes(Buffer.from('Exif\0\0')) };
+      }
+      at += 2 + len;
+    }
+  }
+  if (b.subarray(1, 4).toString() === 'PNG') return { format: 'png', width: b.readUInt32BE(16), height: b.readUInt32BE(20) };
+  if (b.subarray(0, 3).toString() === 'GIF') return { format: 'gif', width: b.readUInt16LE(6), height: b.readUInt16LE(8) };
+  if (b.subarray(8, 12).toString() === 'WEBP') {
+    const kind = b.subarray(12, 16).toString();
+    if (kind === 'VP8 ') return { format: 'webp', lossy: true, width: b.readUInt16LE(26) & 0x3fff, height: b.readUInt16LE(28) & 0x3fff };
+    if (kind === 'VP8X') return { format: 'webp', width: 1 + b.readUIntLE(24, 3), height: 1 + b.readUIntLE(27, 3), lossy: b.includes(Buffer.from('VP8 ')) };
+    if (kind === 'VP8L') { const bits = b.readUInt32LE(21); return { format: 'webp', lossy: false, width: (bits & 0x3fff) + 1, height: ((bits >> 14) & 0x3fff) + 1 }; }
+  }
+  return { format: 'unknown' };
+}
+
+export function u16(n) { const b = Buffer.alloc(2); b.writeUInt16LE(n); return b; }
+
+export function makePng(w, h, depth, colorType, idat) {
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type), data]);
+    const crc = Buffer.alloc(4); crc.writeUInt32BE(crc32(td));
+    return Buffer.concat([len, td, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4); ihdr[8] = depth; ihdr[9] = colorType;
+  return Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
+}
+
+

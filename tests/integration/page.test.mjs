@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { worker, corpus, unique, CORPUS, ROOT, UPLOAD_TOKEN } from './harness.mjs';
+import { serveBytes } from './origin.mjs';
 
 const SHOTS = join(ROOT, 'tests', 'screenshots');
 let browser;
@@ -138,8 +139,7 @@ describe('upload page', () => {
   it('uploads from a pasted URL', async () => {
     const url = await worker();
     const { page, context } = await open(url);
-    const res = await fetch(`${url}/upload/source.jpg?format=txt`, { method: 'PUT', headers: { Authorization: `Bearer ${UPLOAD_TOKEN}` }, body: unique(corpus('small-320x211.jpg')) });
-    const source = await res.text();
+    const source = await serveBytes(`/page-${Date.now()}.jpg`, unique(corpus('small-320x211.jpg')));
     await page.fill('#url-input', source);
     await page.click('#url-form button');
     await page.waitForFunction(() => document.querySelector('#queue .state')?.textContent === 'Done', null, { timeout: 20_000 });

@@ -4,31 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
-import { worker, corpus, unique, uploadOne, errorOf, ADMIN_TOKEN } from './harness.mjs';
-
-/** Format and pixel size read from an image's header. */
-export function probe(b) {
-  if (b[0] === 0xff && b[1] === 0xd8) {
-    let at = 2;
-    while (at < b.length) {
-      const m = b[at + 1];
-      const len = b.readUInt16BE(at + 2);
-      if (m >= 0xc0 && m <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(m)) {
-        return { format: 'jpeg', height: b.readUInt16BE(at + 5), width: b.readUInt16BE(at + 7), progressive: m === 0xc2, exif: b.includes(Buffer.from('Exif\0\0')) };
-      }
-      at += 2 + len;
-    }
-  }
-  if (b.subarray(1, 4).toString() === 'PNG') return { format: 'png', width: b.readUInt32BE(16), height: b.readUInt32BE(20) };
-  if (b.subarray(0, 3).toString() === 'GIF') return { format: 'gif', width: b.readUInt16LE(6), height: b.readUInt16LE(8) };
-  if (b.subarray(8, 12).toString() === 'WEBP') {
-    const kind = b.subarray(12, 16).toString();
-    if (kind === 'VP8 ') return { format: 'webp', lossy: true, width: b.readUInt16LE(26) & 0x3fff, height: b.readUInt16LE(28) & 0x3fff };
-    if (kind === 'VP8X') return { format: 'webp', width: 1 + b.readUIntLE(24, 3), height: 1 + b.readUIntLE(27, 3), lossy: b.includes(Buffer.from('VP8 ')) };
-    if (kind === 'VP8L') { const bits = b.readUInt32LE(21); return { format: 'webp', lossy: false, width: (bits & 0x3fff) + 1, height: ((bits >> 14) & 0x3fff) + 1 }; }
-  }
-  return { format: 'unknown' };
-}
+import { worker, corpus, unique, uploadOne, errorOf, probe, makePng, u16, ADMIN_TOKEN, UPLOAD_TOKEN } from './harness.mjs';
 
 const get = async (url, headers = {}) => {
   const r = await fetch(url, { headers });
@@ -106,7 +82,7 @@ describe('transforms', () => {
     // A fresh isolate of its own, so the figure is this transform's peak.
     const url = await worker({ PROBE: '24mp' });
     const { src } = await uploadOne(url, unique(corpus('phone-24MP-6000x4000.jpg')), 'p.jpg');
-    const { r, body } = await get(`${url}${src}?w=800&f=webp`);
+    const { r, body } = await get(`${url}${src}?w=800&f=webp`, { Authorization: `Bearer ${ADMIN_TOKEN}` });
     assert.equal(r.status, 200);
     assert.deepEqual([probe(body).width, probe(body).height], [800, 533]);
     const mem = Number(r.headers.get('x-wasm-memory'));
@@ -119,20 +95,24 @@ describe('transforms', () => {
 
   it('refuses decompression bombs cleanly', async () => {
     const url = await worker();
-    // A 20000×20000 1-bit PNG: 50 KB on disk, 1.6 GB as RGBA.
-    const side = 20000;
-    const row = Buffer.alloc(1 + side / 8);
-    const raw = Buffer.alloc(row.length * side);
-    const png = makePng(side, side, 1, 0, deflateSync(raw, { level: 9 }));
-    const bomb = await uploadOne(url, png, 'bomb.png');
-    const e = await errorOf(await fetch(`${url}${bomb.src}?w=100`));
-    assert.equal(e.status, 422);
-    assert.equal(e.code, 'too_many_pixels');
-    // A GIF whose canvas claims 60000×60000.
+    // A 20000×20000 1-bit PNG: 50 KB on disk, 1.6 GB as RGBA. Over 12,000 px a side: refused
+    // at upload, nothing stored.
+    const png = (w, h) => makePng(w, h, 1, 0, deflateSync(Buffer.alloc((1 + w / 8) * h), { level: 9 }));
+    const big = await fetch(`${url}/upload`, { method: 'PUT', headers: { Authorization: `Bearer ${UPLOAD_TOKEN}` }, body: png(20000, 20000) });
+    const e = await errorOf(big);
+    assert.deepEqual([e.status, e.code], [422, 'too_many_pixels']);
+    assert.match(e.message, /12000 pixels a side/);
+    // A GIF whose canvas claims 60000×60000: likewise.
     const gif = Buffer.concat([Buffer.from('GIF89a'), u16(60000), u16(60000), Buffer.from([0, 0, 0]),
       Buffer.from([0x2c]), u16(0), u16(0), u16(1), u16(1), Buffer.from([0, 2, 2, 0x4c, 0x01, 0, 0x3b])]);
-    const g = await uploadOne(url, gif, 'bomb.gif');
-    assert.equal((await errorOf(await fetch(`${url}${g.src}?w=100`))).code, 'too_many_pixels');
+    const g = await fetch(`${url}/upload`, { method: 'PUT', headers: { Authorization: `Bearer ${UPLOAD_TOKEN}` }, body: gif });
+    assert.equal((await errorOf(g)).code, 'too_many_pixels');
+    // 11000×9000 is accepted, but decoding it would take 400 MB: its transforms serve the original.
+    const ok = await uploadOne(url, png(11000, 9000), 'wide.png');
+    const t = await fetch(`${url}${ok.src}?w=100`, { redirect: 'manual' });
+    assert.equal(t.status, 307);
+    assert.equal(t.headers.get('location'), ok.src);
+    assert.match(t.headers.get('x-transform'), /skipped/);
     // The server is fine afterwards.
     assert.equal((await fetch(`${url}/api/config`)).status, 200);
   });
@@ -203,26 +183,6 @@ describe('abuse guard', () => {
     assert.equal((await fetch(`${url}${src}?w=100`)).status, 200, 'existing variants are still served');
   });
 });
-
-function u16(n) { const b = Buffer.alloc(2); b.writeUInt16LE(n); return b; }
-
-function makePng(w, h, depth, colorType, idat) {
-  const chunk = (type, data) => {
-    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
-    const td = Buffer.concat([Buffer.from(type), data]);
-    const crc = Buffer.alloc(4); crc.writeUInt32BE(crc32(td));
-    return Buffer.concat([len, td, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4); ihdr[8] = depth; ihdr[9] = colorType;
-  return Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
-}
-
-function crc32(buf) {
-  let c = ~0;
-  for (const b of buf) { c ^= b; for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1; }
-  return ~c >>> 0;
-}
 
 describe('upload compression', () => {
   it('compress=true re-encodes a JPEG smaller and reports before and after; max_side caps it', async () => {

@@ -1,0 +1,304 @@
+// The review's attacks and hostile files, replayed against the real Worker (workerd): each must
+// get a clear 4xx, the Worker must keep answering, and nothing may be lost or leaked.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { worker, corpus, unique, uploadOne, errorOf, bearer, probe, makePng, UPLOAD_TOKEN, ADMIN_TOKEN } from './harness.mjs';
+import { origin, hits, serveBytes, serveRedirect, serveChunked } from './origin.mjs';
+import { deflateSync } from 'node:zlib';
+
+const admin = { Authorization: `Bearer ${ADMIN_TOKEN}` };
+const json = { 'Content-Type': 'application/json' };
+
+async function put(url, bytes, query = '', headers = bearer()) {
+  const r = await fetch(`${url}/upload/f.bin${query}`, { method: 'PUT', headers, body: bytes });
+  return { status: r.status, body: await r.json() };
+}
+
+describe('security: memory', () => {
+  it('refuses huge outputs with 422 before allocating, and the isolate stays under 128 MB', async () => {
+    const url = await worker({ PROBE: 'memory' });
+    const tiny = makePng(16, 16, 8, 2, deflateSync(Buffer.alloc((1 + 48) * 16)));
+    const { src } = await uploadOne(url, tiny, 'tiny.png');
+    const strip = await uploadOne(url, makePng(2000, 2, 8, 2, deflateSync(Buffer.alloc((1 + 6000) * 2))), 'strip.png');
+    for (const [path, q] of [[src, 'w=8192&h=8192&fit=pad&f=webp&blur=250'], [src, 'w=8192&h=8192&fit=fill'], [strip.src, 'w=8192&h=8192&fit=cover']]) {
+      const e = await errorOf(await fetch(`${url}${path}?${q}`));
+      assert.deepEqual([e.status, e.code], [422, 'too_many_pixels'], q);
+    }
+    // The largest transforms that pass, as the admin (who alone sees x-wasm-memory).
+    const photo = await uploadOne(url, unique(corpus('phone-24MP-6000x4000.jpg')), 'p.jpg');
+    let peak = 0;
+    for (const q of ['w=2400&h=2400&fit=pad&f=webp&blur=5', 'w=2400&h=2400&fit=fill&f=jpeg', 'w=3000&f=png']) {
+      const r = await fetch(`${url}${photo.src}?${q}`, { headers: admin });
+      assert.equal(r.status, 200, q);
+      await r.arrayBuffer();
+      peak = Math.max(peak, Number(r.headers.get('x-wasm-memory')));
+    }
+    assert.ok(peak > 0 && peak < 128 * 1024 * 1024, `wasm memory ${peak}`);
+    console.log(`# wasm memory after the largest accepted transforms: ${(peak / 1048576).toFixed(1)} MiB`);
+    // The public never sees memory figures.
+    const pub = await fetch(`${url}${photo.src}?w=321`);
+    assert.equal(pub.headers.get('x-wasm-memory'), null);
+  });
+
+  it('a progressive JPEG declaring 10000×10000 is served as the original for transforms', async () => {
+    const url = await worker();
+    const { src } = await uploadOne(url, unique(corpus('small-320x211.jpg')), 's.jpg');
+    const small = Buffer.from(await (await fetch(`${url}${src}?w=64&f=jpeg`)).arrayBuffer());
+    assert.equal(probe(small).progressive, true);
+    const sof = small.indexOf(Buffer.from([0xff, 0xc2]));
+    small.writeUInt16BE(10000, sof + 5);
+    small.writeUInt16BE(10000, sof + 7);
+    const bomb = await uploadOne(url, small, 'bomb.jpg');
+    const r = await fetch(`${url}${bomb.src}?w=100`, { redirect: 'manual' });
+    assert.equal(r.status, 307);
+    assert.equal(r.headers.get('location'), bomb.src);
+    assert.equal((await fetch(`${url}/api/config`)).status, 200);
+  });
+
+  it('files only decoding finds broken are served as originals, never a 422 to every size', async () => {
+    const url = await worker();
+    // Valid chunk checksums around an IDAT that is not zlib data.
+    const png = makePng(64, 64, 8, 2, Buffer.from(`not zlib at all ${Date.now()}`));
+    const { src } = await uploadOne(url, png, 'broken.png');
+    const r = await fetch(`${url}${src}?w=32`, { redirect: 'manual' });
+    assert.equal(r.status, 307);
+    assert.equal(r.headers.get('location'), src);
+  });
+
+  it('BMP sizes are read right for top-down and OS/2 bitmaps', async () => {
+    const url = await worker();
+    const bmp = (header, w, h) => {
+      const row = Math.ceil((w * 3) / 4) * 4;
+      const b = Buffer.alloc(14 + header + row * Math.abs(h), 0x40);
+      b.write('BM', 0, 'latin1');
+      b.writeUInt32LE(b.length, 2);
+      b.writeUInt32LE(14 + header, 10);
+      b.writeUInt32LE(header, 14);
+      if (header === 12) { b.writeUInt16LE(w, 18); b.writeUInt16LE(h, 20); b.writeUInt16LE(1, 22); b.writeUInt16LE(24, 24); }
+      else { b.writeInt32LE(w, 18); b.writeInt32LE(h, 22); b.writeUInt16LE(1, 26); b.writeUInt16LE(24, 28); b.writeUInt32LE(0, 30); }
+      b.writeUInt32LE(Date.now() % 1e9, b.length - 4); // unique bytes
+      return b;
+    };
+    for (const [header, w, h] of [[40, 127, -64], [12, 127, 64]]) {
+      const { id } = await uploadOne(url, bmp(header, w, h), 'x.bmp');
+      const meta = await (await fetch(`${url}/api/images/${id}`)).json();
+      assert.deepEqual([meta.width, meta.height, meta.orientation], [127, 64, 'landscape'], `header ${header}`);
+    }
+  });
+});
+
+describe('security: upload by URL', () => {
+  it('checks the token before fetching anything', async () => {
+    const url = await worker();
+    const source = await serveBytes(`/noauth-${Date.now()}.jpg`, unique(corpus('small-320x211.jpg')));
+    const before = hits.length;
+    const r = await fetch(`${url}/api/1/upload`, { method: 'POST', headers: json, body: JSON.stringify({ source }) });
+    assert.equal(r.status, 401);
+    assert.equal(hits.length, before, 'the origin was fetched without a token');
+  });
+
+  it('refuses local addresses, redirects into them, and this Worker itself, without telling them apart', async () => {
+    const url = await worker();
+    const host = await origin();
+    const port = new URL(url).port;
+    const targets = [`http://127.0.0.1:${port}/api/config`, 'http://127.0.0.1:1/', 'http://169.254.169.254/latest/meta-data/', 'http://localhost/',
+      'http://[::1]/', 'file:///etc/passwd', await serveRedirect(`/hop-${Date.now()}`, `http://127.0.0.1:${port}/api/config`)];
+    const messages = new Set();
+    for (const source of targets) {
+      const r = await fetch(`${url}/api/1/upload`, { method: 'POST', headers: { ...json, 'X-API-Key': UPLOAD_TOKEN }, body: JSON.stringify({ source }) });
+      const body = await r.json();
+      assert.equal(r.status, 400, source);
+      messages.add(body.error.message);
+    }
+    assert.ok(messages.size <= 4, [...messages].join(' | '));
+    for (const m of messages) assert.doesNotMatch(m, /refused|ECONN|connect|127\.0\.0\.1|localhost/i);
+    // A redirect chain within the allowed origin is followed (at most 3 hops).
+    const img = unique(corpus('small-320x211.jpg'));
+    const end = await serveBytes(`/end-${Date.now()}.jpg`, img);
+    const hop = await serveRedirect(`/one-${Date.now()}`, end);
+    const ok = await fetch(`${url}/api/1/upload?format=txt`, { method: 'POST', headers: { ...json, 'X-API-Key': UPLOAD_TOKEN }, body: JSON.stringify({ source: hop }) });
+    assert.equal(ok.status, 200);
+    assert.ok(host);
+  });
+
+  it('stops reading a chunked answer at the upload limit', async () => {
+    const url = await worker();
+    const source = await serveChunked(`/endless-${Date.now()}.jpg`, 60 * 1024 * 1024);
+    const t = Date.now();
+    const r = await fetch(`${url}/api/1/upload`, { method: 'POST', headers: { ...json, 'X-API-Key': UPLOAD_TOKEN }, body: JSON.stringify({ source }) });
+    const body = await r.json();
+    assert.equal(r.status, 413, JSON.stringify(body));
+    assert.ok(Date.now() - t < 10_000);
+  });
+});
+
+describe('security: delete links and dedupe', () => {
+  it('a repeat upload by someone else gets the image but never its delete link', async () => {
+    const url = await worker();
+    const img = unique(corpus('small-320x211.jpg'));
+    const first = await put(url, img);
+    assert.ok(first.body.delete_url);
+    const other = await put(url, img, '', bearer('second-token'));
+    assert.equal(other.status, 200);
+    assert.equal(other.body.url, first.body.url);
+    assert.equal(other.body.delete_url, undefined, 'another token received the delete link');
+    for (const path of ['/api/v1/upload', '/api/v2/upload']) {
+      const form = new FormData();
+      form.append(path.includes('v2') ? 'smfile' : 'file', new Blob([img]), 'again.jpg');
+      const r = await (await fetch(url + path, { method: 'POST', headers: { Authorization: 'second-token' }, body: form })).json();
+      const text = JSON.stringify(r);
+      assert.ok(!text.includes(first.body.delete_url.split('/').pop()), `${path} leaked the token`);
+    }
+    const mine = await put(url, img);
+    assert.equal(mine.body.delete_url, first.body.delete_url, 'the owner gets it back');
+    const adm = await put(url, img, '', admin);
+    assert.equal(adm.body.delete_url, first.body.delete_url, 'so does the admin');
+  });
+
+  it('with anonymous uploads on, an anonymous repeat gets no delete link', async () => {
+    const url = await worker({ ALLOW_ANONYMOUS_UPLOAD: 'true' });
+    const img = unique(corpus('small-320x211.jpg'));
+    const first = await put(url, img, '', {});
+    assert.ok(first.body.delete_url);
+    const again = await put(url, img, '', {});
+    assert.equal(again.body.delete_url, undefined);
+  });
+});
+
+describe('security: pools and labels', () => {
+  it('duplicate tags count once, and the pool survives deletes', async () => {
+    const url = await worker();
+    const tag = `dup${Date.now()}`;
+    const count = async (q) => (await (await fetch(`${url}/random/count?${q}`)).json()).count;
+    const a = await put(url, unique(corpus('small-320x211.jpg')), `?tags=${tag},${tag.toUpperCase()}, ${tag} `);
+    assert.equal(a.status, 200);
+    assert.equal(await count(`tag=${tag}`), 1);
+    const del = await fetch(a.body.delete_url, { method: 'POST', headers: { Accept: 'application/json' } });
+    assert.equal(del.status, 200);
+    assert.equal(await count(`tag=${tag}`), 0);
+    for (let i = 0; i < 3; i++) assert.equal((await put(url, unique(corpus('small-320x211.jpg')), `?tags=${tag},${tag}`)).status, 200);
+    assert.equal(await count(`tag=${tag}`), 3);
+  });
+
+  it('a random sequence of uploads, retags and deletes keeps every pool equal to a model', async () => {
+    const url = await worker();
+    const run = `m${Date.now()}`;
+    const tags = [`${run}a`, `${run}b`, `${run}c`];
+    const live = new Map(); // id → { tags, del }
+    let seed = 42;
+    const rnd = (n) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
+    for (let step = 0; step < 40; step++) {
+      const ids = [...live.keys()];
+      const op = rnd(4);
+      if (op === 0 && ids.length) {
+        const id = ids[rnd(ids.length)];
+        assert.equal((await fetch(live.get(id).del, { method: 'POST', headers: { Accept: 'application/json' } })).status, 200);
+        live.delete(id);
+      } else if (op === 1 && ids.length) {
+        const id = ids[rnd(ids.length)];
+        const t = [tags[rnd(3)], tags[rnd(3)], tags[rnd(3)].toUpperCase()];
+        const r = await fetch(`${url}/api/images/${id}`, { method: 'PATCH', headers: { ...admin, ...json }, body: JSON.stringify({ tags: t }) });
+        assert.equal(r.status, 200);
+        live.get(id).tags = new Set(t.map((x) => x.toLowerCase()));
+      } else {
+        const t = [tags[rnd(3)], tags[rnd(3)], tags[rnd(3)]];
+        const r = await put(url, unique(corpus('small-320x211.jpg')), `?tags=${t.join(',')}`);
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        live.set(r.body.id, { tags: new Set(t), del: r.body.delete_url });
+      }
+      if (step % 8 === 7 || step === 39) {
+        for (const t of tags) {
+          const expected = [...live.values()].filter((v) => v.tags.has(t)).length;
+          const got = (await (await fetch(`${url}/random/count?tag=${t}`)).json()).count;
+          assert.equal(got, expected, `step ${step} tag ${t}`);
+          for (let s = 0; s < expected; s++) {
+            const d = await (await fetch(`${url}/random?tag=${t}&mode=json&seed=${s}`)).json();
+            assert.ok(live.has(d.id) && live.get(d.id).tags.has(t), `a draw from ${t} returned ${d.id}`);
+          }
+        }
+      }
+    }
+  });
+
+  it('labels cannot name another pool; tags are limited', async () => {
+    const url = await worker();
+    for (const q of ['?album=x|o:landscape', '?album=a:b', '?tags=ok,t:x', `?tags=${Array.from({ length: 21 }, (_, i) => `t${i}`).join(',')}`, `?album=${'a'.repeat(65)}`]) {
+      const r = await put(url, unique(corpus('portrait-1600x2400.jpg')), q);
+      assert.equal(r.status, 400, q);
+      assert.equal(r.body.error.code, 'bad_parameter', q);
+    }
+    const e = await errorOf(await fetch(`${url}/random?album=${encodeURIComponent('x|o:landscape')}`));
+    assert.equal(e.status, 400);
+  });
+});
+
+describe('security: caches', () => {
+  it('deleted and blocked images stop being served from the edge cache at once', async () => {
+    const url = await worker();
+    const a = await put(url, unique(corpus('small-320x211.jpg')));
+    const path = new URL(a.body.url).pathname;
+    await (await fetch(`${url}${path}?w=100`)).arrayBuffer();
+    const cached = await fetch(`${url}${path}?w=100`);
+    await cached.arrayBuffer();
+    assert.equal(cached.headers.get('x-variant-cache'), 'edge');
+    const r = await fetch(`${url}/api/images/${a.body.id}`, { method: 'PATCH', headers: { ...admin, ...json }, body: JSON.stringify({ status: 'blocked' }) });
+    assert.equal(r.status, 200);
+    assert.equal((await fetch(`${url}${path}?w=100`)).status, 451);
+    await fetch(`${url}/api/images/${a.body.id}`, { method: 'PATCH', headers: { ...admin, ...json }, body: JSON.stringify({ status: 'active' }) });
+    assert.equal((await fetch(`${url}${path}?w=100`)).status, 200);
+    await fetch(a.body.delete_url, { method: 'POST' });
+    assert.equal((await fetch(`${url}${path}?w=100`)).status, 404);
+  });
+
+  it("an admin's preview of a pending image does not fill the public cache", async () => {
+    const url = await worker({ REQUIRE_REVIEW: 'true' });
+    const a = await put(url, unique(corpus('small-320x211.jpg')));
+    const path = new URL(a.body.url).pathname;
+    assert.equal((await fetch(`${url}${path}?w=120`, { headers: admin })).status, 200);
+    assert.equal((await fetch(`${url}${path}?w=120`)).status, 404);
+  });
+
+  it('the variant cap holds under a burst of concurrent new sizes', async () => {
+    const url = await worker({ MAX_VARIANTS_PER_IMAGE: '3' });
+    const { src } = await uploadOne(url, unique(corpus('small-320x211.jpg')), 'v.jpg');
+    const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => fetch(`${url}${src}?w=${100 + i}`).then(async (r) => { await r.arrayBuffer(); return r.status; })));
+    assert.equal(answers.filter((s) => s === 200).length, 3, answers.join(','));
+    assert.equal(answers.filter((s) => s === 403).length, 9);
+  });
+});
+
+describe('security: bodies and tokens', () => {
+  it('a wrong header token is refused before the body is read, in the protocol shape', async () => {
+    const url = await worker();
+    const big = Buffer.alloc(4 * 1024 * 1024, 0xff);
+    const lsky = await fetch(`${url}/api/v1/upload`, { method: 'POST', headers: { Authorization: 'Bearer wrong', 'Content-Type': 'multipart/form-data; boundary=x' }, body: big });
+    assert.equal(lsky.status, 403);
+    assert.equal((await lsky.json()).status, false);
+    const smms = await fetch(`${url}/api/v2/upload`, { method: 'POST', headers: { Authorization: 'wrong', 'Content-Type': 'multipart/form-data; boundary=x' }, body: big });
+    assert.equal((await smms.json()).success, false);
+  });
+
+  it('a chunked body over the limit is cut off with 413, whatever Content-Length says', async () => {
+    const url = await worker();
+    let sent = 0;
+    const chunk = new Uint8Array(1024 * 1024).fill(0xff);
+    const stream = new ReadableStream({ pull(c) { if (sent >= 40) { c.close(); return; } sent++; c.enqueue(chunk); } });
+    const r = await fetch(`${url}/upload/big.jpg`, { method: 'PUT', headers: bearer(), body: stream, duplex: 'half' }).catch((e) => e);
+    if (r instanceof Error) return; // the Worker may close the connection while the client still sends
+    const e = await errorOf(r);
+    assert.deepEqual([e.status, e.code], [413, 'body_too_large']);
+  });
+
+  it('a Windows path as file name keeps only its base name', async () => {
+    const url = await worker();
+    const img = unique(corpus('small-320x211.jpg'));
+    const boundary = 'XyZ';
+    const body = Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="C:\\Users\\me\\Desktop\\b.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`),
+      img, Buffer.from(`\r\n--${boundary}--\r\n`)]);
+    const r = await fetch(`${url}/upload`, { method: 'POST', headers: { ...bearer(), 'Content-Type': `multipart/form-data; boundary=${boundary}` }, body });
+    const [{ src }] = await r.json();
+    const meta = await (await fetch(`${url}/api/images/${src.split('/').pop().split('.')[0]}`)).json();
+    assert.equal(meta.name, 'b.jpg');
+  });
+});
