@@ -96,7 +96,8 @@ fn open_jpeg(bytes: &[u8], (want_w, want_h): (u32, u32)) -> Result<Source<'_>, A
     };
     // The smallest scale that still gives enough pixels for the output; larger scales only
     // when the budget demands (the output is then downscaled on load).
-    let fits = |s: u32| w.div_ceil(s) as u64 * h.div_ceil(s) as u64 * per_pixel + frame.coefficient_bytes() <= security::PIXEL_BUDGET_BYTES;
+    // Output, component planes (see `decoder_bytes` below) and coefficients must fit.
+    let fits = |s: u32| w.div_ceil(s) as u64 * h.div_ceil(s) as u64 * per_pixel * 5 / 2 + frame.coefficient_bytes() <= security::PIXEL_BUDGET_BYTES;
     let needed = SCALES.iter().copied().find(|&s| w.div_ceil(s) >= want_w && h.div_ceil(s) >= want_h).unwrap_or(1);
     let s = SCALES.iter().rev().copied().filter(|&s| s >= needed).find(|&s| fits(s)).unwrap_or(8);
     let (sw, sh) = d.scale(w.div_ceil(s) as u16, h.div_ceil(s) as u16).map_err(corrupt)?;

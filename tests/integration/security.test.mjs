@@ -279,14 +279,17 @@ describe('security: bodies and tokens', () => {
   });
 
   it('a chunked body over the limit is cut off with 413, whatever Content-Length says', async () => {
-    const url = await worker();
+    // An instance of its own: the client is still sending when the Worker answers.
+    const url = await worker({ PROBE: 'chunked' });
     let sent = 0;
     const chunk = new Uint8Array(1024 * 1024).fill(0xff);
     const stream = new ReadableStream({ pull(c) { if (sent >= 40) { c.close(); return; } sent++; c.enqueue(chunk); } });
     const r = await fetch(`${url}/upload/big.jpg`, { method: 'PUT', headers: bearer(), body: stream, duplex: 'half' }).catch((e) => e);
     if (r instanceof Error) return; // the Worker may close the connection while the client still sends
-    const e = await errorOf(r);
-    assert.deepEqual([e.status, e.code], [413, 'body_too_large']);
+    assert.equal(r.status, 413);
+    // The answer's body can be cut short when the connection closes under the sender.
+    const text = await r.text().catch(() => '');
+    if (text.endsWith('}')) assert.equal(JSON.parse(text).error.code, 'body_too_large');
   });
 
   it('a Windows path as file name keeps only its base name', async () => {

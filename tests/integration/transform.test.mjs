@@ -89,6 +89,7 @@ describe('transforms', () => {
     assert.ok(mem > 0 && mem <= 64 * 1024 * 1024, `wasm memory ${mem}`);
     // Without a size, a 24 MP JPEG is downscaled on load instead of filling memory.
     const whole = await get(`${url}${src}?f=jpeg&q=60`);
+    assert.equal(whole.r.headers.get('x-variant-cache'), 'miss', 'a transform, not the original');
     assert.equal(whole.r.status, 200);
     assert.ok(probe(whole.body).width <= 3000);
   });
@@ -98,14 +99,14 @@ describe('transforms', () => {
     // A 20000×20000 1-bit PNG: 50 KB on disk, 1.6 GB as RGBA. Over 12,000 px a side: refused
     // at upload, nothing stored.
     const png = (w, h) => makePng(w, h, 1, 0, deflateSync(Buffer.alloc((1 + w / 8) * h), { level: 9 }));
-    const big = await fetch(`${url}/upload`, { method: 'PUT', headers: { Authorization: `Bearer ${UPLOAD_TOKEN}` }, body: png(20000, 20000) });
+    const big = await fetch(`${url}/upload/bomb.png`, { method: 'PUT', headers: { Authorization: `Bearer ${UPLOAD_TOKEN}` }, body: png(20000, 20000) });
     const e = await errorOf(big);
     assert.deepEqual([e.status, e.code], [422, 'too_many_pixels']);
     assert.match(e.message, /12000 pixels a side/);
     // A GIF whose canvas claims 60000×60000: likewise.
     const gif = Buffer.concat([Buffer.from('GIF89a'), u16(60000), u16(60000), Buffer.from([0, 0, 0]),
       Buffer.from([0x2c]), u16(0), u16(0), u16(1), u16(1), Buffer.from([0, 2, 2, 0x4c, 0x01, 0, 0x3b])]);
-    const g = await fetch(`${url}/upload`, { method: 'PUT', headers: { Authorization: `Bearer ${UPLOAD_TOKEN}` }, body: gif });
+    const g = await fetch(`${url}/upload/bomb.gif`, { method: 'PUT', headers: { Authorization: `Bearer ${UPLOAD_TOKEN}` }, body: gif });
     assert.equal((await errorOf(g)).code, 'too_many_pixels');
     // 11000×9000 is accepted, but decoding it would take 400 MB: its transforms serve the original.
     const ok = await uploadOne(url, png(11000, 9000), 'wide.png');
