@@ -8,11 +8,9 @@ use imgbed::meta::{ImageMeta, Status};
 use imgbed::router::handle;
 use imgbed::memory::{MemoryBlobs, MemoryCache, MemoryHttp, MemoryKv, MemoryPlatform, MemoryPool};
 
-/// `../shared/corpus` beside the repository, or `IMGBED_CORPUS`.
-fn corpus(name: &str) -> Vec<u8> {
-    let dir = std::env::var("IMGBED_CORPUS").unwrap_or_else(|_| format!("{}/../shared/corpus", env!("CARGO_MANIFEST_DIR")));
-    std::fs::read(format!("{dir}/{name}")).unwrap_or_else(|e| panic!("corpus file {dir}/{name}: {e}"))
-}
+mod common;
+use common::corpus;
+
 
 fn config() -> Config {
     Config { upload_tokens: vec!["tok".into()], admin_token: Some("adm".into()), secret_key: Some("k".into()), ..Config::default() }

@@ -14,6 +14,9 @@ use imgbed::transform::options::{Fit, OutFormat, Options};
 use imgbed::transform::{estimate, run};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+mod common;
+use common::corpus;
+
 fn rounds() -> u64 {
     std::env::var("IMGBED_FUZZ_ITERS").ok().and_then(|v| v.parse().ok()).unwrap_or(300)
 }
@@ -33,10 +36,6 @@ impl Rng {
     }
 }
 
-fn corpus(name: &str) -> Vec<u8> {
-    let dir = std::env::var("IMGBED_CORPUS").unwrap_or_else(|_| format!("{}/../shared/corpus", env!("CARGO_MANIFEST_DIR")));
-    std::fs::read(format!("{dir}/{name}")).unwrap_or_else(|e| panic!("corpus file {dir}/{name}: {e}"))
-}
 
 /// Small valid files of every format to mutate (large ones would make rounds slow).
 fn seeds() -> Vec<Vec<u8>> {

@@ -4,18 +4,13 @@
 use image::GenericImageView;
 use imgbed::sniff::sniff;
 use imgbed::transform::compress::compress;
-use imgbed::transform::options::{OutFormat, Options};
+use imgbed::transform::options::OutFormat;
 use imgbed::transform::run;
 
-fn corpus(name: &str) -> Vec<u8> {
-    let dir = std::env::var("IMGBED_CORPUS").unwrap_or_else(|_| format!("{}/../shared/corpus", env!("CARGO_MANIFEST_DIR")));
-    std::fs::read(format!("{dir}/{name}")).unwrap_or_else(|e| panic!("corpus file {dir}/{name}: {e}"))
-}
+mod common;
+use common::{corpus, opts};
 
-fn opts(q: &str) -> Options {
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(q.as_bytes()).into_owned().collect();
-    Options::parse(&pairs, &[]).unwrap().unwrap()
-}
+
 
 fn transform(name: &str, q: &str, f: OutFormat) -> Vec<u8> {
     let bytes = corpus(name);
