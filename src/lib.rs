@@ -29,6 +29,7 @@ pub mod log;
 pub mod memory;
 pub mod meta;
 pub mod multipart;
+pub mod placeholder;
 pub mod random;
 pub mod router;
 pub mod security;

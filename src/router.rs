@@ -6,7 +6,7 @@ use crate::auth;
 use crate::config::Config;
 use crate::security;
 use crate::error::ApiError;
-use crate::handlers::{chevereto, clients, delete, file, images, lsky, picgo, random, smms, upload};
+use crate::handlers::{chevereto, clients, delete, file, images, lsky, picgo, placeholder, random, smms, upload};
 use crate::random::{host_route, Filter};
 use crate::http::{Method, Request, Response};
 
@@ -81,6 +81,12 @@ async fn route<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, Api
         if get {
             return if count { random::count(app, req, filter).await } else { random::draw(app, req, filter).await };
         }
+    }
+    if let Some(spec) = crate::placeholder::parse(&segs) {
+        return match get {
+            true => placeholder::serve(app, req, spec?).await,
+            false => Err(ApiError::new(405, "method_not_allowed", format!("{} is not allowed on {}", method_name(m), req.url.path()))),
+        };
     }
     match (segs.as_slice(), m) {
         ([], _) if get => Ok(Response::html(200, include_str!("page/index.html")).with_header("cache-control", "no-cache")),

@@ -8,6 +8,7 @@ pub mod file;
 pub mod images;
 pub mod lsky;
 pub mod picgo;
+pub mod placeholder;
 pub mod random;
 pub mod smms;
 pub mod transform;

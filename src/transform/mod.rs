@@ -108,6 +108,11 @@ pub fn render(input: &[u8], sniffed: &Sniffed, opts: &Options, format: OutFormat
     if let Some(p) = plan.pad {
         img = ops::pad(img, p, opts.gravity, opts.background);
     }
+    Ok(effects(img, opts))
+}
+
+/// The steps after geometry: blur, sharpen, grey.
+fn effects(mut img: image::DynamicImage, opts: &Options) -> image::DynamicImage {
     if let Some(b) = opts.blur {
         img = ops::blur(img, b);
     }
@@ -117,7 +122,31 @@ pub fn render(input: &[u8], sniffed: &Sniffed, opts: &Options, format: OutFormat
     if opts.gray {
         img = ops::gray(img);
     }
-    Ok(img)
+    img
+}
+
+/// For pictures drawn rather than decoded (local placeholders): checks the budget for an RGB
+/// image of `size` going through `opts`' effects and the encoder, before it is drawn.
+pub fn check_drawn(size: (u32, u32), opts: &Options, format: OutFormat) -> Result<(), ApiError> {
+    Pipeline {
+        decoded: size,
+        decoder_bytes: 0,
+        channels: 3,
+        turned: false,
+        resize: size,
+        crop: None,
+        auto_gravity: false,
+        pad: None,
+        blurred: opts.blur.is_some(),
+        sharpened: opts.sharpen.is_some_and(|s| s > 0.0),
+        encoder: encoder_cost(format, size),
+    }
+    .check()
+}
+
+/// Applies `opts`' effects to a drawn picture and encodes it.
+pub fn finish_drawn(img: image::DynamicImage, opts: &Options, format: OutFormat) -> Result<Vec<u8>, ApiError> {
+    encode::encode(&effects(img, opts), format, opts.quality)
 }
 
 /// Size after EXIF orientation and the `rotate` parameter: what `w` and `h` refer to.
