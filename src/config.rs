@@ -32,9 +32,28 @@ pub struct Config {
     /// `host:port` pairs upload-by-URL may fetch from although they are not public
     /// (`URL_UPLOAD_ALLOW_HOSTS`, e.g. an intranet image server).
     pub url_upload_allow_hosts: Vec<String>,
+    /// Replicate API token (`REPLICATE_API_TOKEN`): placeholders are generated with
+    /// flux-schnell when set, drawn locally otherwise.
+    pub replicate_api_token: Option<String>,
+    /// Base URL of the Replicate API (`REPLICATE_API_BASE`).
+    pub replicate_api_base: String,
+    /// How the words of a placeholder become a prompt (`PLACEHOLDER_PROMPT_TEMPLATE`, `{words}`).
+    pub placeholder_prompt_template: String,
+    /// Seconds a generation may take, polling included (`PLACEHOLDER_DEADLINE_S`).
+    pub placeholder_deadline_s: u64,
+    /// New generations per day, UTC (`PLACEHOLDER_DAILY_LIMIT`).
+    pub placeholder_daily_limit: u64,
+    /// New generations need an upload token (`PLACEHOLDER_REQUIRE_TOKEN`).
+    pub placeholder_require_token: bool,
+    /// Generated placeholders join the random pools (`PLACEHOLDERS_IN_RANDOM`).
+    pub placeholders_in_random: bool,
     /// Host names that answer with random images (`RANDOM_HOSTS`, see [`crate::random::host_route`]).
     pub random_hosts: Option<String>,
 }
+
+/// Clean, stock-photo-like placeholders: the subject alone, centred, in soft light.
+pub const DEFAULT_PROMPT_TEMPLATE: &str =
+    "A clean, professional stock photograph of {words}. Centered subject, soft natural light, simple uncluttered background, sharp focus, pleasant colours, no text, no watermark.";
 
 impl Default for Config {
     fn default() -> Self {
@@ -49,6 +68,13 @@ impl Default for Config {
             public_url: None,
             random_hosts: None,
             url_upload_allow_hosts: Vec::new(),
+            replicate_api_token: None,
+            replicate_api_base: "https://api.replicate.com".into(),
+            placeholder_prompt_template: DEFAULT_PROMPT_TEMPLATE.into(),
+            placeholder_deadline_s: 25,
+            placeholder_daily_limit: 100,
+            placeholder_require_token: false,
+            placeholders_in_random: false,
             compress_uploads: false,
             compress_quality: 82,
             transform_signing_key: None,
@@ -74,6 +100,12 @@ impl Config {
         let list = |name: &str| -> Vec<String> {
             get(name).map(|v| v.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect()).unwrap_or_default()
         };
+        let number = |name: &str, default: u64, lo: u64, hi: u64| -> Result<u64, ApiError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v.parse().ok().filter(|n| (lo..=hi).contains(n)).ok_or_else(|| bad(name, &v, &format!("a number from {lo} to {hi}"))),
+            }
+        };
         let d = Config::default();
         Ok(Config {
             upload_tokens: list("UPLOAD_TOKENS"),
@@ -93,6 +125,17 @@ impl Config {
             public_url: get("PUBLIC_URL").map(|u| u.trim_end_matches('/').to_string()),
             random_hosts: get("RANDOM_HOSTS"),
             url_upload_allow_hosts: list("URL_UPLOAD_ALLOW_HOSTS"),
+            replicate_api_token: get("REPLICATE_API_TOKEN"),
+            replicate_api_base: get("REPLICATE_API_BASE").map_or(d.replicate_api_base, |u| u.trim_end_matches('/').to_string()),
+            placeholder_prompt_template: match get("PLACEHOLDER_PROMPT_TEMPLATE") {
+                Some(t) if !t.contains("{words}") => return Err(bad("PLACEHOLDER_PROMPT_TEMPLATE", &t, "a text containing {words}")),
+                Some(t) => t,
+                None => d.placeholder_prompt_template,
+            },
+            placeholder_deadline_s: number("PLACEHOLDER_DEADLINE_S", d.placeholder_deadline_s, 1, 120)?,
+            placeholder_daily_limit: number("PLACEHOLDER_DAILY_LIMIT", d.placeholder_daily_limit, 0, 1_000_000)?,
+            placeholder_require_token: flag("PLACEHOLDER_REQUIRE_TOKEN", d.placeholder_require_token)?,
+            placeholders_in_random: flag("PLACEHOLDERS_IN_RANDOM", d.placeholders_in_random)?,
             compress_uploads: flag("COMPRESS_UPLOADS", d.compress_uploads)?,
             compress_quality: match get("COMPRESS_QUALITY") {
                 None => d.compress_quality,

@@ -167,6 +167,9 @@ impl From<ApiError> for Response {
     fn from(e: ApiError) -> Response {
         let mut r = Response::new(e.status, "application/json; charset=utf-8", e.body());
         r.headers.set("cache-control", "no-store");
+        if let Some(s) = e.retry_after {
+            r.headers.set("retry-after", s.to_string());
+        }
         r
     }
 }

@@ -31,6 +31,7 @@ pub mod meta;
 pub mod multipart;
 pub mod placeholder;
 pub mod random;
+pub mod replicate;
 pub mod router;
 pub mod security;
 pub mod sniff;

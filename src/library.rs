@@ -91,7 +91,7 @@ pub async fn save<P: Platform>(app: &App<P>, file: Prepared, options: &UploadOpt
     let record = serde_json::to_string(&meta).map_err(|e| ApiError::internal(e.to_string()))?;
     app.blobs.put(&key, file.bytes, s.format.mime(), &[("id", &id)]).await?;
     let pooled = async {
-        if meta.status == Status::Active {
+        if in_pools(app, &meta) {
             app.pool.add(&pool_entry(&meta), &pools_of(meta.orientation, meta.album.as_deref(), &meta.tags)).await?;
         }
         app.kv.put(&ImageMeta::kv_key(&id), &record).await
@@ -103,6 +103,14 @@ pub async fn save<P: Platform>(app: &App<P>, file: Prepared, options: &UploadOpt
         return Err(e.into());
     }
     Ok(Stored { meta, delete_token: Some(token), deduped: false })
+}
+
+/// Album of generated placeholders; they stay out of `/random` unless `PLACEHOLDERS_IN_RANDOM`.
+pub const PLACEHOLDER_ALBUM: &str = "placeholders";
+
+/// Whether an image belongs in the random pools: active, and not a placeholder unless asked.
+fn in_pools<P: Platform>(app: &App<P>, meta: &ImageMeta) -> bool {
+    meta.status == Status::Active && (meta.album.as_deref() != Some(PLACEHOLDER_ALBUM) || app.config.placeholders_in_random)
 }
 
 pub fn pool_entry(meta: &ImageMeta) -> PoolEntry {
@@ -121,7 +129,7 @@ pub fn pool_entry(meta: &ImageMeta) -> PoolEntry {
 pub async fn update<P: Platform>(app: &App<P>, meta: &ImageMeta) -> Result<(), ApiError> {
     let record = serde_json::to_string(meta).map_err(|e| ApiError::internal(e.to_string()))?;
     app.pool.remove(&meta.id).await?;
-    if meta.status == Status::Active {
+    if in_pools(app, meta) {
         app.pool.add(&pool_entry(meta), &pools_of(meta.orientation, meta.album.as_deref(), &meta.tags)).await?;
     }
     app.kv.put(&ImageMeta::kv_key(&meta.id), &record).await?;

@@ -2,6 +2,7 @@
 //! inspected and switched off, and canned answers for outgoing HTTP.
 
 use crate::app::Platform;
+use crate::placeholder::{self, Claim};
 use crate::random::{self, PoolEntry, PoolTable};
 use crate::storage::{Blob, Blobs, EdgeCache, Kv, Pool, StoreError, StoreResult};
 use crate::upstream::{Http, OutRequest, OutResponse, UpstreamError};
@@ -42,6 +43,8 @@ pub struct MemoryPool {
     slots: RefCell<BTreeMap<(String, u64), String>>,
     counts: RefCell<BTreeMap<String, u64>>,
     variants: RefCell<std::collections::BTreeSet<(String, String)>>,
+    leases: RefCell<BTreeMap<String, (u64, Option<String>)>>,
+    days: RefCell<BTreeMap<u64, u64>>,
 }
 
 impl MemoryPool {
@@ -116,6 +119,24 @@ impl PoolTable for MemoryPool {
         self.variants.borrow_mut().retain(|(i, _)| i != id);
         Ok(())
     }
+    fn lease(&self, key: &str) -> StoreResult<Option<(u64, Option<String>)>> {
+        Ok(self.leases.borrow().get(key).cloned())
+    }
+    fn set_lease(&self, key: &str, until: u64, id: Option<&str>) -> StoreResult<()> {
+        self.leases.borrow_mut().insert(key.to_string(), (until, id.map(str::to_string)));
+        Ok(())
+    }
+    fn delete_lease(&self, key: &str) -> StoreResult<()> {
+        self.leases.borrow_mut().remove(key);
+        Ok(())
+    }
+    fn day_count(&self, day: u64) -> StoreResult<u64> {
+        Ok(self.days.borrow().get(&day).copied().unwrap_or(0))
+    }
+    fn set_day_count(&self, day: u64, n: u64) -> StoreResult<()> {
+        self.days.borrow_mut().insert(day, n);
+        Ok(())
+    }
 }
 
 impl Pool for &MemoryPool {
@@ -140,6 +161,12 @@ impl Pool for &MemoryPool {
     async fn forget_variants(&self, id: &str) -> StoreResult<()> {
         self.delete_variants(id)
     }
+    async fn claim_generation(&self, key: &str, now_ms: u64, lease_ms: u64, daily_limit: u64, replace: bool) -> StoreResult<Claim> {
+        placeholder::claim(*self, key, now_ms, lease_ms, daily_limit, replace)
+    }
+    async fn settle_generation(&self, key: &str, id: Option<&str>) -> StoreResult<()> {
+        placeholder::settle(*self, key, id)
+    }
 }
 
 /// Answers outgoing requests from a table of URL → (status, headers, body); anything else is
@@ -148,6 +175,8 @@ impl Pool for &MemoryPool {
 pub struct MemoryHttp {
     pub routes: RefCell<BTreeMap<String, (u16, Vec<(String, String)>, Vec<u8>)>>,
     pub sent: RefCell<Vec<OutRequest>>,
+    /// Virtual time: moves only when the app sleeps.
+    pub clock: Cell<u64>,
 }
 
 impl Http for &MemoryHttp {
@@ -159,6 +188,12 @@ impl Http for &MemoryHttp {
             return Err(UpstreamError::TooLarge);
         }
         Ok(OutResponse { status: *status, headers: headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(), body: body.clone() })
+    }
+    async fn sleep(&self, ms: u64) {
+        self.clock.set(self.clock.get() + ms);
+    }
+    fn now_ms(&self) -> u64 {
+        self.clock.get()
     }
 }
 

@@ -109,6 +109,13 @@ pub trait PoolTable {
     fn insert_variant(&self, id: &str, key: &str) -> Result<(), Self::Error>;
     fn delete_variant(&self, id: &str, key: &str) -> Result<(), Self::Error>;
     fn delete_variants(&self, id: &str) -> Result<(), Self::Error>;
+    /// A generation lease: until when it runs, and the image id once it is done.
+    fn lease(&self, key: &str) -> Result<Option<(u64, Option<String>)>, Self::Error>;
+    fn set_lease(&self, key: &str, until: u64, id: Option<&str>) -> Result<(), Self::Error>;
+    fn delete_lease(&self, key: &str) -> Result<(), Self::Error>;
+    /// New generations on a UTC day (days since the epoch).
+    fn day_count(&self, day: u64) -> Result<u64, Self::Error>;
+    fn set_day_count(&self, day: u64, n: u64) -> Result<(), Self::Error>;
 }
 
 /// Puts an image into each of `pools` once; adding an image that is in already changes nothing.

@@ -52,6 +52,10 @@ pub trait Http {
     /// Sends a request. Reading the answer stops as soon as it passes `max_bytes`, so a hostile
     /// server cannot fill the isolate's memory, and everything stops after `req.timeout_ms`.
     async fn send(&self, req: OutRequest, max_bytes: u64) -> Result<OutResponse, UpstreamError>;
+    /// Waits, for polling and `Retry-After`.
+    async fn sleep(&self, ms: u64);
+    /// Milliseconds since the epoch, for deadlines that span several requests.
+    fn now_ms(&self) -> u64;
 }
 
 fn refused(why: &str) -> ApiError {

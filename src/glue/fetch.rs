@@ -56,4 +56,10 @@ impl Http for WorkerFetch {
             Either::Right(_) => Err(UpstreamError::TimedOut),
         }
     }
+    async fn sleep(&self, ms: u64) {
+        Delay::from(Duration::from_millis(ms)).await;
+    }
+    fn now_ms(&self) -> u64 {
+        worker::Date::now().as_millis()
+    }
 }

@@ -2,6 +2,7 @@
 //! to it. One object holds every pool: its requests run one at a time, so concurrent uploads
 //! and deletes can never lose or duplicate a slot.
 
+use crate::placeholder::{self, Claim};
 use crate::random::{self, PoolEntry, PoolTable};
 use crate::storage::{Pool, StoreError, StoreResult};
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,8 @@ enum Op {
     Reserve { id: String, key: String, cap: u64 },
     Release { id: String, key: String },
     Forget { id: String },
+    Claim { key: String, now_ms: u64, lease_ms: u64, daily_limit: u64, replace: bool },
+    Settle { key: String, id: Option<String> },
 }
 
 pub struct DoPool(pub Stub);
@@ -62,6 +65,12 @@ impl Pool for DoPool {
     async fn forget_variants(&self, id: &str) -> StoreResult<()> {
         self.call(&Op::Forget { id: id.to_string() }).await
     }
+    async fn claim_generation(&self, key: &str, now_ms: u64, lease_ms: u64, daily_limit: u64, replace: bool) -> StoreResult<Claim> {
+        self.call(&Op::Claim { key: key.to_string(), now_ms, lease_ms, daily_limit, replace }).await
+    }
+    async fn settle_generation(&self, key: &str, id: Option<&str>) -> StoreResult<()> {
+        self.call(&Op::Settle { key: key.to_string(), id: id.map(str::to_string) }).await
+    }
 }
 
 #[durable_object]
@@ -88,6 +97,12 @@ struct Entry {
 #[derive(Deserialize)]
 struct Id {
     id: String,
+}
+
+#[derive(Deserialize)]
+struct Lease {
+    until: i64,
+    id: Option<String>,
 }
 
 fn rust_error(e: impl std::fmt::Display) -> worker::Error {
@@ -118,6 +133,8 @@ impl RandomPool {
             Op::Reserve { id, key, cap } => json!(random::variant_reserve(self, &id, &key, cap)?),
             Op::Release { id, key } => json!(self.delete_variant(&id, &key)?),
             Op::Forget { id } => json!(self.delete_variants(&id)?),
+            Op::Claim { key, now_ms, lease_ms, daily_limit, replace } => json!(placeholder::claim(self, &key, now_ms, lease_ms, daily_limit, replace)?),
+            Op::Settle { key, id } => json!(placeholder::settle(self, &key, id.as_deref())?),
         })
     }
 }
@@ -176,6 +193,24 @@ impl PoolTable for RandomPool {
     fn delete_variants(&self, id: &str) -> worker::Result<()> {
         self.run("DELETE FROM variants WHERE id = ?", vec![id.into()])
     }
+    fn lease(&self, key: &str) -> worker::Result<Option<(u64, Option<String>)>> {
+        let rows: Vec<Lease> = self.query("SELECT until, id FROM leases WHERE key = ?", vec![key.into()])?;
+        Ok(rows.into_iter().next().map(|l| (l.until.max(0) as u64, l.id)))
+    }
+    fn set_lease(&self, key: &str, until: u64, id: Option<&str>) -> worker::Result<()> {
+        // SQLite values cross into JavaScript as doubles: keep them well inside 2^53.
+        let until = until.min(1 << 52) as i64;
+        self.run("INSERT OR REPLACE INTO leases (key, until, id) VALUES (?, ?, ?)", vec![key.into(), until.into(), id.into()])
+    }
+    fn delete_lease(&self, key: &str) -> worker::Result<()> {
+        self.run("DELETE FROM leases WHERE key = ?", vec![key.into()])
+    }
+    fn day_count(&self, day: u64) -> worker::Result<u64> {
+        self.number("SELECT n FROM days WHERE day = ?", vec![(day as i64).into()])
+    }
+    fn set_day_count(&self, day: u64, n: u64) -> worker::Result<()> {
+        self.run("INSERT OR REPLACE INTO days (day, n) VALUES (?, ?)", vec![(day as i64).into(), (n as i64).into()])
+    }
 }
 
 impl worker::DurableObject for RandomPool {
@@ -187,7 +222,9 @@ impl worker::DurableObject for RandomPool {
              CREATE TABLE IF NOT EXISTS slots (pool TEXT NOT NULL, slot INTEGER NOT NULL, id TEXT NOT NULL, PRIMARY KEY (pool, slot));
              CREATE INDEX IF NOT EXISTS slots_by_id ON slots (id);
              CREATE TABLE IF NOT EXISTS counts (pool TEXT PRIMARY KEY, n INTEGER NOT NULL);
-             CREATE TABLE IF NOT EXISTS variants (id TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (id, key));",
+             CREATE TABLE IF NOT EXISTS variants (id TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (id, key));
+             CREATE TABLE IF NOT EXISTS leases (key TEXT PRIMARY KEY, until INTEGER NOT NULL, id TEXT);
+             CREATE TABLE IF NOT EXISTS days (day INTEGER PRIMARY KEY, n INTEGER NOT NULL);",
             None,
         );
         RandomPool { sql }

@@ -1,25 +1,134 @@
 //! `GET /<W>x<H>/<slug>[.<ext>]` and `/<W>/<H>/<slug>`: a placeholder picture of exactly that
-//! size. Without an image model configured it is drawn here (`X-Placeholder-Source: local`):
-//! a gradient from the slug with the size and the words on it, so the feature works the first
+//! size. With `REPLICATE_API_TOKEN` set, the first request for a (slug, aspect ratio) has
+//! flux-schnell generate it (`X-Placeholder-Source: replicate`), it is stored as an ordinary
+//! image in the album `placeholders`, and every size after that is a transform of it
+//! (`stored`), with no call to Replicate. Without a token it is drawn here (`local`): a
+//! gradient from the slug with the size and the words on it, so the feature works the first
 //! time someone runs imgbed. Transform effects (`blur`, `sharpen`, `gray`, `q`, `dpr`) and the
-//! output format (extension, `format=`, or `Accept`) apply as for stored images.
+//! output format (extension, `format=`, or `Accept`) apply either way.
 
 use crate::app::{App, Platform};
 use crate::conditional::not_modified;
 use crate::error::ApiError;
 use crate::http::{Method, Request, Response};
 use crate::ids::sha256_hex;
-use crate::placeholder::{draw, Spec};
-use crate::transform::options::{negotiate, OutFormat, Options};
+use crate::auth::{self, Uploader};
+use crate::handlers::transform;
+use crate::http::http_date;
+use crate::ingest::{prepare, IncomingFile, UploadOptions};
+use crate::library::{self, PLACEHOLDER_ALBUM};
+use crate::meta::{ImageMeta, Status};
+use crate::placeholder::{bucket, draw, Claim, Spec};
+use crate::replicate::Replicate;
+use crate::storage::{Kv, Pool};
+use crate::transform::options::{negotiate, Fit, Gravity, OutFormat, Options};
 use crate::transform::{check_drawn, finish_drawn};
+use crate::upstream::Http;
 
-pub async fn serve<P: Platform>(_app: &App<P>, req: &Request, spec: Spec) -> Result<Response, ApiError> {
+pub async fn serve<P: Platform>(app: &App<P>, req: &Request, spec: Spec) -> Result<Response, ApiError> {
     let pairs: Vec<(String, String)> = req.url.query_pairs().into_owned().collect();
-    if let Some((k, _)) = pairs.iter().find(|(k, _)| matches!(k.as_str(), "w" | "width" | "h" | "height" | "fit" | "gravity" | "sig")) {
+    if let Some((k, _)) = pairs.iter().find(|(k, _)| matches!(k.as_str(), "w" | "width" | "h" | "height" | "fit" | "gravity")) {
         return Err(ApiError::bad_request("bad_parameter", format!("{k} does not apply to placeholders: the size is in the path (/800x600/words)")));
     }
-    let opts = Options::parse(&pairs, &[])?.unwrap_or_default();
+    let opts = Options::parse(&pairs, &["regenerate"])?.unwrap_or_default();
     let requested = spec.format.or(opts.format).unwrap_or(OutFormat::Auto);
+    match app.config.replicate_api_token.as_deref() {
+        Some(token) => generated(app, req, &spec, opts, requested, &pairs, token).await,
+        None => local(req, &spec, opts, requested),
+    }
+}
+
+/// A stored placeholder at the requested size: a transform (`fit=cover`, centred) of it.
+async fn stored<P: Platform>(app: &App<P>, req: &Request, spec: &Spec, opts: &Options, requested: OutFormat, pairs: &[(String, String)], meta: &ImageMeta, source: &str) -> Result<Response, ApiError> {
+    match meta.status {
+        Status::Active => {}
+        Status::Blocked => return Err(ApiError::new(451, "blocked", "this placeholder has been blocked by the administrator")),
+        Status::Pending => return Err(ApiError::not_found("this placeholder is waiting for review")),
+    }
+    let o = Options { width: Some(spec.width), height: Some(spec.height), fit: Fit::Cover, gravity: Gravity::Center, format: Some(requested), ..opts.clone() };
+    let resp = transform::serve(app, req, meta, o, pairs).await?;
+    Ok(resp.with_header("x-placeholder-source", source))
+}
+
+async fn generated<P: Platform>(app: &App<P>, req: &Request, spec: &Spec, opts: Options, requested: OutFormat, pairs: &[(String, String)], token: &str) -> Result<Response, ApiError> {
+    let c = &app.config;
+    let aspect = bucket(spec.width, spec.height);
+    let key = format!("ph:{}:{}", aspect.replace(':', "x"), spec.slug);
+    let regenerate = matches!(req.query("regenerate").as_deref(), Some("1" | "true"));
+    if regenerate {
+        auth::check_admin(c, req)?;
+    }
+    let known = match regenerate {
+        true => None,
+        false => app.kv.get(&key).await?,
+    };
+    if let Some(meta) = match known {
+        Some(id) => library::load(app, &id).await?,
+        None => None,
+    } {
+        return stored(app, req, spec, &opts, requested, pairs, &meta, "stored").await;
+    }
+    if c.placeholder_require_token && !auth::is_admin(c, req) {
+        auth::check_upload(c, req, None)?;
+    }
+    let deadline_ms = c.placeholder_deadline_s * 1000;
+    // The lease outlives the deadline a little, and expires if this request dies.
+    let lease_ms = deadline_ms + 15_000;
+    let mut replace = regenerate;
+    loop {
+        match app.pool.claim_generation(&key, app.http.now_ms(), lease_ms, c.placeholder_daily_limit, replace).await? {
+            Claim::Granted => break,
+            Claim::Done { id } => match library::load(app, &id).await? {
+                Some(meta) => return stored(app, req, spec, &opts, requested, pairs, &meta, "stored").await,
+                // Generated once, deleted since: make it again.
+                None => replace = true,
+            },
+            Claim::Busy => {
+                return Err(ApiError::new(503, "generation_in_progress", "this placeholder is being generated right now: try again in a moment").with_retry_after(2))
+            }
+            Claim::OverLimit { reset_ms } => {
+                let wait = reset_ms.saturating_sub(app.http.now_ms()).div_ceil(1000);
+                return Err(ApiError::new(
+                    429,
+                    "daily_limit",
+                    format!("today's {} new placeholders are made; more from {} (PLACEHOLDER_DAILY_LIMIT). Existing ones still work.", c.placeholder_daily_limit, http_date(reset_ms)),
+                )
+                .with_retry_after(wait.max(1)));
+            }
+        }
+    }
+    let made = async {
+        let prompt = c.placeholder_prompt_template.replace("{words}", &spec.words());
+        let bytes = Replicate { http: &app.http, base: &c.replicate_api_base, token }.flux(&prompt, aspect, deadline_ms, c.max_upload_bytes).await?;
+        let options = UploadOptions { album: Some(PLACEHOLDER_ALBUM.into()), ..UploadOptions::default() };
+        // The model's output is checked like any upload; a bad one is the model's fault.
+        let file = IncomingFile { name: Some(format!("{}.webp", spec.slug)), bytes };
+        let prepared = prepare(file, c, &options).map_err(|e| {
+            crate::log::error(&format!("replicate output refused: {e}"));
+            ApiError::new(502, "generation_failed", "the image model returned something that is not a usable image")
+        })?;
+        library::save(app, prepared, &options, &Uploader::Admin).await
+    };
+    let saved = match made.await {
+        Ok(saved) => saved,
+        Err(e) => {
+            app.pool.settle_generation(&key, None).await?;
+            return Err(e);
+        }
+    };
+    let previous = app.kv.get(&key).await?;
+    app.pool.settle_generation(&key, Some(&saved.meta.id)).await?;
+    app.kv.put(&key, &saved.meta.id).await?;
+    if let Some(old) = previous.filter(|old| *old != saved.meta.id) {
+        if let Some(meta) = library::load(app, &old).await? {
+            library::remove(app, &meta).await?;
+        }
+    }
+    stored(app, req, spec, &opts, requested, pairs, &saved.meta, "replicate").await
+}
+
+/// Drawn here, at the exact size: no account needed, nothing stored.
+fn local(req: &Request, spec: &Spec, opts: Options, requested: OutFormat) -> Result<Response, ApiError> {
     let format = negotiate(Some(requested), req.header("accept").unwrap_or(""), false, None);
     if matches!(format, OutFormat::Avif | OutFormat::Gif) {
         return Err(ApiError::bad_request("bad_parameter", "placeholders come as jpeg, png or webp"));

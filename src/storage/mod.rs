@@ -4,6 +4,7 @@
 //! cost of each request is visible in the `X-Storage-Ops` header and can be asserted in tests.
 
 use crate::error::ApiError;
+use crate::placeholder::Claim;
 use crate::random::PoolEntry;
 use std::cell::Cell;
 use std::rc::Rc;
@@ -70,6 +71,10 @@ pub trait Pool {
     async fn release_variant(&self, id: &str, key: &str) -> StoreResult<()>;
     /// Forgets every variant reservation of a deleted image.
     async fn forget_variants(&self, id: &str) -> StoreResult<()>;
+    /// Asks to generate the placeholder `key` (see [`crate::placeholder::claim`]).
+    async fn claim_generation(&self, key: &str, now_ms: u64, lease_ms: u64, daily_limit: u64, replace: bool) -> StoreResult<Claim>;
+    /// Ends a claimed generation: with the image it made, or none (the lease is dropped).
+    async fn settle_generation(&self, key: &str, id: Option<&str>) -> StoreResult<()>;
 }
 
 /// This location's HTTP cache (the Cache API): free, per data centre, and keyed by whatever the
@@ -201,6 +206,14 @@ impl<T: Pool> Pool for Counted<T> {
     async fn forget_variants(&self, id: &str) -> StoreResult<()> {
         Ops::bump(&self.ops.pool);
         self.inner.forget_variants(id).await
+    }
+    async fn claim_generation(&self, key: &str, now_ms: u64, lease_ms: u64, daily_limit: u64, replace: bool) -> StoreResult<Claim> {
+        Ops::bump(&self.ops.pool);
+        self.inner.claim_generation(key, now_ms, lease_ms, daily_limit, replace).await
+    }
+    async fn settle_generation(&self, key: &str, id: Option<&str>) -> StoreResult<()> {
+        Ops::bump(&self.ops.pool);
+        self.inner.settle_generation(key, id).await
     }
 }
 

@@ -2,7 +2,8 @@
 // of a fresh `scripts/dev`): exact sizes, formats, effects, caching headers, and bad input.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { worker, errorOf, probe } from './harness.mjs';
+import { worker, errorOf, probe, ADMIN_TOKEN, UPLOAD_TOKEN } from './harness.mjs';
+import { startReplicate } from '../fakes/replicate.mjs';
 
 const get = async (url, headers = {}) => {
   const r = await fetch(url, { headers });
@@ -62,5 +63,102 @@ describe('placeholders (local)', () => {
       assert.ok(e.message.includes(needle), `${path}: ${e.message}`);
     }
     assert.equal((await fetch(`${url}/8x8/a`, { method: 'POST' })).status, 405);
+  });
+});
+
+const fake = startReplicate();
+const generating = async (vars = {}) => {
+  const { base } = await fake;
+  return worker({ REPLICATE_API_TOKEN: 'r8_test', REPLICATE_API_BASE: base, PLACEHOLDER_DEADLINE_S: '3', ...vars });
+};
+const created = async () => (await (await fake).stats()).created;
+const admin = { Authorization: `Bearer ${ADMIN_TOKEN}` };
+const imageCount = async (url) => (await (await fetch(`${url}/api/images`, { headers: admin })).json()).images.length;
+
+describe('placeholders (generated with Replicate)', () => {
+  it('generates once per words and aspect, stores it, and serves any size from storage', async () => {
+    const url = await generating();
+    const before = await created();
+    const first = await get(`${url}/800x600/sunglasses-sloth.jpg`);
+    assert.equal(first.r.status, 200, first.body.toString());
+    assert.equal(first.r.headers.get('x-placeholder-source'), 'replicate');
+    assert.deepEqual([probe(first.body).format, probe(first.body).width, probe(first.body).height], ['jpeg', 800, 600]);
+    assert.equal(await created(), before + 1);
+    for (const [path, format, w, h] of [['/400x300/sunglasses-sloth.webp', 'webp', 400, 300], ['/1600/1200/sunglasses-sloth.png', 'png', 1600, 1200],
+      ['/640x480/sunglasses-sloth.jpg?blur=4', 'jpeg', 640, 480], ['/800x600/sunglasses-sloth.jpg', 'jpeg', 800, 600]]) {
+      const { r, body } = await get(url + path);
+      assert.equal(r.status, 200, path);
+      assert.equal(r.headers.get('x-placeholder-source'), 'stored', path);
+      assert.deepEqual([probe(body).format, probe(body).width, probe(body).height], [format, w, h], path);
+    }
+    assert.equal(await created(), before + 1, 'other sizes of the same aspect cost no prediction');
+    // Another aspect ratio is another generation.
+    assert.equal((await get(`${url}/1600x900/sunglasses-sloth.jpg`)).r.headers.get('x-placeholder-source'), 'replicate');
+    assert.equal(await created(), before + 2);
+  });
+
+  it('20 simultaneous first requests cause exactly one prediction, and all end with the same picture', async () => {
+    const url = await generating();
+    const before = await created();
+    const path = `/600x600/concurrent-cactus-${Date.now()}.png`;
+    const first = await Promise.all(Array.from({ length: 20 }, () => fetch(url + path).then(async (r) => ({ status: r.status, retry: r.headers.get('retry-after'), body: Buffer.from(await r.arrayBuffer()) }))));
+    assert.equal(await created(), before + 1);
+    for (const a of first) {
+      assert.ok(a.status === 200 || (a.status === 503 && Number(a.retry) > 0), `${a.status}`);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    const again = await Promise.all(Array.from({ length: 5 }, () => get(url + path)));
+    const bodies = new Set([...again.map((a) => a.body.toString('base64')), ...first.filter((a) => a.status === 200).map((a) => a.body.toString('base64'))]);
+    assert.equal(bodies.size, 1, 'every answer is the same picture');
+    assert.equal(await created(), before + 1);
+  });
+
+  it('polls a prediction that is not ready, and waits out one 429', async () => {
+    const url = await generating();
+    for (const words of ['slowpoke-snail', 'throttled-tortoise']) {
+      const { r, body } = await get(`${url}/300x200/${words}-${Date.now()}.jpg`);
+      assert.equal(r.status, 200, `${words}: ${body}`);
+      assert.deepEqual([probe(body).width, probe(body).height], [300, 200]);
+    }
+  });
+
+  it('maps every failure to a clear status and stores nothing', async () => {
+    const url = await generating();
+    const stored = await imageCount(url);
+    for (const [words, status, code] of [['swamped-sea', 503, 'generation_busy'], ['broken-bridge', 502, 'generation_failed'],
+      ['naughty-gnome', 422, 'unsafe_prompt'], ['glacial-glacier', 504, 'generation_timeout'], ['vanished-vase', 502, 'generation_failed']]) {
+      const r = await fetch(`${url}/320x240/${words}-${Date.now()}`);
+      const e = await errorOf(r);
+      assert.deepEqual([e.status, e.code], [status, code], words);
+      assert.doesNotMatch(e.message, /CUDA|NSFW content detected|r8_/, words);
+      if (status === 503) assert.ok(Number(r.headers.get('retry-after')) > 0);
+    }
+    const refused = await worker({ REPLICATE_API_TOKEN: 'r8_bad', REPLICATE_API_BASE: (await fake).base });
+    const e = await errorOf(await fetch(`${refused}/320x240/anything-at-all`));
+    assert.deepEqual([e.status, e.code], [502, 'generation_failed']);
+    assert.match(e.message, /REPLICATE_API_TOKEN/);
+    assert.equal(await imageCount(url), stored, 'a failure stored an image');
+  });
+
+  it('holds to the daily limit and the token requirement; stored ones stay public', async () => {
+    const url = await generating({ PLACEHOLDER_DAILY_LIMIT: '1', PLACEHOLDER_REQUIRE_TOKEN: 'true' });
+    const path = `/200x200/limited-lemon-${Date.now()}.png`;
+    assert.equal((await fetch(url + path)).status, 401, 'a new generation needs a token');
+    assert.equal((await fetch(url + path, { headers: { Authorization: `Bearer ${UPLOAD_TOKEN}` } })).status, 200);
+    assert.equal((await fetch(url.replace(/\/$/, '') + path.replace('200x200', '100x100'))).status, 200, 'cached ones are public');
+    const over = await fetch(`${url}/200x200/another-apple-${Date.now()}`, { headers: { Authorization: `Bearer ${UPLOAD_TOKEN}` } });
+    const e = await errorOf(over);
+    assert.deepEqual([e.status, e.code], [429, 'daily_limit']);
+    assert.ok(Number(over.headers.get('retry-after')) > 0);
+  });
+
+  it('?regenerate=1 is the admin\'s, and replaces the picture', async () => {
+    const url = await generating();
+    const path = `/500x500/remade-radish-${Date.now()}.png`;
+    const a = await get(url + path);
+    assert.equal((await fetch(`${url}${path}?regenerate=1`)).status, 401);
+    const b = await get(`${url}${path}?regenerate=1`, admin);
+    assert.equal(b.r.headers.get('x-placeholder-source'), 'replicate', `${b.r.status} ${b.body}`);
+    assert.notEqual(a.body.toString('base64'), b.body.toString('base64'));
   });
 });

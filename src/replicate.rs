@@ -1,0 +1,145 @@
+//! A small client for Replicate's HTTP API: run `black-forest-labs/flux-schnell` and download
+//! its image. `POST /v1/models/{owner}/{model}/predictions` with `Prefer: wait`; if the answer
+//! is not final, poll `urls.get` until `succeeded`, `failed` or `canceled` or the deadline;
+//! then fetch `output[0]` (Replicate deletes outputs after an hour, so the caller stores it).
+//! Every failure becomes a clear [`ApiError`]; Replicate's own texts go to the log only.
+
+use crate::error::ApiError;
+use crate::upstream::{Http, OutRequest, UpstreamError};
+use serde_json::{json, Value};
+
+const MODEL: &str = "black-forest-labs/flux-schnell";
+/// Between polls of an unfinished prediction.
+const POLL_MS: u64 = 500;
+/// Prediction and status answers are small JSON documents.
+const MAX_JSON_BYTES: u64 = 256 << 10;
+
+pub struct Replicate<'a, H: Http> {
+    pub http: &'a H,
+    pub base: &'a str,
+    pub token: &'a str,
+}
+
+fn upstream(what: &str, detail: impl std::fmt::Display) -> ApiError {
+    crate::log::error(&format!("replicate: {what}: {detail}"));
+    ApiError::new(502, "generation_failed", format!("the image model could not make this picture ({what}): try again later"))
+}
+
+/// What to do with a non-success status from Replicate.
+fn refused(status: u16, body: &[u8]) -> ApiError {
+    crate::log::error(&format!("replicate answered {status}: {}", String::from_utf8_lossy(&body[..body.len().min(500)])));
+    match status {
+        401 | 403 => ApiError::new(502, "generation_failed", "the image model refused the token: check REPLICATE_API_TOKEN"),
+        402 => ApiError::new(502, "generation_failed", "the image model account has no credit left"),
+        422 => ApiError::new(502, "generation_failed", "the image model did not accept the request"),
+        _ => ApiError::new(502, "generation_failed", "the image model is unavailable: try again later"),
+    }
+}
+
+/// Seconds Replicate asks to wait after a 429 (`retry_after` in the body, or the header).
+fn retry_after(headers: &crate::http::Headers, body: &[u8]) -> u64 {
+    let from_body = serde_json::from_slice::<Value>(body).ok().and_then(|v| v.get("retry_after")?.as_f64());
+    let from_header = headers.get("retry-after").and_then(|v| v.trim().parse::<f64>().ok());
+    from_body.or(from_header).unwrap_or(1.0).ceil().clamp(1.0, 60.0) as u64
+}
+
+impl<H: Http> Replicate<'_, H> {
+    fn request(&self, method: &'static str, url: &str, body: Option<&Value>, timeout_ms: u64) -> OutRequest {
+        let mut headers = vec![("authorization".to_string(), format!("Bearer {}", self.token))];
+        let mut out = OutRequest { method, url: url.to_string(), headers: Vec::new(), body: Vec::new(), manual_redirects: true, timeout_ms };
+        if let Some(b) = body {
+            headers.push(("content-type".into(), "application/json".into()));
+            headers.push(("prefer".into(), format!("wait={}", (timeout_ms / 1000).clamp(1, 60))));
+            out.body = b.to_string().into_bytes();
+        }
+        out.headers = headers;
+        out
+    }
+
+    /// Generates one picture and returns its bytes (at most `max_bytes`). `deadline_ms` bounds
+    /// everything: the wait, polling, a rate-limit pause and the download.
+    pub async fn flux(&self, prompt: &str, aspect_ratio: &str, deadline_ms: u64, max_bytes: u64) -> Result<Vec<u8>, ApiError> {
+        let end = self.http.now_ms() + deadline_ms;
+        let left = || end.saturating_sub(self.http.now_ms());
+        let input = json!({"input": {
+            "prompt": prompt, "aspect_ratio": aspect_ratio, "output_format": "webp", "output_quality": 90,
+            "num_outputs": 1, "go_fast": true,
+        }});
+        let create = format!("{}/v1/models/{MODEL}/predictions", self.base);
+        let mut throttled = false;
+        let mut prediction = loop {
+            let resp = self.send(self.request("POST", &create, Some(&input), left()), deadline_ms).await?;
+            match resp.status {
+                200 | 201 | 202 => break parse(&resp.body)?,
+                // Honoured once: a second 429 is the caller's to retry, not ours to storm.
+                429 if !throttled && retry_after(&resp.headers, &resp.body) * 1000 < left() => {
+                    throttled = true;
+                    self.http.sleep(retry_after(&resp.headers, &resp.body) * 1000).await;
+                }
+                429 => {
+                    return Err(ApiError::new(503, "generation_busy", "the image model is rate-limited: try again shortly")
+                        .with_retry_after(retry_after(&resp.headers, &resp.body)))
+                }
+                s => return Err(refused(s, &resp.body)),
+            }
+        };
+        loop {
+            match prediction.get("status").and_then(Value::as_str).unwrap_or("") {
+                "succeeded" => break,
+                "failed" | "canceled" => {
+                    let why = prediction.get("error").map(|e| e.to_string()).unwrap_or_default();
+                    if why.to_ascii_lowercase().contains("nsfw") {
+                        return Err(ApiError::new(422, "unsafe_prompt", "the image model refused these words as unsafe: choose others"));
+                    }
+                    return Err(upstream("the prediction failed", why));
+                }
+                _ => {}
+            }
+            if left() <= POLL_MS {
+                return Err(deadline(deadline_ms));
+            }
+            self.http.sleep(POLL_MS).await;
+            let url = prediction.pointer("/urls/get").and_then(Value::as_str).ok_or_else(|| upstream("status", "no urls.get"))?.to_string();
+            let resp = self.send(self.request("GET", &url, None, left()), deadline_ms).await?;
+            if resp.status != 200 {
+                return Err(refused(resp.status, &resp.body));
+            }
+            prediction = parse(&resp.body)?;
+        }
+        let output = prediction
+            .get("output")
+            .and_then(|o| o.as_array().and_then(|a| a.first()).or(Some(o)))
+            .and_then(Value::as_str)
+            .ok_or_else(|| upstream("output", "no output URL"))?
+            .to_string();
+        let download = OutRequest { timeout_ms: left().max(1), ..OutRequest::get(&output) };
+        let resp = self.http.send(download, max_bytes).await.map_err(|e| match e {
+            UpstreamError::TimedOut => deadline(deadline_ms),
+            UpstreamError::TooLarge => upstream("download", "the output is larger than the upload limit"),
+            UpstreamError::Unreachable(why) => upstream("download", why),
+        })?;
+        if resp.status != 200 {
+            return Err(upstream("download", format!("HTTP {} (outputs are deleted after an hour)", resp.status)));
+        }
+        Ok(resp.body)
+    }
+
+    /// Sends a JSON request within what is left of the deadline.
+    async fn send(&self, req: OutRequest, deadline_ms: u64) -> Result<crate::upstream::OutResponse, ApiError> {
+        if req.timeout_ms == 0 {
+            return Err(deadline(deadline_ms));
+        }
+        self.http.send(req, MAX_JSON_BYTES).await.map_err(|e| match e {
+            UpstreamError::TimedOut => deadline(deadline_ms),
+            e => upstream("request", format!("{e:?}")),
+        })
+    }
+}
+
+fn parse(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(body).map_err(|e| upstream("answer", e))
+}
+
+fn deadline(ms: u64) -> ApiError {
+    ApiError::new(504, "generation_timeout", format!("the image model did not finish within {} s: try again shortly", ms.div_ceil(1000).max(1)))
+}
