@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { worker, stopAll, corpus, unique, CORPUS, UPLOAD_TOKEN, ADMIN_TOKEN } from '../tests/integration/harness.mjs';
+import { startReplicate } from '../tests/fakes/replicate.mjs';
 
 const auth = { Authorization: `Bearer ${UPLOAD_TOKEN}` };
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
@@ -148,8 +149,38 @@ async function random() {
   table(rows);
 }
 
+async function placeholder() {
+  console.log('\n## Placeholders: a stored placeholder at a new size and at a cached size, beside a plain /file GET of an image of the same size');
+  const replicate = await startReplicate();
+  const url = await worker({ BENCH: 'placeholder', REPLICATE_API_TOKEN: 'r8_test', REPLICATE_API_BASE: replicate.base });
+  const slug = `bench-bird-${Date.now()}`;
+  const first = await fetch(`${url}/800x600/${slug}.jpg`);
+  const original = Buffer.from(await first.arrayBuffer());
+  if (first.headers.get('x-placeholder-source') !== 'replicate') throw new Error(`placeholder: ${first.status} ${original}`);
+  const sample = async (n, path) => {
+    const out = [];
+    for (let i = 0; i < n; i++) {
+      const [t, r] = await timed(async () => { const x = await fetch(`${url}${path(i)}`); await x.arrayBuffer(); return x; });
+      if (r.status !== 200) throw new Error(`${path(i)}: ${r.status}`);
+      out.push(t);
+    }
+    return out;
+  };
+  // 4:3 sizes not asked for before: each is a new variant (transform + R2 write).
+  const fresh = await sample(30, (i) => `/${400 + 8 * i}x${300 + 6 * i}/${slug}.jpg`);
+  const cached = await sample(100, () => `/800x600/${slug}.jpg`);
+  const stored = await put(url, original, 'same-size.jpg');
+  const plain = await sample(100, () => new URL(stored.url).pathname);
+  const anchor = median(plain);
+  table([['request', 'median', 'p95', 'vs plain /file'],
+    ['placeholder, new size (transform)', ms(median(fresh)), ms(pct(fresh, 0.95)), `${(median(fresh) / anchor).toFixed(2)}×`],
+    ['placeholder, cached size', ms(median(cached)), ms(pct(cached, 0.95)), `${(median(cached) / anchor).toFixed(2)}×`],
+    ['plain /file GET, 800×600 JPEG', ms(anchor), ms(pct(plain, 0.95)), '1.00×']]);
+  console.log(`  predictions made: ${(await replicate.stats()).created} (one for the whole run)`);
+}
+
 const which = process.argv.slice(2);
-const all = { foundation, transform, random };
+const all = { foundation, transform, random, placeholder };
 try {
   for (const [name, fn] of Object.entries(all)) if (!which.length || which.includes(name)) await fn();
 } finally {

@@ -108,6 +108,8 @@ async fn route<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, Api
         (["api", "images", id], Get) => images::get(app, req, id).await,
         (["api", "images", id], Patch) => images::update(app, req, id).await,
         (["api", "config"], Get) => Ok(images::config(app)),
+        (["api", "placeholders"], Get) => placeholder::list(app).await,
+        (["placeholders"], _) if get => Ok(Response::html(200, include_str!("page/placeholders.html")).with_header("cache-control", "no-cache")),
         (["delete", id, token], Get | Post) => delete::link(app, req, id, token).await,
         (["upload", ..] | ["file", _] | ["api", "images", ..] | ["api", "config"] | ["delete", ..] | ["heartbeat"]
         | ["api", "v1", ..] | ["api", "v2", ..] | ["api", "1", "upload"] | ["1", "upload"] | ["api", "clients", _] | ["random", ..], _) => {

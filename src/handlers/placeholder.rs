@@ -158,3 +158,31 @@ fn local(req: &Request, spec: &Spec, opts: Options, requested: OutFormat) -> Res
     }
     Ok(resp)
 }
+
+/// `GET /api/placeholders`: the generated placeholders (up to 200, newest keys first is not
+/// promised), each with its words, aspect ratio, prompt and an example URL. One KV list, no
+/// write; empty while placeholders are drawn locally.
+pub async fn list<P: Platform>(app: &App<P>) -> Result<Response, ApiError> {
+    let c = &app.config;
+    let (keys, _) = app.kv.list("ph:", None, 200).await?;
+    let items: Vec<serde_json::Value> = keys
+        .iter()
+        .filter_map(|k| {
+            let (aspect, slug) = k.strip_prefix("ph:")?.split_once(':')?;
+            let (w, h) = aspect.split_once('x')?;
+            let (w, h): (u32, u32) = (w.parse().ok()?, h.parse().ok()?);
+            // An example size of this shape, 600 pixels on the long side.
+            let (ew, eh) = if w >= h { (600, 600 * h / w) } else { (600 * w / h, 600) };
+            let words = slug.replace('-', " ");
+            Some(serde_json::json!({
+                "slug": slug,
+                "words": words,
+                "aspect_ratio": format!("{w}:{h}"),
+                "prompt": c.placeholder_prompt_template.replace("{words}", &words),
+                "example": format!("/{ew}x{eh}/{slug}"),
+            }))
+        })
+        .collect();
+    let source = if c.replicate_api_token.is_some() { "replicate" } else { "local" };
+    Ok(Response::json(200, &serde_json::json!({"source": source, "placeholders": items})).with_header("cache-control", "no-cache"))
+}

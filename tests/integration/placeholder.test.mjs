@@ -2,7 +2,12 @@
 // of a fresh `scripts/dev`): exact sizes, formats, effects, caching headers, and bad input.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { worker, errorOf, probe, ADMIN_TOKEN, UPLOAD_TOKEN } from './harness.mjs';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { worker, errorOf, probe, ROOT, ADMIN_TOKEN, UPLOAD_TOKEN } from './harness.mjs';
+
+const SHOTS = join(ROOT, 'tests', 'screenshots');
 import { startReplicate } from '../fakes/replicate.mjs';
 
 const get = async (url, headers = {}) => {
@@ -95,6 +100,8 @@ describe('placeholders (generated with Replicate)', () => {
     // Another aspect ratio is another generation.
     assert.equal((await get(`${url}/1600x900/sunglasses-sloth.jpg`)).r.headers.get('x-placeholder-source'), 'replicate');
     assert.equal(await created(), before + 2);
+    // Stored as ordinary images in the album `placeholders`, kept out of /random.
+    assert.equal((await (await fetch(`${url}/random/count?album=placeholders`)).json()).count, 0);
   });
 
   it('20 simultaneous first requests cause exactly one prediction, and all end with the same picture', async () => {
@@ -160,5 +167,39 @@ describe('placeholders (generated with Replicate)', () => {
     const b = await get(`${url}${path}?regenerate=1`, admin);
     assert.equal(b.r.headers.get('x-placeholder-source'), 'replicate', `${b.r.status} ${b.body}`);
     assert.notEqual(a.body.toString('base64'), b.body.toString('base64'));
+  });
+});
+
+describe('placeholder gallery (headless Chromium)', () => {
+  it('shows the generated placeholders and builds a URL that previews at the exact size', async () => {
+    const url = await generating();
+    await get(`${url}/800x450/lighthouse-at-dusk.jpg`);
+    const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-quic'] });
+    try {
+      for (const [width, name] of [[1200, 'placeholders.png'], [375, 'placeholders-phone.png']]) {
+        const context = await browser.newContext({ viewport: { width, height: 900 }, colorScheme: width < 500 ? 'dark' : 'light' });
+        await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: url });
+        const page = await context.newPage();
+        const errors = [];
+        page.on('pageerror', (e) => errors.push(String(e)));
+        await page.goto(`${url}/placeholders`);
+        await page.waitForSelector('.card b:text("lighthouse at dusk")');
+        await page.fill('#w', '320');
+        await page.fill('#h', '180');
+        await page.fill('#words', 'Cozy Reading Nook!');
+        await page.waitForFunction(() => document.querySelector('#preview').src.endsWith('/320x180/cozy-reading-nook') && document.querySelector('#preview').complete);
+        await page.waitForFunction(() => document.querySelector('#preview').naturalWidth === 320);
+        assert.equal(await page.evaluate(() => document.querySelector('#preview').naturalHeight), 180);
+        await page.click('#copy');
+        assert.equal(await page.evaluate(() => navigator.clipboard.readText()), `${url}/320x180/cozy-reading-nook`);
+        assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'no horizontal scroll');
+        mkdirSync(SHOTS, { recursive: true });
+        await page.screenshot({ path: join(SHOTS, name), fullPage: true });
+        assert.deepEqual(errors, []);
+        await context.close();
+      }
+    } finally {
+      await browser.close();
+    }
   });
 });
