@@ -10,17 +10,12 @@
 // The token `r8_bad` is refused with 401. `GET /__stats` counts predictions created.
 import { createServer } from 'node:http';
 import { deflateSync } from 'node:zlib';
+import { makePng } from '../integration/harness.mjs';
 
 /** Output sizes flux-schnell gives for each aspect ratio (about one megapixel). */
 const SIZES = { '1:1': [1024, 1024], '16:9': [1344, 768], '21:9': [1536, 640], '3:2': [1216, 832], '2:3': [832, 1216],
   '4:5': [896, 1088], '5:4': [1088, 896], '3:4': [896, 1152], '4:3': [1152, 896], '9:16': [768, 1344], '9:21': [640, 1536] };
 const HOUR = 3600_000;
-
-function crc32(buf) {
-  let c = ~0;
-  for (const b of buf) { c ^= b; for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1; }
-  return ~c >>> 0;
-}
 
 /** A diagonal-gradient RGB PNG, so crops and resizes are visible. */
 function picture(w, h, seed) {
@@ -34,15 +29,7 @@ function picture(w, h, seed) {
       raw[row + 3 + 3 * x] = 255 - 200 * t;
     }
   }
-  const chunk = (type, data) => {
-    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
-    const td = Buffer.concat([Buffer.from(type), data]);
-    const crc = Buffer.alloc(4); crc.writeUInt32BE(crc32(td));
-    return Buffer.concat([len, td, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4); ihdr[8] = 8; ihdr[9] = 2;
-  return Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+  return makePng(w, h, 8, 2, deflateSync(raw));
 }
 
 export function startReplicate() {
