@@ -16,15 +16,17 @@ use crate::storage::{Blobs, EdgeCache, Pool};
 use crate::transform::options::{negotiate, OutFormat, Options};
 use crate::transform::{run, same_format};
 
-/// The edge-cache (Cache API) key for a transform: its URL, plus which side of the `f=auto`
+/// The edge-cache (Cache API) key for a transform: its URL, the image it is of (a placeholder
+/// URL can come to name another image when it is made again), and which side of the `f=auto`
 /// negotiation the client is on (the Cache API ignores `Vary`).
-fn edge_cache_key(url: &url::Url, requested: Option<OutFormat>, accept: &str) -> String {
+fn edge_cache_key(url: &url::Url, id: &str, requested: Option<OutFormat>, accept: &str) -> String {
     let side = match requested {
-        Some(OutFormat::Auto) if accept.contains("image/webp") => "&imgbed-accept=webp",
-        Some(OutFormat::Auto) => "&imgbed-accept=other",
+        Some(OutFormat::Auto) if accept.contains("image/webp") => "webp",
+        Some(OutFormat::Auto) => "other",
         _ => "",
     };
-    format!("{url}{side}")
+    let join = if url.query().is_some() { '&' } else { '?' };
+    format!("{url}{join}imgbed-image={id}&imgbed-accept={side}")
 }
 
 /// Prefix of every variant of an image, for listing and deleting them.
@@ -108,7 +110,7 @@ pub async fn serve<P: Platform>(app: &App<P>, req: &Request, meta: &ImageMeta, o
     }
     // Only what the public may see goes into (or comes out of) the edge cache, and only after
     // the record said so: a blocked or deleted image's variants stop at once.
-    let edge_key = (meta.status == Status::Active && req.method == Method::Get).then(|| edge_cache_key(&req.url, opts.format, accept));
+    let edge_key = (meta.status == Status::Active && req.method == Method::Get).then(|| edge_cache_key(&req.url, &meta.id, opts.format, accept));
     if let Some(k) = &edge_key {
         if let Some(hit) = app.edge.get(k).await {
             return Ok(hit.with_header("x-variant-cache", "edge"));
@@ -190,10 +192,12 @@ mod tests {
     #[test]
     fn edge_keys_split_auto_by_accept_only() {
         let url = url::Url::parse("https://h/file/abc.jpg?w=100&f=auto").unwrap();
-        let webp = edge_cache_key(&url, Some(OutFormat::Auto), "image/avif,image/webp,*/*");
-        let other = edge_cache_key(&url, Some(OutFormat::Auto), "image/*");
+        let webp = edge_cache_key(&url, "abc", Some(OutFormat::Auto), "image/avif,image/webp,*/*");
+        let other = edge_cache_key(&url, "abc", Some(OutFormat::Auto), "image/*");
         assert_ne!(webp, other);
         let fixed = url::Url::parse("https://h/file/abc.jpg?w=100").unwrap();
-        assert_eq!(edge_cache_key(&fixed, None, "image/webp"), "https://h/file/abc.jpg?w=100");
+        assert_eq!(edge_cache_key(&fixed, "abc", None, "image/webp"), edge_cache_key(&fixed, "abc", None, "image/*"));
+        let placeholder = url::Url::parse("https://h/800x600/sloth").unwrap();
+        assert_ne!(edge_cache_key(&placeholder, "old", None, ""), edge_cache_key(&placeholder, "new", None, ""), "a remade placeholder is not served from the old entry");
     }
 }

@@ -167,6 +167,9 @@ describe('placeholders (generated with Replicate)', () => {
     const b = await get(`${url}${path}?regenerate=1`, admin);
     assert.equal(b.r.headers.get('x-placeholder-source'), 'replicate', `${b.r.status} ${b.body}`);
     assert.notEqual(a.body.toString('base64'), b.body.toString('base64'));
+    // The public sees the new picture at once, not the old one from the edge cache.
+    const c = await get(url + path);
+    assert.equal(c.body.toString('base64'), b.body.toString('base64'));
   });
 });
 
