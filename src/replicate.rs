@@ -143,3 +143,68 @@ fn parse(body: &[u8]) -> Result<Value, ApiError> {
 fn deadline(ms: u64) -> ApiError {
     ApiError::new(504, "generation_timeout", format!("the image model did not finish within {} s: try again shortly", ms.div_ceil(1000).max(1)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryHttp;
+
+    const BASE: &str = "https://r.test";
+    const CREATE: &str = "https://r.test/v1/models/black-forest-labs/flux-schnell/predictions";
+
+    fn answer(http: &MemoryHttp, url: &str, status: u16, body: Value) {
+        http.routes.borrow_mut().insert(url.into(), (status, vec![("content-type".into(), "application/json".into())], body.to_string().into_bytes()));
+    }
+
+    fn run(http: &MemoryHttp, deadline_ms: u64) -> Result<Vec<u8>, ApiError> {
+        pollster::block_on(Replicate { http: &http, base: BASE, token: "r8_x" }.flux("a sloth", "4:3", deadline_ms, 1 << 20))
+    }
+
+    #[test]
+    fn waits_then_downloads_the_output() {
+        let http = MemoryHttp::default();
+        answer(&http, CREATE, 201, json!({"status": "succeeded", "output": ["https://r.test/out.webp"], "urls": {"get": "https://r.test/p/1"}}));
+        http.routes.borrow_mut().insert("https://r.test/out.webp".into(), (200, vec![], b"IMAGE".to_vec()));
+        assert_eq!(run(&http, 5000).unwrap(), b"IMAGE");
+        let sent = http.sent.borrow();
+        let create = &sent[0];
+        assert!(create.headers.iter().any(|(k, v)| k == "authorization" && v == "Bearer r8_x"));
+        assert!(create.headers.iter().any(|(k, v)| k == "prefer" && v.starts_with("wait=")));
+        let body: Value = serde_json::from_slice(&create.body).unwrap();
+        assert_eq!(body["input"]["aspect_ratio"], "4:3");
+        assert_eq!(body["input"]["num_outputs"], 1);
+        assert!(!sent[1].headers.iter().any(|(k, _)| k == "authorization"), "the token is not sent to the output host");
+    }
+
+    #[test]
+    fn polls_until_the_deadline() {
+        let http = MemoryHttp::default();
+        answer(&http, CREATE, 201, json!({"status": "starting", "urls": {"get": "https://r.test/p/1"}}));
+        answer(&http, "https://r.test/p/1", 200, json!({"status": "processing", "urls": {"get": "https://r.test/p/1"}}));
+        let e = run(&http, 3000).unwrap_err();
+        assert_eq!((e.status, e.code), (504, "generation_timeout"));
+        assert!(http.clock.get() <= 3000, "slept past the deadline: {}", http.clock.get());
+        assert!(http.sent.borrow().len() >= 4, "polled");
+    }
+
+    #[test]
+    fn failures_map_to_clear_errors() {
+        for (status, body, code, want) in [
+            (201, json!({"status": "failed", "error": "NSFW content detected. Try again."}), 422, "unsafe_prompt"),
+            (201, json!({"status": "failed", "error": "CUDA out of memory"}), 502, "generation_failed"),
+            (401, json!({"detail": "Invalid token"}), 502, "generation_failed"),
+            (402, json!({"detail": "Insufficient credit"}), 502, "generation_failed"),
+            (429, json!({"detail": "throttled", "retry_after": 1}), 503, "generation_busy"),
+        ] {
+            let http = MemoryHttp::default();
+            answer(&http, CREATE, status, body);
+            let e = run(&http, 5000).unwrap_err();
+            assert_eq!((e.status, e.code), (code, want), "{status}");
+            assert!(!e.message.contains("CUDA") && !e.message.contains("r8_x"), "{}", e.message);
+            if code == 503 {
+                assert_eq!(e.retry_after, Some(1));
+                assert_eq!(http.sent.borrow().len(), 2, "one retry after a 429, no more");
+            }
+        }
+    }
+}
