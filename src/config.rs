@@ -13,8 +13,20 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// Remove GPS and other identifying EXIF from JPEG uploads (`STRIP_EXIF`).
     pub strip_exif: bool,
-    /// New uploads wait for an admin before the public can see them (`REQUIRE_REVIEW`).
-    pub require_review: bool,
+    /// What happens to new uploads before the public sees them (`REVIEW_MODE`).
+    pub review_mode: ReviewMode,
+    /// Replicate model that classifies uploads in `auto` review (`MODERATION_MODEL`,
+    /// `owner/name` or `owner/name:version`).
+    pub moderation_model: String,
+    /// Score from which an upload counts as unsafe (`MODERATION_THRESHOLD`, 0 to 1).
+    pub moderation_threshold: f64,
+    /// Unsafe uploads are blocked, or left pending for a person (`MODERATION_ACTION`).
+    pub moderation_blocks: bool,
+    /// Console login (`ADMIN_USER`, default `admin`, and `ADMIN_PASSWORD`).
+    pub admin_user: String,
+    pub admin_password: Option<String>,
+    /// How long a console login lasts (`ADMIN_SESSION_HOURS`).
+    pub admin_session_hours: u64,
     /// Key for derived secrets such as delete tokens (`SECRET_KEY`).
     pub secret_key: Option<String>,
     /// Base of every link imgbed hands out (`PUBLIC_URL`); the request's origin when unset.
@@ -51,6 +63,25 @@ pub struct Config {
     pub random_hosts: Option<String>,
 }
 
+/// `REVIEW_MODE`: `off` publishes at once, `manual` holds every upload for approval, `auto`
+/// asks a classifier and holds (or blocks) what it flags, and anything it could not judge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewMode {
+    Off,
+    Manual,
+    Auto,
+}
+
+impl ReviewMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewMode::Off => "off",
+            ReviewMode::Manual => "manual",
+            ReviewMode::Auto => "auto",
+        }
+    }
+}
+
 /// Clean, stock-photo-like placeholders: the subject alone, centred, in soft light.
 pub const DEFAULT_PROMPT_TEMPLATE: &str =
     "A clean, professional stock photograph of {words}. Centered subject, soft natural light, simple uncluttered background, sharp focus, pleasant colours, no text, no watermark.";
@@ -63,7 +94,13 @@ impl Default for Config {
             allow_anonymous_upload: false,
             max_upload_bytes: 5 * 1024 * 1024,
             strip_exif: true,
-            require_review: false,
+            review_mode: ReviewMode::Off,
+            moderation_model: "falcons-ai/nsfw_image_detection".into(),
+            moderation_threshold: 0.5,
+            moderation_blocks: false,
+            admin_user: "admin".into(),
+            admin_password: None,
+            admin_session_hours: 12,
             secret_key: None,
             public_url: None,
             random_hosts: None,
@@ -120,7 +157,26 @@ impl Config {
                     .ok_or_else(|| bad("MAX_UPLOAD_BYTES", &v, "a number of bytes up to 26214400 (25 MiB)"))?,
             },
             strip_exif: flag("STRIP_EXIF", d.strip_exif)?,
-            require_review: flag("REQUIRE_REVIEW", d.require_review)?,
+            review_mode: match get("REVIEW_MODE").map(|v| v.to_ascii_lowercase()).as_deref() {
+                None if flag("REQUIRE_REVIEW", false)? => ReviewMode::Manual,
+                None | Some("off") => ReviewMode::Off,
+                Some("manual") => ReviewMode::Manual,
+                Some("auto") => ReviewMode::Auto,
+                Some(v) => return Err(bad("REVIEW_MODE", v, "off, manual or auto")),
+            },
+            moderation_model: get("MODERATION_MODEL").unwrap_or(d.moderation_model),
+            moderation_threshold: match get("MODERATION_THRESHOLD") {
+                None => d.moderation_threshold,
+                Some(v) => v.parse().ok().filter(|t: &f64| (0.0..=1.0).contains(t)).ok_or_else(|| bad("MODERATION_THRESHOLD", &v, "a number from 0 to 1"))?,
+            },
+            moderation_blocks: match get("MODERATION_ACTION").map(|v| v.to_ascii_lowercase()).as_deref() {
+                None | Some("pending") => false,
+                Some("block") => true,
+                Some(v) => return Err(bad("MODERATION_ACTION", v, "block or pending")),
+            },
+            admin_user: get("ADMIN_USER").unwrap_or(d.admin_user),
+            admin_password: get("ADMIN_PASSWORD"),
+            admin_session_hours: number("ADMIN_SESSION_HOURS", d.admin_session_hours, 1, 24 * 30)?,
             secret_key: get("SECRET_KEY"),
             public_url: get("PUBLIC_URL").map(|u| u.trim_end_matches('/').to_string()),
             random_hosts: get("RANDOM_HOSTS"),
@@ -154,6 +210,12 @@ impl Config {
                 Some(v) => v.parse().map_err(|_| bad("MAX_VARIANTS_PER_IMAGE", &v, "a number"))?,
             },
         })
+    }
+
+    /// Whether the console and admin API can be used at all: with neither a password nor a
+    /// token set they answer 503 rather than stand open.
+    pub fn admin_configured(&self) -> bool {
+        self.admin_password.is_some() || self.admin_token.is_some()
     }
 
     /// Upper bound for a whole request body, counted while it is read.

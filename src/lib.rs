@@ -15,10 +15,12 @@
 
 pub mod app;
 pub mod auth;
+pub mod catalog;
 pub mod conditional;
 pub mod config;
 pub mod error;
 pub mod exif;
+pub mod guard;
 pub mod handlers;
 pub mod http;
 pub mod ids;
@@ -26,8 +28,10 @@ pub mod ingest;
 pub mod library;
 pub mod links;
 pub mod log;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod memory;
 pub mod meta;
+pub mod moderation;
 pub mod multipart;
 pub mod placeholder;
 pub mod random;
@@ -36,6 +40,7 @@ pub mod router;
 pub mod security;
 pub mod sniff;
 pub mod storage;
+pub mod tokens;
 pub mod transform;
 pub mod upstream;
 

@@ -2,13 +2,16 @@
 //!
 //! Bytes live in R2 under `i/<sha256>` (content-addressed, so identical uploads are stored once),
 //! with the owning id as custom metadata; the record lives in KV under `img:<id>`. A record is
-//! written last, so a reader never finds an image whose bytes are not there yet. Active images
-//! are also in the random pools, which upload and delete keep in step.
+//! written last, so a reader never finds an image whose bytes are not there yet. Every image is
+//! in the catalog and every active one in the random pools (both in the index store); this
+//! module is the one place that writes records, so bytes, record, catalog and pools change
+//! together on every path: uploads on every API, PATCH, deletes, review, placeholders.
 
 use crate::app::{App, Platform};
+use crate::catalog::Indexed;
 use crate::random::{pools_of, PoolEntry};
-use crate::storage::{Blobs, Kv, Pool};
-use crate::auth::{self, Uploader};
+use crate::storage::{Blobs, EdgeCache, Kv, Pool};
+use crate::auth::Uploader;
 use crate::handlers::transform::variant_prefix;
 use crate::error::ApiError;
 use crate::http::Request;
@@ -44,7 +47,7 @@ pub async fn load_visible<P: Platform>(app: &App<P>, req: &Request, id: &str) ->
     let meta = load(app, id).await?.ok_or_else(not_found)?;
     match meta.status {
         Status::Active => Ok(meta),
-        _ if auth::is_admin(&app.config, req) => Ok(meta),
+        _ if crate::guard::is_admin(app, req).await => Ok(meta),
         Status::Blocked => Err(ApiError::new(451, "blocked", "this image has been blocked by the administrator")),
         Status::Pending => Err(not_found()),
     }
@@ -67,6 +70,7 @@ pub async fn save<P: Platform>(app: &App<P>, file: Prepared, options: &UploadOpt
     let id = new_id();
     let token = delete_token(secret, &id);
     let s = &file.sniffed;
+    let (status, moderation) = crate::moderation::review(app, &file).await;
     let meta = ImageMeta {
         id: id.clone(),
         name: file.name,
@@ -79,7 +83,7 @@ pub async fn save<P: Platform>(app: &App<P>, file: Prepared, options: &UploadOpt
         md5: file.md5,
         sha1: file.sha1,
         uploaded: app.now_ms,
-        status: if app.config.require_review { Status::Pending } else { Status::Active },
+        status,
         album: options.album.clone(),
         tags: options.tags.clone(),
         channel: Channel::R2,
@@ -87,18 +91,17 @@ pub async fn save<P: Platform>(app: &App<P>, file: Prepared, options: &UploadOpt
         delete_hash: sha256_hex(token.as_bytes()),
         animated: s.animated,
         owner: uploader.owner(),
+        moderation,
     };
     let record = serde_json::to_string(&meta).map_err(|e| ApiError::internal(e.to_string()))?;
     app.blobs.put(&key, file.bytes, s.format.mime(), &[("id", &id)]).await?;
-    let pooled = async {
-        if in_pools(app, &meta) {
-            app.pool.add(&pool_entry(&meta), &pools_of(meta.orientation, meta.album.as_deref(), &meta.tags)).await?;
-        }
+    let indexed = async {
+        app.pool.index(&[indexed(app, &meta)]).await?;
         app.kv.put(&ImageMeta::kv_key(&id), &record).await
     };
-    if let Err(e) = pooled.await {
+    if let Err(e) = indexed.await {
         // Without its record the object is unreachable: take everything back rather than leak it.
-        let _ = app.pool.remove(&id).await;
+        let _ = app.pool.unindex(&id).await;
         let _ = app.blobs.delete(&key).await;
         return Err(e.into());
     }
@@ -125,31 +128,57 @@ pub fn pool_entry(meta: &ImageMeta) -> PoolEntry {
     }
 }
 
-/// Writes a changed record and moves the image between random pools to match.
-pub async fn update<P: Platform>(app: &App<P>, meta: &ImageMeta) -> Result<(), ApiError> {
-    let record = serde_json::to_string(meta).map_err(|e| ApiError::internal(e.to_string()))?;
-    app.pool.remove(&meta.id).await?;
-    if in_pools(app, meta) {
-        app.pool.add(&pool_entry(meta), &pools_of(meta.orientation, meta.album.as_deref(), &meta.tags)).await?;
+/// An image as the index store should hold it: in the pools only when [`in_pools`].
+pub fn indexed<P: Platform>(app: &App<P>, meta: &ImageMeta) -> Indexed {
+    let pools = in_pools(app, meta).then(|| (pool_entry(meta), pools_of(meta.orientation, meta.album.as_deref(), &meta.tags)));
+    Indexed { meta: meta.clone(), pools }
+}
+
+/// Writes a changed record; catalog and pools follow in one step of the index store. If the
+/// record cannot be written, the index goes back to `before`.
+pub async fn update<P: Platform>(app: &App<P>, before: &ImageMeta, after: &ImageMeta) -> Result<(), ApiError> {
+    let record = serde_json::to_string(after).map_err(|e| ApiError::internal(e.to_string()))?;
+    app.pool.index(&[indexed(app, after)]).await?;
+    if let Err(e) = app.kv.put(&ImageMeta::kv_key(&after.id), &record).await {
+        let _ = app.pool.index(&[indexed(app, before)]).await;
+        return Err(e.into());
     }
-    app.kv.put(&ImageMeta::kv_key(&meta.id), &record).await?;
     Ok(())
 }
 
-/// Deletes an image: out of the random pools and the record first (so it disappears at once),
-/// then its bytes.
-pub async fn remove<P: Platform>(app: &App<P>, meta: &ImageMeta) -> Result<(), ApiError> {
-    app.pool.remove(&meta.id).await?;
-    app.kv.delete(&ImageMeta::kv_key(&meta.id)).await?;
+/// What a delete took away.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Removed {
+    pub id: String,
+    pub record: bool,
+    /// The original's bytes (false when another image shares them).
+    pub bytes: bool,
+    pub variants: u32,
+    pub edge_cached: u32,
+}
+
+/// Deletes an image: out of catalog and pools and the record first (so it disappears at once),
+/// then its bytes, its variants and this location's edge-cached copies.
+pub async fn remove<P: Platform>(app: &App<P>, meta: &ImageMeta) -> Result<Removed, ApiError> {
+    let edge_keys = app.pool.unindex(&meta.id).await?;
+    if let Err(e) = app.kv.delete(&ImageMeta::kv_key(&meta.id)).await {
+        let _ = app.pool.index(&[indexed(app, meta)]).await;
+        return Err(e.into());
+    }
+    let mut removed = Removed { id: meta.id.clone(), record: true, ..Removed::default() };
     // Two racing uploads of the same bytes can leave the object owned by the other id.
     let owner = app.blobs.head(&meta.location).await?;
     if owner.is_some_and(|custom| custom.iter().all(|(k, v)| k != "id" || *v == meta.id)) {
         app.blobs.delete(&meta.location).await?;
+        removed.bytes = true;
     }
     // Variants are capped per image, so one listing finds them all.
     for key in app.blobs.list(&variant_prefix(&meta.id), 1000).await? {
         app.blobs.delete(&key).await?;
+        removed.variants += 1;
     }
-    app.pool.forget_variants(&meta.id).await?;
-    Ok(())
+    for key in edge_keys {
+        removed.edge_cached += u32::from(app.edge.delete(&key).await);
+    }
+    Ok(removed)
 }

@@ -71,6 +71,7 @@ mod tests {
             delete_hash: String::new(),
             animated: false,
             owner: None,
+            moderation: None,
         };
         let l = Links::new("https://i.example.com", &m, Some("tok"));
         assert_eq!(l.url, "https://i.example.com/file/abc.png");

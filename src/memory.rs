@@ -2,7 +2,9 @@
 //! inspected and switched off, and canned answers for outgoing HTTP.
 
 use crate::app::Platform;
+use crate::catalog::{self, Arg, Indexed, Page, Query, Sql};
 use crate::placeholder::{self, Claim};
+use serde_json::Value;
 use crate::random::{self, PoolEntry, PoolTable};
 use crate::storage::{Blob, Blobs, EdgeCache, Kv, Pool, StoreError, StoreResult};
 use crate::upstream::{Http, OutRequest, OutResponse, UpstreamError};
@@ -33,12 +35,17 @@ impl EdgeCache for &MemoryCache {
     async fn put(&self, key: &str, resp: &crate::http::Response) {
         self.answers.borrow_mut().insert(key.to_string(), resp.clone());
     }
+    async fn delete(&self, key: &str) -> bool {
+        self.answers.borrow_mut().remove(key).is_some()
+    }
 }
 
 /// The pool rows in maps; the pool logic itself is [`crate::random`]'s, shared with the
 /// Durable Object.
-#[derive(Debug, Default)]
 pub struct MemoryPool {
+    db: RefCell<rusqlite::Connection>,
+    /// When set, index writes fail (a Durable Object that is down).
+    pub broken: Cell<bool>,
     entries: RefCell<BTreeMap<String, PoolEntry>>,
     slots: RefCell<BTreeMap<(String, u64), String>>,
     counts: RefCell<BTreeMap<String, u64>>,
@@ -47,7 +54,31 @@ pub struct MemoryPool {
     days: RefCell<BTreeMap<u64, u64>>,
 }
 
+impl Default for MemoryPool {
+    fn default() -> Self {
+        let db = rusqlite::Connection::open_in_memory().expect("in-memory SQLite");
+        db.execute_batch(catalog::SCHEMA).expect("the catalog schema");
+        MemoryPool {
+            db: RefCell::new(db),
+            broken: Cell::new(false),
+            entries: Default::default(),
+            slots: Default::default(),
+            counts: Default::default(),
+            variants: Default::default(),
+            leases: Default::default(),
+            days: Default::default(),
+        }
+    }
+}
+
 impl MemoryPool {
+    fn fail(&self) -> StoreResult<()> {
+        if self.broken.get() {
+            return Err(StoreError("the pool store is down".into()));
+        }
+        Ok(())
+    }
+
     /// Every id in the pools: for tests that check pools against records.
     pub fn ids(&self) -> Vec<String> {
         self.entries.borrow().keys().cloned().collect()
@@ -137,14 +168,75 @@ impl PoolTable for MemoryPool {
         self.days.borrow_mut().insert(day, n);
         Ok(())
     }
+    fn clear_pools(&self) -> StoreResult<()> {
+        self.entries.borrow_mut().clear();
+        self.slots.borrow_mut().clear();
+        self.counts.borrow_mut().clear();
+        Ok(())
+    }
+}
+
+/// The catalog's statements on a real (in-memory) SQLite, the engine of the Durable Object.
+impl Sql for MemoryPool {
+    type Error = StoreError;
+    fn rows(&self, sql: &str, args: Vec<Arg>) -> StoreResult<Vec<Value>> {
+        use rusqlite::types::{Value as V, ValueRef};
+        let err = |e: rusqlite::Error| StoreError(format!("sqlite: {e}"));
+        let db = self.db.borrow();
+        let mut stmt = db.prepare(sql).map_err(err)?;
+        let names: Vec<String> = stmt.column_names().iter().map(|n| n.to_string()).collect();
+        let params: Vec<V> = args.into_iter().map(|a| match a { Arg::Null => V::Null, Arg::Int(n) => V::Integer(n), Arg::Text(t) => V::Text(t) }).collect();
+        let mut rows = stmt.query(rusqlite::params_from_iter(params)).map_err(err)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(err)? {
+            let mut obj = serde_json::Map::new();
+            for (i, name) in names.iter().enumerate() {
+                let v = match row.get_ref(i).map_err(err)? {
+                    ValueRef::Null => Value::Null,
+                    ValueRef::Integer(n) => Value::from(n),
+                    ValueRef::Real(f) => Value::from(f),
+                    ValueRef::Text(t) | ValueRef::Blob(t) => Value::from(String::from_utf8_lossy(t).into_owned()),
+                };
+                obj.insert(name.clone(), v);
+            }
+            out.push(Value::Object(obj));
+        }
+        Ok(out)
+    }
 }
 
 impl Pool for &MemoryPool {
-    async fn add(&self, entry: &PoolEntry, pools: &[String]) -> StoreResult<()> {
-        random::pool_add(*self, entry, pools)
+    async fn index(&self, items: &[Indexed]) -> StoreResult<()> {
+        self.fail()?;
+        catalog::index(*self, items)
     }
-    async fn remove(&self, id: &str) -> StoreResult<()> {
-        random::pool_remove(*self, id)
+    async fn unindex(&self, id: &str) -> StoreResult<Vec<String>> {
+        self.fail()?;
+        catalog::unindex(*self, id)
+    }
+    async fn clear_index(&self) -> StoreResult<()> {
+        catalog::clear(*self)
+    }
+    async fn remember_edge(&self, id: &str, key: &str) -> StoreResult<()> {
+        catalog::remember_edge_key(*self, id, key)
+    }
+    async fn list(&self, query: &Query) -> StoreResult<Page> {
+        catalog::list(*self, query)
+    }
+    async fn stats(&self, now_ms: u64) -> StoreResult<Value> {
+        catalog::stats(*self, now_ms)
+    }
+    async fn login_attempt(&self, ip: &str, now_ms: u64, ok: bool) -> StoreResult<Result<(), u64>> {
+        catalog::login_attempt(*self, ip, now_ms, ok)
+    }
+    async fn session_start(&self, nonce: &str, until_ms: u64, now_ms: u64) -> StoreResult<()> {
+        catalog::session_start(*self, nonce, until_ms, now_ms)
+    }
+    async fn session_live(&self, nonce: &str, now_ms: u64) -> StoreResult<bool> {
+        catalog::session_live(*self, nonce, now_ms)
+    }
+    async fn session_end(&self, nonce: &str) -> StoreResult<()> {
+        catalog::session_end(*self, nonce)
     }
     async fn pick(&self, pool: &str, number: u64) -> StoreResult<Option<PoolEntry>> {
         random::pool_pick(*self, pool, number)
@@ -157,9 +249,6 @@ impl Pool for &MemoryPool {
     }
     async fn release_variant(&self, id: &str, key: &str) -> StoreResult<()> {
         self.delete_variant(id, key)
-    }
-    async fn forget_variants(&self, id: &str) -> StoreResult<()> {
-        self.delete_variants(id)
     }
     async fn claim_generation(&self, key: &str, now_ms: u64, lease_ms: u64, daily_limit: u64, replace: bool) -> StoreResult<Claim> {
         placeholder::claim(*self, key, now_ms, lease_ms, daily_limit, replace)

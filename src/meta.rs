@@ -22,7 +22,7 @@ pub enum Channel {
     Telegram,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImageMeta {
     pub id: String,
     /// Base name the uploader gave, for downloads and the admin console.
@@ -55,6 +55,19 @@ pub struct ImageMeta {
     /// that token or the admin ever receives the delete link again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+    /// What the classifier said, in `auto` review.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moderation: Option<Moderation>,
+}
+
+/// A classifier's verdict on an upload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Moderation {
+    /// `normal`, `nsfw`, or `error` when the classifier could not judge.
+    pub label: String,
+    /// How unsafe, 0 to 1.
+    pub score: f64,
+    pub model: String,
 }
 
 impl ImageMeta {
@@ -119,6 +132,7 @@ mod tests {
             delete_hash: "secret-hash".into(),
             animated: false,
             owner: None,
+            moderation: None,
         };
         let links = Links::new("https://h", &m, None);
         let text = m.public_json(&links).to_string();

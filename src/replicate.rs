@@ -1,5 +1,5 @@
 //! A small client for Replicate's HTTP API: run `black-forest-labs/flux-schnell` and download
-//! its image. `POST /v1/models/{owner}/{model}/predictions` with `Prefer: wait`; if the answer
+//! its image, or classify an upload with an NSFW model. `POST /v1/models/{owner}/{model}/predictions` with `Prefer: wait`; if the answer
 //! is not final, poll `urls.get` until `succeeded`, `failed` or `canceled` or the deadline;
 //! then fetch `output[0]` (Replicate deletes outputs after an hour, so the caller stores it).
 //! Every failure becomes a clear [`ApiError`]; Replicate's own texts go to the log only.
@@ -56,19 +56,20 @@ impl<H: Http> Replicate<'_, H> {
         out
     }
 
-    /// Generates one picture and returns its bytes (at most `max_bytes`). `deadline_ms` bounds
-    /// everything: the wait, polling, a rate-limit pause and the download.
-    pub async fn flux(&self, prompt: &str, aspect_ratio: &str, deadline_ms: u64, max_bytes: u64) -> Result<Vec<u8>, ApiError> {
+    /// Runs a prediction to its end and returns it (`status: succeeded`). `model` is
+    /// `owner/name` (an official model: `POST /v1/models/{owner}/{name}/predictions`) or
+    /// `owner/name:version` (`POST /v1/predictions` with the version). `deadline_ms` bounds
+    /// everything: the wait, polling and a rate-limit pause.
+    pub async fn predict(&self, model: &str, input: Value, deadline_ms: u64) -> Result<Value, ApiError> {
         let end = self.http.now_ms() + deadline_ms;
         let left = || end.saturating_sub(self.http.now_ms());
-        let input = json!({"input": {
-            "prompt": prompt, "aspect_ratio": aspect_ratio, "output_format": "webp", "output_quality": 90,
-            "num_outputs": 1, "go_fast": true,
-        }});
-        let create = format!("{}/v1/models/{MODEL}/predictions", self.base);
+        let (create, body) = match model.split_once(':') {
+            Some((_, version)) => (format!("{}/v1/predictions", self.base), json!({"version": version, "input": input})),
+            None => (format!("{}/v1/models/{model}/predictions", self.base), json!({"input": input})),
+        };
         let mut throttled = false;
         let mut prediction = loop {
-            let resp = self.send(self.request("POST", &create, Some(&input), left()), deadline_ms).await?;
+            let resp = self.send(self.request("POST", &create, Some(&body), left()), deadline_ms).await?;
             match resp.status {
                 200 | 201 | 202 => break parse(&resp.body)?,
                 // Honoured once: a second 429 is the caller's to retry, not ours to storm.
@@ -85,7 +86,7 @@ impl<H: Http> Replicate<'_, H> {
         };
         loop {
             match prediction.get("status").and_then(Value::as_str).unwrap_or("") {
-                "succeeded" => break,
+                "succeeded" => return Ok(prediction),
                 "failed" | "canceled" => {
                     let why = prediction.get("error").map(|e| e.to_string()).unwrap_or_default();
                     if why.to_ascii_lowercase().contains("nsfw") {
@@ -106,13 +107,24 @@ impl<H: Http> Replicate<'_, H> {
             }
             prediction = parse(&resp.body)?;
         }
+    }
+
+    /// Generates one picture with flux-schnell and returns its bytes (at most `max_bytes`).
+    pub async fn flux(&self, prompt: &str, aspect_ratio: &str, deadline_ms: u64, max_bytes: u64) -> Result<Vec<u8>, ApiError> {
+        let end = self.http.now_ms() + deadline_ms;
+        let input = json!({
+            "prompt": prompt, "aspect_ratio": aspect_ratio, "output_format": "webp", "output_quality": 90,
+            "num_outputs": 1, "go_fast": true,
+        });
+        let prediction = self.predict(MODEL, input, deadline_ms).await?;
+        let left = end.saturating_sub(self.http.now_ms());
         let output = prediction
             .get("output")
             .and_then(|o| o.as_array().and_then(|a| a.first()).or(Some(o)))
             .and_then(Value::as_str)
             .ok_or_else(|| upstream("output", "no output URL"))?
             .to_string();
-        let download = OutRequest { timeout_ms: left().max(1), ..OutRequest::get(&output) };
+        let download = OutRequest { timeout_ms: left.max(1), ..OutRequest::get(&output) };
         let resp = self.http.send(download, max_bytes).await.map_err(|e| match e {
             UpstreamError::TimedOut => deadline(deadline_ms),
             UpstreamError::TooLarge => upstream("download", "the output is larger than the upload limit"),
@@ -124,6 +136,13 @@ impl<H: Http> Replicate<'_, H> {
         Ok(resp.body)
     }
 
+    /// Classifies an image (a `data:` URI, so it never has to be public) with an NSFW model;
+    /// returns the label and how unsafe it is, 0 to 1.
+    pub async fn classify(&self, model: &str, image_data_uri: &str, deadline_ms: u64) -> Result<(String, f64), ApiError> {
+        let prediction = self.predict(model, json!({"image": image_data_uri}), deadline_ms).await?;
+        verdict(prediction.get("output").unwrap_or(&Value::Null)).ok_or_else(|| upstream("classifier output", "no label or score"))
+    }
+
     /// Sends a JSON request within what is left of the deadline.
     async fn send(&self, req: OutRequest, deadline_ms: u64) -> Result<crate::upstream::OutResponse, ApiError> {
         if req.timeout_ms == 0 {
@@ -133,6 +152,31 @@ impl<H: Http> Replicate<'_, H> {
             UpstreamError::TimedOut => deadline(deadline_ms),
             e => upstream("request", format!("{e:?}")),
         })
+    }
+}
+
+/// Reads a classifier's output: `"nsfw"`/`"normal"` (falcons-ai/nsfw_image_detection), a bare
+/// score, `{"nsfw": 0.9}`-style objects, or `[{"label", "score"}]` lists.
+fn verdict(output: &Value) -> Option<(String, f64)> {
+    let unsafe_label = |l: &str| ["nsfw", "porn", "hentai", "sexy", "explicit", "unsafe"].contains(&l.to_ascii_lowercase().as_str());
+    match output {
+        Value::String(label) => Some((label.to_ascii_lowercase(), if unsafe_label(label) { 1.0 } else { 0.0 })),
+        Value::Number(n) => n.as_f64().map(|s| (if s >= 0.5 { "nsfw" } else { "normal" }.to_string(), s.clamp(0.0, 1.0))),
+        Value::Bool(b) => Some((if *b { "nsfw" } else { "normal" }.to_string(), if *b { 1.0 } else { 0.0 })),
+        Value::Array(items) => {
+            let score = items
+                .iter()
+                .filter(|i| i.get("label").and_then(Value::as_str).is_some_and(unsafe_label))
+                .filter_map(|i| i.get("score")?.as_f64())
+                .fold(None, |a: Option<f64>, s| Some(a.map_or(s, |a| a.max(s))))?;
+            Some((if score >= 0.5 { "nsfw" } else { "normal" }.to_string(), score.clamp(0.0, 1.0)))
+        }
+        Value::Object(o) => ["nsfw_score", "nsfw", "score", "unsafe"]
+            .iter()
+            .find_map(|k| o.get(*k))
+            .and_then(|v| verdict(v))
+            .or_else(|| o.get("label").and_then(|l| verdict(l))),
+        Value::Null => None,
     }
 }
 

@@ -6,7 +6,7 @@ use crate::auth;
 use crate::config::Config;
 use crate::security;
 use crate::error::ApiError;
-use crate::handlers::{chevereto, clients, delete, file, images, lsky, picgo, placeholder, random, smms, upload};
+use crate::handlers::{admin, chevereto, clients, delete, file, images, lsky, picgo, placeholder, random, smms, upload};
 use crate::random::{host_route, Filter};
 use crate::http::{Method, Request, Response};
 
@@ -100,19 +100,34 @@ async fn route<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, Api
         (["api", "v2", "upload"], Post) => Ok(smms::upload(app, req).await),
         (["api", "v2", "delete", hash], Get | Post) => smms::remove(app, req, hash).await,
         (["api", "1", "upload"] | ["1", "upload"], Post) => Ok(chevereto::upload(app, req).await),
-        (["api", "clients", "sharex.sxcu"], Get) => Ok(clients::sharex(app, req)),
+        (["api", "clients", "sharex.sxcu"], Get) => Ok(clients::sharex(app, req).await),
         (["random"], _) if get => random::draw(app, req, Filter::from_request(req)?).await,
         (["random", "count"], _) if get => random::count(app, req, Filter::from_request(req)?).await,
         (["file", name], _) if get => file::serve(app, req, name).await,
         (["api", "images"], Get) => images::list(app, req).await,
         (["api", "images", id], Get) => images::get(app, req, id).await,
         (["api", "images", id], Patch) => images::update(app, req, id).await,
+        (["api", "images", id], Delete) => images::remove(app, req, id).await,
+        (["admin"], _) if get => Ok(admin::page(app)),
+        (["api", "admin", "login"], Post) => admin::login(app, req).await,
+        (["api", "admin", "logout"], Post) => admin::logout(app, req).await,
+        (["api", "admin", "session"], Get) => admin::session(app, req).await,
+        (["api", "admin", "images"], Get) => admin::list(app, req).await,
+        (["api", "admin", "images", id], Get) => admin::get(app, req, id).await,
+        (["api", "admin", "images", id], Patch) => admin::update(app, req, id).await,
+        (["api", "admin", "images", id], Delete) => admin::remove(app, req, id).await,
+        (["api", "admin", "bulk"], Post) => admin::bulk(app, req).await,
+        (["api", "admin", "stats"], Get) => admin::stats(app, req).await,
+        (["api", "admin", "tokens"], Get | Post) => admin::tokens(app, req).await,
+        (["api", "admin", "tokens", id], Delete) => admin::revoke_token(app, req, id).await,
+        (["api", "admin", "reindex"], Post) => admin::reindex(app, req).await,
+        (["api", "admin", "export"], Get) => admin::export(app, req).await,
         (["api", "config"], Get) => Ok(images::config(app)),
         (["api", "placeholders"], Get) => placeholder::list(app).await,
         (["placeholders"], _) if get => Ok(Response::html(200, include_str!("page/placeholders.html")).with_header("cache-control", "no-cache")),
         (["delete", id, token], Get | Post) => delete::link(app, req, id, token).await,
         (["upload", ..] | ["file", _] | ["api", "images", ..] | ["api", "config"] | ["delete", ..] | ["heartbeat"]
-        | ["api", "v1", ..] | ["api", "v2", ..] | ["api", "1", "upload"] | ["1", "upload"] | ["api", "clients", _] | ["random", ..], _) => {
+        | ["api", "v1", ..] | ["api", "v2", ..] | ["api", "1", "upload"] | ["1", "upload"] | ["api", "clients", _] | ["random", ..] | ["admin"] | ["api", "admin", ..], _) => {
             Err(ApiError::new(405, "method_not_allowed", format!("{} is not allowed on {}", method_name(m), req.url.path())))
         }
         _ => Err(ApiError::not_found(format!("nothing at {}", req.url.path()))),

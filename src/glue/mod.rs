@@ -92,6 +92,9 @@ impl crate::storage::EdgeCache for EdgeCache {
             let _ = Cache::default().put(key, copy).await;
         }
     }
+    async fn delete(&self, key: &str) -> bool {
+        matches!(Cache::default().delete(key, false).await, Ok(worker::CacheDeletionOutcome::Success))
+    }
 }
 
 fn to_worker(resp: http::Response) -> worker::Result<worker::Response> {

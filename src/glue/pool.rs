@@ -1,7 +1,8 @@
-//! The random-image pools in a SQLite-backed Durable Object, and the [`Pool`] client that talks
+//! The index store in a SQLite-backed Durable Object (random pools, catalog, sessions), and the [`Pool`] client that talks
 //! to it. One object holds every pool: its requests run one at a time, so concurrent uploads
 //! and deletes can never lose or duplicate a slot.
 
+use crate::catalog::{self, Arg, Indexed, Page, Query, Sql};
 use crate::placeholder::{self, Claim};
 use crate::random::{self, PoolEntry, PoolTable};
 use crate::storage::{Pool, StoreError, StoreResult};
@@ -11,13 +12,20 @@ use worker::{durable_object, Env, Method, Request, RequestInit, Response, SqlSto
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase")]
 enum Op {
-    Add { entry: PoolEntry, pools: Vec<String> },
-    Remove { id: String },
+    Index { items: Vec<Indexed> },
+    Unindex { id: String },
+    Clear,
+    Edge { id: String, key: String },
+    List { query: Box<Query> },
+    Stats { now_ms: u64 },
+    Login { ip: String, now_ms: u64, ok: bool },
+    SessionStart { nonce: String, until_ms: u64, now_ms: u64 },
+    SessionLive { nonce: String, now_ms: u64 },
+    SessionEnd { nonce: String },
     Pick { pool: String, number: u64 },
     Count { pool: String },
     Reserve { id: String, key: String, cap: u64 },
     Release { id: String, key: String },
-    Forget { id: String },
     Claim { key: String, now_ms: u64, lease_ms: u64, daily_limit: u64, replace: bool },
     Settle { key: String, id: Option<String> },
 }
@@ -44,11 +52,35 @@ impl DoPool {
 }
 
 impl Pool for DoPool {
-    async fn add(&self, entry: &PoolEntry, pools: &[String]) -> StoreResult<()> {
-        self.call(&Op::Add { entry: entry.clone(), pools: pools.to_vec() }).await
+    async fn index(&self, items: &[Indexed]) -> StoreResult<()> {
+        self.call(&Op::Index { items: items.to_vec() }).await
     }
-    async fn remove(&self, id: &str) -> StoreResult<()> {
-        self.call(&Op::Remove { id: id.to_string() }).await
+    async fn unindex(&self, id: &str) -> StoreResult<Vec<String>> {
+        self.call(&Op::Unindex { id: id.to_string() }).await
+    }
+    async fn clear_index(&self) -> StoreResult<()> {
+        self.call(&Op::Clear).await
+    }
+    async fn remember_edge(&self, id: &str, key: &str) -> StoreResult<()> {
+        self.call(&Op::Edge { id: id.to_string(), key: key.to_string() }).await
+    }
+    async fn list(&self, query: &Query) -> StoreResult<Page> {
+        self.call(&Op::List { query: Box::new(query.clone()) }).await
+    }
+    async fn stats(&self, now_ms: u64) -> StoreResult<serde_json::Value> {
+        self.call(&Op::Stats { now_ms }).await
+    }
+    async fn login_attempt(&self, ip: &str, now_ms: u64, ok: bool) -> StoreResult<Result<(), u64>> {
+        self.call(&Op::Login { ip: ip.to_string(), now_ms, ok }).await
+    }
+    async fn session_start(&self, nonce: &str, until_ms: u64, now_ms: u64) -> StoreResult<()> {
+        self.call(&Op::SessionStart { nonce: nonce.to_string(), until_ms, now_ms }).await
+    }
+    async fn session_live(&self, nonce: &str, now_ms: u64) -> StoreResult<bool> {
+        self.call(&Op::SessionLive { nonce: nonce.to_string(), now_ms }).await
+    }
+    async fn session_end(&self, nonce: &str) -> StoreResult<()> {
+        self.call(&Op::SessionEnd { nonce: nonce.to_string() }).await
     }
     async fn pick(&self, pool: &str, number: u64) -> StoreResult<Option<PoolEntry>> {
         self.call(&Op::Pick { pool: pool.to_string(), number }).await
@@ -61,9 +93,6 @@ impl Pool for DoPool {
     }
     async fn release_variant(&self, id: &str, key: &str) -> StoreResult<()> {
         self.call(&Op::Release { id: id.to_string(), key: key.to_string() }).await
-    }
-    async fn forget_variants(&self, id: &str) -> StoreResult<()> {
-        self.call(&Op::Forget { id: id.to_string() }).await
     }
     async fn claim_generation(&self, key: &str, now_ms: u64, lease_ms: u64, daily_limit: u64, replace: bool) -> StoreResult<Claim> {
         self.call(&Op::Claim { key: key.to_string(), now_ms, lease_ms, daily_limit, replace }).await
@@ -126,13 +155,20 @@ impl RandomPool {
     fn apply(&self, op: Op) -> worker::Result<serde_json::Value> {
         use serde_json::json;
         Ok(match op {
-            Op::Add { entry, pools } => json!(random::pool_add(self, &entry, &pools)?),
-            Op::Remove { id } => json!(random::pool_remove(self, &id)?),
+            Op::Index { items } => json!(catalog::index(self, &items)?),
+            Op::Unindex { id } => json!(catalog::unindex(self, &id)?),
+            Op::Clear => json!(catalog::clear(self)?),
+            Op::Edge { id, key } => json!(catalog::remember_edge_key(self, &id, &key)?),
+            Op::List { query } => json!(catalog::list(self, &query)?),
+            Op::Stats { now_ms } => catalog::stats(self, now_ms)?,
+            Op::Login { ip, now_ms, ok } => json!(catalog::login_attempt(self, &ip, now_ms, ok)?),
+            Op::SessionStart { nonce, until_ms, now_ms } => json!(catalog::session_start(self, &nonce, until_ms, now_ms)?),
+            Op::SessionLive { nonce, now_ms } => json!(catalog::session_live(self, &nonce, now_ms)?),
+            Op::SessionEnd { nonce } => json!(catalog::session_end(self, &nonce)?),
             Op::Pick { pool, number } => json!(random::pool_pick(self, &pool, number)?),
             Op::Count { pool } => json!(PoolTable::count(self, &pool)?),
             Op::Reserve { id, key, cap } => json!(random::variant_reserve(self, &id, &key, cap)?),
             Op::Release { id, key } => json!(self.delete_variant(&id, &key)?),
-            Op::Forget { id } => json!(self.delete_variants(&id)?),
             Op::Claim { key, now_ms, lease_ms, daily_limit, replace } => json!(placeholder::claim(self, &key, now_ms, lease_ms, daily_limit, replace)?),
             Op::Settle { key, id } => json!(placeholder::settle(self, &key, id.as_deref())?),
         })
@@ -211,6 +247,28 @@ impl PoolTable for RandomPool {
     fn set_day_count(&self, day: u64, n: u64) -> worker::Result<()> {
         self.run("INSERT OR REPLACE INTO days (day, n) VALUES (?, ?)", vec![(day as i64).into(), (n as i64).into()])
     }
+    fn clear_pools(&self) -> worker::Result<()> {
+        for table in ["images", "slots", "counts"] {
+            self.run(&format!("DELETE FROM {table}"), vec![])?;
+        }
+        Ok(())
+    }
+}
+
+/// The catalog's statements (see [`crate::catalog`]) on the object's SQLite storage.
+impl Sql for RandomPool {
+    type Error = worker::Error;
+    fn rows(&self, sql: &str, args: Vec<Arg>) -> worker::Result<Vec<serde_json::Value>> {
+        let args: Vec<SqlStorageValue> = args
+            .into_iter()
+            .map(|a| match a {
+                Arg::Null => SqlStorageValue::Null,
+                Arg::Int(n) => SqlStorageValue::Integer(n),
+                Arg::Text(t) => SqlStorageValue::String(t),
+            })
+            .collect();
+        self.sql.exec(sql, args)?.to_array()
+    }
 }
 
 impl worker::DurableObject for RandomPool {
@@ -227,6 +285,7 @@ impl worker::DurableObject for RandomPool {
              CREATE TABLE IF NOT EXISTS days (day INTEGER PRIMARY KEY, n INTEGER NOT NULL);",
             None,
         );
+        let _ = sql.exec(catalog::SCHEMA, None);
         RandomPool { sql }
     }
 

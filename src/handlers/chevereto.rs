@@ -8,7 +8,7 @@ use crate::error::{human_bytes, ApiError};
 use crate::handlers::upload::{self, UploadForm, Uploaded};
 use crate::http::{Request, Response};
 use crate::ingest::IncomingFile;
-use crate::auth;
+
 use crate::upstream;
 use base64::Engine;
 use serde_json::{json, Value};
@@ -43,7 +43,7 @@ async fn store<P: Platform>(app: &App<P>, req: &Request) -> Result<(Uploaded, La
         return Err(ApiError::bad_request("bad_parameter", format!("format must be json, txt or redirect, not {f:?}")));
     }
     // Who is asking comes before any work on their behalf, above all an outgoing fetch.
-    auth::check_upload(&app.config, req, form.field(req, "key").as_deref())?;
+    crate::guard::uploader(app, req, form.field(req, "key").as_deref()).await?;
     resolve_text_source(app, req, &mut form).await?;
     let u = upload::store_all(app, req, form).await?.remove(0);
     Ok((u, layout, format))

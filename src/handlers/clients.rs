@@ -7,11 +7,10 @@ use serde_json::json;
 
 /// A ShareX custom uploader for this host over the Lsky API. With a valid upload token in the
 /// request (`?key=`), the file is ready to import; otherwise it holds a placeholder.
-pub fn sharex<P: Platform>(app: &App<P>, req: &Request) -> Response {
+pub async fn sharex<P: Platform>(app: &App<P>, req: &Request) -> Response {
     let base = app.base_url(req);
-    let token = auth::presented_token(req)
-        .filter(|_| auth::check_upload(&app.config, req, None).is_ok())
-        .unwrap_or_else(|| "YOUR_UPLOAD_TOKEN".to_string());
+    let known = crate::guard::uploader(app, req, None).await.is_ok_and(|u| u != auth::Uploader::Anonymous);
+    let token = auth::presented_token(req).filter(|_| known).unwrap_or_else(|| "YOUR_UPLOAD_TOKEN".to_string());
     let host = req.url.host_str().unwrap_or("imgbed").to_string();
     let sxcu = json!({
         "Version": "16.1.0",

@@ -28,7 +28,7 @@ pub async fn authorised<P: Platform>(app: &App<P>, id: &str, token: &str) -> Res
 pub async fn by_key<P: Platform>(app: &App<P>, req: &Request, key: &str) -> Result<ImageMeta, ApiError> {
     let meta = match split_delete_key(key) {
         Some((id, token)) => authorised(app, id, token).await?,
-        None if crate::auth::is_admin(&app.config, req) => library::load(app, key)
+        None if crate::guard::is_admin(app, req).await => library::load(app, key)
             .await?
             .ok_or_else(|| ApiError::not_found(format!("no image with id {key:?}")))?,
         None => return Err(ApiError::forbidden("this key cannot delete anything: use the key from the upload answer")),

@@ -6,8 +6,10 @@ use crate::http::{Request, Response};
 use crate::library;
 use crate::ingest::{check_label, parse_tags};
 use crate::links::Links;
+use crate::meta::ImageMeta;
 use crate::sniff::Format;
-use crate::storage::Kv;
+use crate::storage::Pool;
+use crate::tokens::Scope;
 use serde_json::json;
 
 /// `GET /api/images/<id>`: the record without secrets, with ready-made links.
@@ -21,11 +23,21 @@ pub async fn get<P: Platform>(app: &App<P>, req: &Request, id: &str) -> Result<R
 /// renames, moves between albums, retags, blocks, approves. One KV write, and the random pools
 /// follow (an image leaves them unless it is active).
 pub async fn update<P: Platform>(app: &App<P>, req: &Request, id: &str) -> Result<Response, ApiError> {
-    crate::auth::check_admin(&app.config, req)?;
-    let mut meta = library::load(app, id).await?.ok_or_else(|| ApiError::not_found(format!("no image with id {id:?}")))?;
+    crate::guard::admin(app, req).await?;
+    let before = library::load(app, id).await?.ok_or_else(|| ApiError::not_found(format!("no image with id {id:?}")))?;
     let body: serde_json::Value = serde_json::from_slice(&req.body)
         .map_err(|e| ApiError::bad_request("malformed_json", format!("send a JSON object: {e}")))?;
     let fields = body.as_object().ok_or_else(|| ApiError::bad_request("malformed_json", "send a JSON object"))?;
+    let meta = apply_changes(&before, fields)?;
+    library::update(app, &before, &meta).await?;
+    let links = Links::new(&app.base_url(req), &meta, None);
+    Ok(Response::json(200, &meta.public_json(&links)).with_header("cache-control", "no-store"))
+}
+
+/// A record with `fields` changed: `album` (string or null), `tags` (list or "a,b"), `name`,
+/// `status`. Shared by PATCH and the console's bulk actions.
+pub fn apply_changes(before: &ImageMeta, fields: &serde_json::Map<String, serde_json::Value>) -> Result<ImageMeta, ApiError> {
+    let mut meta = before.clone();
     let bad = |field: &str, expected: &str| ApiError::bad_request("bad_parameter", format!("{field} must be {expected}"));
     for (key, value) in fields {
         match key.as_str() {
@@ -59,23 +71,31 @@ pub async fn update<P: Platform>(app: &App<P>, req: &Request, id: &str) -> Resul
             other => return Err(ApiError::bad_request("bad_parameter", format!("unknown field {other:?}: album, tags, name and status can change"))),
         }
     }
-    library::update(app, &meta).await?;
-    let links = Links::new(&app.base_url(req), &meta, None);
-    Ok(Response::json(200, &meta.public_json(&links)).with_header("cache-control", "no-store"))
+    Ok(meta)
 }
 
-/// `GET /api/images?cursor=&limit=` (admin): a page of image ids in key order.
+/// `GET /api/images` (the admin, or a token with the `list` scope, which sees its own uploads):
+/// a page of the catalog, with the console's filters and sort.
 pub async fn list<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, ApiError> {
-    crate::auth::check_admin(&app.config, req)?;
-    let limit = match req.query("limit") {
-        None => 1000,
-        Some(v) => v.parse().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| {
-            ApiError::bad_request("bad_parameter", format!("limit={v:?} is not valid: expected a number from 1 to 1000"))
-        })?,
-    };
-    let (keys, cursor) = app.kv.list("img:", req.query("cursor").as_deref(), limit).await?;
-    let ids: Vec<&str> = keys.iter().map(|k| k.trim_start_matches("img:")).collect();
-    Ok(Response::json(200, &json!({"images": ids, "cursor": cursor})).with_header("cache-control", "no-store"))
+    let who = crate::guard::scoped(app, req, Scope::List).await?;
+    let mut query = super::admin::query_of(req)?;
+    query.owner = who.owner();
+    let page = app.pool.list(&query).await?;
+    let base = app.base_url(req);
+    let images: Vec<_> = page.records.iter().map(|m| m.public_json(&Links::new(&base, m, None))).collect();
+    Ok(Response::json(200, &json!({"images": images, "cursor": page.next, "total": page.total})).with_header("cache-control", "no-store"))
+}
+
+/// `DELETE /api/images/<id>`: the admin, or a token with the `delete` scope for its own uploads.
+pub async fn remove<P: Platform>(app: &App<P>, req: &Request, id: &str) -> Result<Response, ApiError> {
+    let who = crate::guard::scoped(app, req, Scope::Delete).await?;
+    let not_found = || ApiError::not_found(format!("no image with id {id:?}"));
+    let meta = library::load(app, id).await?.ok_or_else(not_found)?;
+    if !who.owns(meta.owner.as_deref()) {
+        return Err(ApiError::forbidden("this token may delete only the images it uploaded"));
+    }
+    let removed = library::remove(app, &meta).await?;
+    Ok(Response::json(200, &json!({"deleted": removed})).with_header("cache-control", "no-store"))
 }
 
 /// `GET /api/config`: the public settings a client needs before uploading.
@@ -89,7 +109,8 @@ pub fn config<P: Platform>(app: &App<P>) -> Response {
             "extensions": Format::ALL.iter().map(|f| f.ext()).collect::<Vec<_>>(),
             "token_required": !c.allow_anonymous_upload,
             "strip_exif": c.strip_exif,
-            "require_review": c.require_review,
+            "require_review": c.review_mode != crate::config::ReviewMode::Off,
+            "review_mode": c.review_mode.as_str(),
             "max_files_per_request": crate::security::MAX_FILES_PER_REQUEST,
             "features": {"albums": true, "random": true, "compress": true, "transforms": true},
             "compress_by_default": c.compress_uploads,

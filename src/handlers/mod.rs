@@ -1,6 +1,7 @@
 //! Request handlers: each turns a [`Request`](crate::http::Request) into a response shape over
 //! the shared core (`ingest`, `library`).
 
+pub mod admin;
 pub mod chevereto;
 pub mod clients;
 pub mod delete;

@@ -12,7 +12,7 @@ use crate::conditional::not_modified;
 use crate::error::ApiError;
 use crate::http::{Method, Request, Response};
 use crate::ids::sha256_hex;
-use crate::auth::{self, Uploader};
+use crate::auth::Uploader;
 use crate::handlers::transform;
 use crate::http::http_date;
 use crate::ingest::{prepare, IncomingFile, UploadOptions};
@@ -56,7 +56,7 @@ async fn generated<P: Platform>(app: &App<P>, req: &Request, spec: &Spec, opts: 
     let key = format!("ph:{}:{}", aspect.replace(':', "x"), spec.slug);
     let regenerate = matches!(req.query("regenerate").as_deref(), Some("1" | "true"));
     if regenerate {
-        auth::check_admin(c, req)?;
+        crate::guard::admin(app, req).await?;
     }
     let known = match regenerate {
         true => None,
@@ -68,8 +68,8 @@ async fn generated<P: Platform>(app: &App<P>, req: &Request, spec: &Spec, opts: 
     } {
         return stored(app, req, spec, &opts, requested, pairs, &meta, "stored").await;
     }
-    if c.placeholder_require_token && !auth::is_admin(c, req) {
-        auth::check_upload(c, req, None)?;
+    if c.placeholder_require_token && !crate::guard::is_admin(app, req).await {
+        crate::guard::uploader(app, req, None).await?;
     }
     let deadline_ms = c.placeholder_deadline_s * 1000;
     // The lease outlives the deadline a little, and expires if this request dies.

@@ -51,10 +51,10 @@ pub fn signature(key: &str, id: &str, pairs: &[(String, String)]) -> String {
 pub const THUMB_QUERY: &str = "w=256";
 
 /// May this request create a new variant?
-fn guard<P: Platform>(app: &App<P>, req: &Request, id: &str, opts: &Options, pairs: &[(String, String)]) -> Result<(), ApiError> {
+async fn guard<P: Platform>(app: &App<P>, req: &Request, id: &str, opts: &Options, pairs: &[(String, String)]) -> Result<(), ApiError> {
     let c = &app.config;
     let thumbnail = canonical_query(pairs) == THUMB_QUERY;
-    if thumbnail || auth::is_admin(c, req) || (c.transform_signing_key.is_none() && c.transform_widths.is_empty()) {
+    if thumbnail || crate::guard::is_admin(app, req).await || (c.transform_signing_key.is_none() && c.transform_widths.is_empty()) {
         return Ok(());
     }
     let sig = pairs.iter().find(|(k, _)| k == "sig").map(|(_, v)| v.as_str());
@@ -118,10 +118,10 @@ pub async fn serve<P: Platform>(app: &App<P>, req: &Request, meta: &ImageMeta, o
     }
     if let Some(blob) = app.blobs.get(&key, None).await? {
         resp.headers.set("x-variant-cache", "hit");
-        return Ok(cached(app, edge_key, finish(req, resp, blob.bytes)).await);
+        return Ok(cached(app, &meta.id, edge_key, finish(req, resp, blob.bytes)).await);
     }
-    guard(app, req, &meta.id, &opts, pairs)?;
-    let admin = auth::is_admin(&app.config, req);
+    guard(app, req, &meta.id, &opts, pairs).await?;
+    let admin = crate::guard::is_admin(app, req).await;
     let cap = if admin { u64::MAX } else { app.config.max_variants_per_image as u64 };
     if !app.pool.reserve_variant(&meta.id, &key, cap).await? {
         return Err(ApiError::forbidden(format!(
@@ -150,7 +150,7 @@ pub async fn serve<P: Platform>(app: &App<P>, req: &Request, meta: &ImageMeta, o
     };
     app.blobs.put(&key, out.clone(), format.mime(), &[("id", &meta.id)]).await?;
     resp.headers.set("x-variant-cache", "miss");
-    let mut resp = cached(app, edge_key, finish(req, resp, out)).await;
+    let mut resp = cached(app, &meta.id, edge_key, finish(req, resp, out)).await;
     if let (true, Some(bytes)) = (admin, wasm_memory_bytes()) {
         // Wasm memory only grows, so this is the isolate's peak so far: for the operator's
         // benchmarks and memory checks, never for the public.
@@ -159,9 +159,12 @@ pub async fn serve<P: Platform>(app: &App<P>, req: &Request, meta: &ImageMeta, o
     Ok(resp)
 }
 
-async fn cached<P: Platform>(app: &App<P>, edge_key: Option<String>, resp: Response) -> Response {
+/// Puts an answer into the edge cache and notes its key, so a delete can purge it.
+async fn cached<P: Platform>(app: &App<P>, id: &str, edge_key: Option<String>, resp: Response) -> Response {
     if let Some(k) = edge_key {
         app.edge.put(&k, &resp).await;
+        // Bookkeeping: a miss here only means a delete leaves an unreachable copy to expire.
+        let _ = app.pool.remember_edge(id, &k).await;
     }
     resp
 }

@@ -2,7 +2,7 @@
 //! `[{"src":"/file/<id>.<ext>"}]` on `POST /upload`.
 
 use crate::app::{App, Platform};
-use crate::auth;
+
 use crate::config::Config;
 use crate::security::MAX_FILES_PER_REQUEST;
 use crate::error::ApiError;
@@ -107,7 +107,7 @@ pub fn split_delete_key(key: &str) -> Option<(&str, &str)> {
 /// A batch is all or nothing: if file n cannot be stored, files 1..n-1 that this request
 /// stored are taken back, so the error's "nothing was stored" is true.
 pub async fn store_all<P: Platform>(app: &App<P>, req: &Request, form: UploadForm) -> Result<Vec<Uploaded>, ApiError> {
-    let uploader = auth::check_upload(&app.config, req, form.field(req, "key").as_deref())?;
+    let uploader = crate::guard::uploader(app, req, form.field(req, "key").as_deref()).await?;
     let options = UploadOptions::from_fields(|k| form.field(req, k))?;
     if form.files.is_empty() {
         return Err(ApiError::bad_request("no_file", "the form has no file in it: send the image in a field named 'file'"));

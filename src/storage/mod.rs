@@ -3,6 +3,7 @@
 //! them in memory for native tests. [`Counted`] wraps either and counts every operation, so the
 //! cost of each request is visible in the `X-Storage-Ops` header and can be asserted in tests.
 
+use crate::catalog::{Indexed, Page, Query};
 use crate::error::ApiError;
 use crate::placeholder::Claim;
 use crate::random::PoolEntry;
@@ -54,13 +55,19 @@ pub trait Kv {
     async fn list(&self, prefix: &str, cursor: Option<&str>, limit: u32) -> StoreResult<(Vec<String>, Option<String>)>;
 }
 
-/// The random-image pools: dense slot arrays, one per filter (see [`crate::random`]).
+/// The index store (one SQLite Durable Object): the random pools (see [`crate::random`]), the
+/// admin catalog (see [`crate::catalog`]), variant reservations, generation leases, admin
+/// sessions and login counters. Each call is one transaction of the store.
 #[allow(async_fn_in_trait)]
 pub trait Pool {
-    /// Puts an image into each of `pools` once; adding an image twice changes nothing.
-    async fn add(&self, entry: &PoolEntry, pools: &[String]) -> StoreResult<()>;
-    /// Takes an image out of every pool; the last slot moves into the hole.
-    async fn remove(&self, id: &str) -> StoreResult<()>;
+    /// Writes images' catalog rows and, in the same step, sets their pool membership (an entry
+    /// and the pools it belongs to; `None` takes an image out of every pool).
+    async fn index(&self, items: &[Indexed]) -> StoreResult<()>;
+    /// Takes an image out of the catalog, every pool and its variant reservations; returns the
+    /// edge-cache keys remembered for it, for purging.
+    async fn unindex(&self, id: &str) -> StoreResult<Vec<String>>;
+    /// Empties the catalog and every pool: the first step of a rebuild from KV.
+    async fn clear_index(&self) -> StoreResult<()>;
     /// The image in slot `number % n` of a pool of `n`, or `None` when it is empty.
     async fn pick(&self, pool: &str, number: u64) -> StoreResult<Option<PoolEntry>>;
     async fn count(&self, pool: &str) -> StoreResult<u64>;
@@ -69,12 +76,21 @@ pub trait Pool {
     async fn reserve_variant(&self, id: &str, key: &str, cap: u64) -> StoreResult<bool>;
     /// Gives back a reservation whose variant could not be made.
     async fn release_variant(&self, id: &str, key: &str) -> StoreResult<()>;
-    /// Forgets every variant reservation of a deleted image.
-    async fn forget_variants(&self, id: &str) -> StoreResult<()>;
+    /// Notes that an answer for image `id` went into the edge cache under `key`.
+    async fn remember_edge(&self, id: &str, key: &str) -> StoreResult<()>;
     /// Asks to generate the placeholder `key` (see [`crate::placeholder::claim`]).
     async fn claim_generation(&self, key: &str, now_ms: u64, lease_ms: u64, daily_limit: u64, replace: bool) -> StoreResult<Claim>;
     /// Ends a claimed generation: with the image it made, or none (the lease is dropped).
     async fn settle_generation(&self, key: &str, id: Option<&str>) -> StoreResult<()>;
+    /// A page of the catalog.
+    async fn list(&self, query: &Query) -> StoreResult<Page>;
+    /// Counts for the console (see [`crate::catalog::stats`]).
+    async fn stats(&self, now_ms: u64) -> StoreResult<serde_json::Value>;
+    /// Records a login attempt (see [`crate::catalog::login_attempt`]).
+    async fn login_attempt(&self, ip: &str, now_ms: u64, ok: bool) -> StoreResult<Result<(), u64>>;
+    async fn session_start(&self, nonce: &str, until_ms: u64, now_ms: u64) -> StoreResult<()>;
+    async fn session_live(&self, nonce: &str, now_ms: u64) -> StoreResult<bool>;
+    async fn session_end(&self, nonce: &str) -> StoreResult<()>;
 }
 
 /// This location's HTTP cache (the Cache API): free, per data centre, and keyed by whatever the
@@ -84,6 +100,8 @@ pub trait Pool {
 pub trait EdgeCache {
     async fn get(&self, key: &str) -> Option<crate::http::Response>;
     async fn put(&self, key: &str, resp: &crate::http::Response);
+    /// Drops an entry; true when there was one.
+    async fn delete(&self, key: &str) -> bool;
 }
 
 /// Operation counts for one request, by billing class.
@@ -178,43 +196,35 @@ impl<T: Kv> Kv for Counted<T> {
     }
 }
 
-impl<T: Pool> Pool for Counted<T> {
-    async fn add(&self, entry: &PoolEntry, pools: &[String]) -> StoreResult<()> {
-        Ops::bump(&self.ops.pool);
-        self.inner.add(entry, pools).await
-    }
-    async fn remove(&self, id: &str) -> StoreResult<()> {
-        Ops::bump(&self.ops.pool);
-        self.inner.remove(id).await
-    }
-    async fn pick(&self, pool: &str, number: u64) -> StoreResult<Option<PoolEntry>> {
-        Ops::bump(&self.ops.pool);
-        self.inner.pick(pool, number).await
-    }
-    async fn count(&self, pool: &str) -> StoreResult<u64> {
-        Ops::bump(&self.ops.pool);
-        self.inner.count(pool).await
-    }
-    async fn reserve_variant(&self, id: &str, key: &str, cap: u64) -> StoreResult<bool> {
-        Ops::bump(&self.ops.pool);
-        self.inner.reserve_variant(id, key, cap).await
-    }
-    async fn release_variant(&self, id: &str, key: &str) -> StoreResult<()> {
-        Ops::bump(&self.ops.pool);
-        self.inner.release_variant(id, key).await
-    }
-    async fn forget_variants(&self, id: &str) -> StoreResult<()> {
-        Ops::bump(&self.ops.pool);
-        self.inner.forget_variants(id).await
-    }
-    async fn claim_generation(&self, key: &str, now_ms: u64, lease_ms: u64, daily_limit: u64, replace: bool) -> StoreResult<Claim> {
-        Ops::bump(&self.ops.pool);
-        self.inner.claim_generation(key, now_ms, lease_ms, daily_limit, replace).await
-    }
-    async fn settle_generation(&self, key: &str, id: Option<&str>) -> StoreResult<()> {
-        Ops::bump(&self.ops.pool);
-        self.inner.settle_generation(key, id).await
-    }
+/// Every call is one request to the Durable Object.
+macro_rules! counted_pool {
+    ($($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
+        impl<T: Pool> Pool for Counted<T> {
+            $(async fn $name(&self, $($arg: $ty),*) -> StoreResult<$ret> {
+                Ops::bump(&self.ops.pool);
+                self.inner.$name($($arg),*).await
+            })*
+        }
+    };
+}
+
+counted_pool! {
+    index(items: &[Indexed]) -> ();
+    unindex(id: &str) -> Vec<String>;
+    clear_index() -> ();
+    pick(pool: &str, number: u64) -> Option<PoolEntry>;
+    count(pool: &str) -> u64;
+    reserve_variant(id: &str, key: &str, cap: u64) -> bool;
+    release_variant(id: &str, key: &str) -> ();
+    remember_edge(id: &str, key: &str) -> ();
+    claim_generation(key: &str, now_ms: u64, lease_ms: u64, daily_limit: u64, replace: bool) -> Claim;
+    settle_generation(key: &str, id: Option<&str>) -> ();
+    list(query: &Query) -> Page;
+    stats(now_ms: u64) -> serde_json::Value;
+    login_attempt(ip: &str, now_ms: u64, ok: bool) -> Result<(), u64>;
+    session_start(nonce: &str, until_ms: u64, now_ms: u64) -> ();
+    session_live(nonce: &str, now_ms: u64) -> bool;
+    session_end(nonce: &str) -> ();
 }
 
 // Borrowed backends work too, so tests can keep and inspect the stores they hand to the app.

@@ -1,0 +1,401 @@
+//! The catalog: an index of every image for the admin console, kept in SQLite beside the random
+//! pools (the same Durable Object), so list, filter, search, sort and stats are indexed queries
+//! instead of a KV scan, and strongly consistent with the pools they are written with.
+//!
+//! The statements live here once and run over the [`Sql`] trait: the Durable Object executes
+//! them on its SQLite storage, and the native in-memory platform on a real SQLite library, so
+//! tests exercise the very SQL production runs. Admin sessions and the failed-login counter
+//! share the store: both need strong consistency and neither should cost KV writes.
+
+use crate::error::ApiError;
+use crate::meta::{ImageMeta, Status};
+use crate::random::{self, PoolEntry, PoolTable};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// A value bound to a statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg {
+    Null,
+    Int(i64),
+    Text(String),
+}
+
+impl From<&str> for Arg {
+    fn from(s: &str) -> Arg {
+        Arg::Text(s.to_string())
+    }
+}
+impl From<String> for Arg {
+    fn from(s: String) -> Arg {
+        Arg::Text(s)
+    }
+}
+impl From<u64> for Arg {
+    // SQLite values cross into JavaScript as doubles in the Durable Object: keep them inside 2^52.
+    fn from(n: u64) -> Arg {
+        Arg::Int(n.min(1 << 52) as i64)
+    }
+}
+impl From<Option<&str>> for Arg {
+    fn from(s: Option<&str>) -> Arg {
+        s.map_or(Arg::Null, Arg::from)
+    }
+}
+
+/// A SQLite connection: rows come back as JSON objects keyed by column name.
+pub trait Sql {
+    type Error;
+    fn rows(&self, sql: &str, args: Vec<Arg>) -> Result<Vec<Value>, Self::Error>;
+    fn run(&self, sql: &str, args: Vec<Arg>) -> Result<(), Self::Error> {
+        self.rows(sql, args).map(|_| ())
+    }
+}
+
+pub const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS catalog (id TEXT PRIMARY KEY, lname TEXT NOT NULL, status TEXT NOT NULL, album TEXT,
+  orientation TEXT NOT NULL, format TEXT NOT NULL, channel TEXT NOT NULL, bytes INTEGER NOT NULL,
+  uploaded INTEGER NOT NULL, owner TEXT, record TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS catalog_uploaded ON catalog (uploaded, id);
+CREATE INDEX IF NOT EXISTS catalog_status ON catalog (status, uploaded, id);
+CREATE INDEX IF NOT EXISTS catalog_bytes ON catalog (bytes, id);
+CREATE INDEX IF NOT EXISTS catalog_name ON catalog (lname, id);
+CREATE INDEX IF NOT EXISTS catalog_album ON catalog (album, uploaded, id);
+CREATE INDEX IF NOT EXISTS catalog_owner ON catalog (owner, uploaded, id);
+CREATE TABLE IF NOT EXISTS catalog_tags (tag TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (tag, id));
+CREATE INDEX IF NOT EXISTS catalog_tags_by_id ON catalog_tags (id);
+CREATE TABLE IF NOT EXISTS edge_keys (id TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (id, key));
+CREATE TABLE IF NOT EXISTS sessions (nonce TEXT PRIMARY KEY, until INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS logins (ip TEXT PRIMARY KEY, fails INTEGER NOT NULL, since INTEGER NOT NULL);
+";
+
+/// Most edge-cache keys remembered per image (each is one URL a delete purges).
+const MAX_EDGE_KEYS: u64 = 200;
+
+fn num(v: &Value) -> u64 {
+    v.as_f64().map_or(0, |f| f.max(0.0) as u64)
+}
+
+fn text(v: &Value) -> Option<String> {
+    v.as_str().map(str::to_string)
+}
+
+fn lower<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+/// Writes (or rewrites) an image's row and its tags.
+pub fn upsert<S: Sql>(s: &S, meta: &ImageMeta) -> Result<(), S::Error> {
+    let record = serde_json::to_string(meta).unwrap_or_default();
+    s.run(
+        "INSERT OR REPLACE INTO catalog (id, lname, status, album, orientation, format, channel, bytes, uploaded, owner, record)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        vec![
+            meta.id.as_str().into(),
+            meta.name.to_lowercase().into(),
+            lower(&meta.status).into(),
+            meta.album.as_deref().into(),
+            meta.orientation.as_str().into(),
+            meta.format.ext().into(),
+            lower(&meta.channel).into(),
+            meta.bytes.into(),
+            meta.uploaded.into(),
+            meta.owner.as_deref().into(),
+            record.into(),
+        ],
+    )?;
+    s.run("DELETE FROM catalog_tags WHERE id = ?", vec![meta.id.as_str().into()])?;
+    for tag in &meta.tags {
+        s.run("INSERT OR IGNORE INTO catalog_tags (tag, id) VALUES (?, ?)", vec![tag.as_str().into(), meta.id.as_str().into()])?;
+    }
+    Ok(())
+}
+
+/// Removes an image's row and tags, and hands back the edge-cache keys remembered for it.
+pub fn delete<S: Sql>(s: &S, id: &str) -> Result<Vec<String>, S::Error> {
+    s.run("DELETE FROM catalog WHERE id = ?", vec![id.into()])?;
+    s.run("DELETE FROM catalog_tags WHERE id = ?", vec![id.into()])?;
+    let keys = s.rows("SELECT key FROM edge_keys WHERE id = ?", vec![id.into()])?.iter().filter_map(|r| text(&r["key"])).collect();
+    s.run("DELETE FROM edge_keys WHERE id = ?", vec![id.into()])?;
+    Ok(keys)
+}
+
+/// Remembers an edge-cache key of an image, so that deleting it can purge the copy.
+pub fn remember_edge_key<S: Sql>(s: &S, id: &str, key: &str) -> Result<(), S::Error> {
+    let n = s.rows("SELECT COUNT(*) AS n FROM edge_keys WHERE id = ?", vec![id.into()])?.first().map_or(0, |r| num(&r["n"]));
+    if n < MAX_EDGE_KEYS {
+        s.run("INSERT OR IGNORE INTO edge_keys (id, key) VALUES (?, ?)", vec![id.into(), key.into()])?;
+    }
+    Ok(())
+}
+
+/// An image as the index store keeps it: its catalog record, and its pool entry and pools
+/// when it is in any.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Indexed {
+    pub meta: ImageMeta,
+    pub pools: Option<(PoolEntry, Vec<String>)>,
+}
+
+/// Writes images' rows and sets their pool membership: what [`crate::storage::Pool::index`]
+/// runs inside the store, so catalog and pools change together.
+pub fn index<T: PoolTable + Sql<Error = <T as PoolTable>::Error>>(t: &T, items: &[Indexed]) -> Result<(), <T as PoolTable>::Error> {
+    for Indexed { meta, pools } in items {
+        upsert(t, meta)?;
+        random::pool_remove(t, &meta.id)?;
+        if let Some((entry, pools)) = pools {
+            random::pool_add(t, entry, pools)?;
+        }
+    }
+    Ok(())
+}
+
+/// Takes an image out of catalog, pools and variant reservations.
+pub fn unindex<T: PoolTable + Sql<Error = <T as PoolTable>::Error>>(t: &T, id: &str) -> Result<Vec<String>, <T as PoolTable>::Error> {
+    random::pool_remove(t, id)?;
+    t.delete_variants(id)?;
+    delete(t, id)
+}
+
+/// Empties catalog and pools (the first step of a rebuild from KV).
+pub fn clear<T: PoolTable + Sql<Error = <T as PoolTable>::Error>>(t: &T) -> Result<(), <T as PoolTable>::Error> {
+    t.clear_pools()?;
+    t.run("DELETE FROM catalog", vec![])?;
+    t.run("DELETE FROM catalog_tags", vec![])
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Sort {
+    #[default]
+    Time,
+    Size,
+    Name,
+}
+
+impl Sort {
+    fn column(self) -> &'static str {
+        match self {
+            Sort::Time => "uploaded",
+            Sort::Size => "bytes",
+            Sort::Name => "lname",
+        }
+    }
+}
+
+/// A listing request: every filter is optional and they combine with AND.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Query {
+    pub status: Option<String>,
+    pub album: Option<String>,
+    pub tag: Option<String>,
+    pub orientation: Option<String>,
+    pub format: Option<String>,
+    pub channel: Option<String>,
+    /// Uploaded at or after, ms since the epoch.
+    pub from: Option<u64>,
+    /// Uploaded before, ms since the epoch.
+    pub to: Option<u64>,
+    /// Part of the name, or a whole id.
+    pub search: Option<String>,
+    /// Only images uploaded with this token fingerprint (a token with the `list` scope).
+    pub owner: Option<String>,
+    pub sort: Sort,
+    pub ascending: bool,
+    pub cursor: Option<String>,
+    pub limit: u32,
+}
+
+/// One page of a listing: records in order, the cursor of the next page, and how many match.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page {
+    pub records: Vec<ImageMeta>,
+    pub next: Option<String>,
+    pub total: u64,
+}
+
+/// A cursor is the sort value and id of the last row, so the next page starts right after it
+/// however many rows were added or removed before it (keyset paging: no OFFSET scans).
+fn encode_cursor(value: &Value, id: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json!([value, id]).to_string())
+}
+
+fn decode_cursor(c: &str) -> Result<(Value, String), ApiError> {
+    let bad = || ApiError::bad_request("bad_parameter", "cursor is not one this server handed out");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
+    let v: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    match (v.get(0), v.get(1).and_then(Value::as_str)) {
+        (Some(k @ (Value::Number(_) | Value::String(_))), Some(id)) => Ok((k.clone(), id.to_string())),
+        _ => Err(bad()),
+    }
+}
+
+/// Checks a query before it goes to the store (the cursor is decoded there again).
+pub fn validate(q: &Query) -> Result<(), ApiError> {
+    if let Some(c) = &q.cursor {
+        decode_cursor(c)?;
+    }
+    Ok(())
+}
+
+fn like_pattern(s: &str) -> String {
+    let escaped = s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// Runs a listing query; an invalid cursor has been refused by [`validate`] already and here
+/// just starts from the top.
+pub fn list<S: Sql>(s: &S, q: &Query) -> Result<Page, S::Error> {
+    let mut filters: Vec<String> = Vec::new();
+    let mut args: Vec<Arg> = Vec::new();
+    let eq = |col: &str, v: &Option<String>, filters: &mut Vec<String>, args: &mut Vec<Arg>| {
+        if let Some(v) = v {
+            filters.push(format!("{col} = ?"));
+            args.push(v.as_str().into());
+        }
+    };
+    eq("status", &q.status, &mut filters, &mut args);
+    eq("album", &q.album, &mut filters, &mut args);
+    eq("orientation", &q.orientation, &mut filters, &mut args);
+    eq("format", &q.format, &mut filters, &mut args);
+    eq("channel", &q.channel, &mut filters, &mut args);
+    eq("owner", &q.owner, &mut filters, &mut args);
+    if let Some(tag) = &q.tag {
+        filters.push("id IN (SELECT id FROM catalog_tags WHERE tag = ?)".into());
+        args.push(tag.as_str().into());
+    }
+    if let Some(from) = q.from {
+        filters.push("uploaded >= ?".into());
+        args.push(from.into());
+    }
+    if let Some(to) = q.to {
+        filters.push("uploaded < ?".into());
+        args.push(to.into());
+    }
+    if let Some(search) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        filters.push("(lname LIKE ? ESCAPE '\\' OR id = ?)".into());
+        args.push(like_pattern(search).into());
+        args.push(search.into());
+    }
+    let where_all = if filters.is_empty() { String::new() } else { format!("WHERE {}", filters.join(" AND ")) };
+    let total = s.rows(&format!("SELECT COUNT(*) AS n FROM catalog {where_all}"), args.clone())?.first().map_or(0, |r| num(&r["n"]));
+
+    let col = q.sort.column();
+    let (dir, cmp) = if q.ascending { ("ASC", ">") } else { ("DESC", "<") };
+    if let Some(Ok((value, id))) = q.cursor.as_deref().map(decode_cursor) {
+        filters.push(format!("({col} {cmp} ? OR ({col} = ? AND id {cmp} ?))"));
+        let v: Arg = match value {
+            Value::String(s) => s.into(),
+            v => num(&v).into(),
+        };
+        args.extend([v.clone(), v, id.into()]);
+    }
+    let where_page = if filters.is_empty() { String::new() } else { format!("WHERE {}", filters.join(" AND ")) };
+    let limit = q.limit.clamp(1, 500);
+    args.push(u64::from(limit + 1).into());
+    let rows = s.rows(&format!("SELECT {col} AS k, id, record FROM catalog {where_page} ORDER BY {col} {dir}, id {dir} LIMIT ?"), args)?;
+    let more = rows.len() > limit as usize;
+    let rows = &rows[..rows.len().min(limit as usize)];
+    let next = more.then(|| rows.last().map(|r| encode_cursor(&r["k"], r["id"].as_str().unwrap_or("")))).flatten();
+    let records = rows.iter().filter_map(|r| serde_json::from_str(r["record"].as_str()?).ok()).collect();
+    Ok(Page { records, next, total })
+}
+
+/// One image's catalog record.
+pub fn get<S: Sql>(s: &S, id: &str) -> Result<Option<ImageMeta>, S::Error> {
+    let rows = s.rows("SELECT record FROM catalog WHERE id = ?", vec![id.into()])?;
+    Ok(rows.first().and_then(|r| serde_json::from_str(r["record"].as_str()?).ok()))
+}
+
+const DAY_MS: u64 = 86_400_000;
+
+/// Counts for the console's header: by status, album, format and channel, total bytes, and
+/// uploads per UTC day for the 30 days up to `now_ms`.
+pub fn stats<S: Sql>(s: &S, now_ms: u64) -> Result<Value, S::Error> {
+    let group = |col: &str, limit: u32| -> Result<Value, S::Error> {
+        let rows = s.rows(
+            &format!("SELECT {col} AS k, COUNT(*) AS n, SUM(bytes) AS b FROM catalog GROUP BY {col} ORDER BY n DESC, k LIMIT ?"),
+            vec![u64::from(limit).into()],
+        )?;
+        Ok(Value::Array(rows.iter().map(|r| json!({"key": r["k"], "count": num(&r["n"]), "bytes": num(&r["b"])})).collect()))
+    };
+    let totals = s.rows("SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM catalog", vec![])?;
+    let (count, bytes) = totals.first().map_or((0, 0), |r| (num(&r["n"]), num(&r["b"])));
+    let today = now_ms / DAY_MS;
+    let first = today.saturating_sub(29);
+    let per_day = s.rows(
+        "SELECT uploaded / 86400000 AS d, COUNT(*) AS n FROM catalog WHERE uploaded >= ? GROUP BY d",
+        vec![(first * DAY_MS).into()],
+    )?;
+    let days: Vec<Value> = (first..=today)
+        .map(|d| {
+            let n = per_day.iter().find(|r| num(&r["d"]) == d).map_or(0, |r| num(&r["n"]));
+            json!({"day": iso_date(d), "count": n})
+        })
+        .collect();
+    Ok(json!({
+        "images": count,
+        "bytes": bytes,
+        "status": group("status", 10)?,
+        "albums": group("album", 50)?,
+        "formats": group("format", 20)?,
+        "channels": group("channel", 10)?,
+        "days": days,
+    }))
+}
+
+/// `YYYY-MM-DD` of a day since the epoch (Howard Hinnant's civil-from-days).
+pub fn iso_date(day: u64) -> String {
+    let z = day as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Failed logins from one address within [`LOGIN_WINDOW_MS`] before it is locked out.
+pub const LOGIN_FAILURES: u64 = 5;
+pub const LOGIN_WINDOW_MS: u64 = 15 * 60 * 1000;
+
+/// Records a login attempt from `ip`; while the address is locked out even a right password is
+/// refused, so guessing gets five tries per quarter hour. `Err(seconds)` says when to retry.
+pub fn login_attempt<S: Sql>(s: &S, ip: &str, now_ms: u64, ok: bool) -> Result<Result<(), u64>, S::Error> {
+    let row = s.rows("SELECT fails, since FROM logins WHERE ip = ?", vec![ip.into()])?;
+    let (fails, since) = row.first().map_or((0, now_ms), |r| (num(&r["fails"]), num(&r["since"])));
+    let (fails, since) = if now_ms.saturating_sub(since) > LOGIN_WINDOW_MS { (0, now_ms) } else { (fails, since) };
+    if fails >= LOGIN_FAILURES {
+        return Ok(Err((since + LOGIN_WINDOW_MS).saturating_sub(now_ms).div_ceil(1000).max(1)));
+    }
+    if ok {
+        s.run("DELETE FROM logins WHERE ip = ?", vec![ip.into()])?;
+        return Ok(Ok(()));
+    }
+    s.run("INSERT OR REPLACE INTO logins (ip, fails, since) VALUES (?, ?, ?)", vec![ip.into(), (fails + 1).into(), since.into()])?;
+    Ok(Ok(()))
+}
+
+/// Starts a session; expired ones are swept on the way.
+pub fn session_start<S: Sql>(s: &S, nonce: &str, until_ms: u64, now_ms: u64) -> Result<(), S::Error> {
+    s.run("DELETE FROM sessions WHERE until < ?", vec![now_ms.into()])?;
+    s.run("INSERT OR REPLACE INTO sessions (nonce, until) VALUES (?, ?)", vec![nonce.into(), until_ms.into()])
+}
+
+pub fn session_live<S: Sql>(s: &S, nonce: &str, now_ms: u64) -> Result<bool, S::Error> {
+    let rows = s.rows("SELECT until FROM sessions WHERE nonce = ?", vec![nonce.into()])?;
+    Ok(rows.first().is_some_and(|r| num(&r["until"]) > now_ms))
+}
+
+pub fn session_end<S: Sql>(s: &S, nonce: &str) -> Result<(), S::Error> {
+    s.run("DELETE FROM sessions WHERE nonce = ?", vec![nonce.into()])
+}
+
+/// Whether a status string names one.
+pub fn is_status(s: &str) -> bool {
+    serde_json::from_value::<Status>(Value::String(s.to_string())).is_ok()
+}

@@ -1,0 +1,65 @@
+//! Review of new uploads (`REVIEW_MODE`): `off` publishes them, `manual` holds them for the
+//! admin, `auto` asks an NSFW classifier on Replicate and publishes only what it clears. The
+//! classifier sees a small JPEG preview sent inline (a `data:` URI), so a pending image never
+//! has to be reachable from outside; whatever goes wrong leaves the image pending, never public.
+
+use crate::app::{App, Platform};
+use crate::config::ReviewMode;
+use crate::ingest::Prepared;
+use crate::meta::{Moderation, Status};
+use crate::replicate::Replicate;
+use crate::transform::options::{OutFormat, Options};
+use base64::Engine;
+
+/// Longest side of the preview the classifier sees; such models work at 224-384 px.
+const PREVIEW_SIDE: u32 = 384;
+/// How long an upload waits for the verdict.
+const DEADLINE_MS: u64 = 20_000;
+
+/// The status a new upload starts in, and the classifier's verdict in `auto` mode.
+pub async fn review<P: Platform>(app: &App<P>, file: &Prepared) -> (Status, Option<Moderation>) {
+    let c = &app.config;
+    match c.review_mode {
+        ReviewMode::Off => (Status::Active, None),
+        ReviewMode::Manual => (Status::Pending, None),
+        ReviewMode::Auto => {
+            let model = c.moderation_model.clone();
+            match classify(app, file).await {
+                Some((label, score)) => {
+                    let status = match score >= c.moderation_threshold {
+                        false => Status::Active,
+                        true if c.moderation_blocks => Status::Blocked,
+                        true => Status::Pending,
+                    };
+                    (status, Some(Moderation { label, score, model }))
+                }
+                None => (Status::Pending, Some(Moderation { label: "error".into(), score: 0.0, model })),
+            }
+        }
+    }
+}
+
+async fn classify<P: Platform>(app: &App<P>, file: &Prepared) -> Option<(String, f64)> {
+    let c = &app.config;
+    let Some(token) = c.replicate_api_token.as_deref() else {
+        crate::log::error("REVIEW_MODE=auto needs REPLICATE_API_TOKEN: uploads stay pending");
+        return None;
+    };
+    let opts = Options { width: Some(PREVIEW_SIDE), height: Some(PREVIEW_SIDE), quality: 80, ..Options::default() };
+    let preview = match crate::transform::run(&file.bytes, &file.sniffed, &opts, OutFormat::Jpeg) {
+        Ok(p) => p,
+        Err(e) => {
+            crate::log::error(&format!("moderation: no preview: {}", e.message));
+            return None;
+        }
+    };
+    let uri = format!("data:image/jpeg;base64,{}", base64::engine::general_purpose::STANDARD.encode(&preview));
+    let client = Replicate { http: &app.http, base: &c.replicate_api_base, token };
+    match client.classify(&c.moderation_model, &uri, DEADLINE_MS).await {
+        Ok(v) => Some(v),
+        Err(e) => {
+            crate::log::error(&format!("moderation: {}: {}", e.code, e.message));
+            None
+        }
+    }
+}
