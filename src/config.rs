@@ -20,6 +20,8 @@ pub struct Config {
     pub moderation_model: String,
     /// Score from which an upload counts as unsafe (`MODERATION_THRESHOLD`, 0 to 1).
     pub moderation_threshold: f64,
+    /// Seconds an upload waits for the classifier (`MODERATION_DEADLINE_S`).
+    pub moderation_deadline_s: u64,
     /// Unsafe uploads are blocked, or left pending for a person (`MODERATION_ACTION`).
     pub moderation_blocks: bool,
     /// Console login (`ADMIN_USER`, default `admin`, and `ADMIN_PASSWORD`).
@@ -97,6 +99,7 @@ impl Default for Config {
             review_mode: ReviewMode::Off,
             moderation_model: "falcons-ai/nsfw_image_detection".into(),
             moderation_threshold: 0.5,
+            moderation_deadline_s: 20,
             moderation_blocks: false,
             admin_user: "admin".into(),
             admin_password: None,
@@ -169,6 +172,7 @@ impl Config {
                 None => d.moderation_threshold,
                 Some(v) => v.parse().ok().filter(|t: &f64| (0.0..=1.0).contains(t)).ok_or_else(|| bad("MODERATION_THRESHOLD", &v, "a number from 0 to 1"))?,
             },
+            moderation_deadline_s: number("MODERATION_DEADLINE_S", d.moderation_deadline_s, 1, 60)?,
             moderation_blocks: match get("MODERATION_ACTION").map(|v| v.to_ascii_lowercase()).as_deref() {
                 None | Some("pending") => false,
                 Some("block") => true,

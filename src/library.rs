@@ -70,7 +70,7 @@ pub async fn save<P: Platform>(app: &App<P>, file: Prepared, options: &UploadOpt
     let id = new_id();
     let token = delete_token(secret, &id);
     let s = &file.sniffed;
-    let (status, moderation) = crate::moderation::review(app, &file).await;
+    let (status, moderation) = crate::moderation::review(app, &file, uploader).await;
     let meta = ImageMeta {
         id: id.clone(),
         name: file.name,

@@ -22,7 +22,8 @@ use serde_json::{json, Map, Value};
 const FAILED_LOGIN_DELAY_MS: u64 = 1000;
 /// Most images one bulk action may name.
 pub const MAX_BULK: usize = 500;
-/// Records read from KV per reindex call (one KV read each, one index write for all).
+/// Records read from KV per reindex call by default (one KV read each, one index write for
+/// all); `?limit=` up to 500 on paid plans, where a request may make more KV reads.
 const REINDEX_BATCH: u32 = 100;
 /// Records per export page.
 const EXPORT_PAGE: u32 = 500;
@@ -106,15 +107,20 @@ pub async fn logout<P: Platform>(app: &App<P>, req: &Request) -> Result<Response
     Ok(no_store(Response::json(200, &json!({"logged_out": true}))).with_header("set-cookie", auth::session_cookie(req, None, 0)))
 }
 
-/// `GET /api/admin/session`: who is logged in, and the CSRF token the page sends back.
+/// `GET /api/admin/session`: who is logged in, and the CSRF token the page sends back;
+/// `{"logged_in": false}` (not an error: the page asks before it knows) when nobody is.
 pub async fn session<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, ApiError> {
-    match guard::admin(app, req).await? {
-        Admin::Session(nonce) => {
+    let mut v = match guard::admin(app, req).await {
+        Ok(Admin::Session(nonce)) => {
             let until = auth::cookie(req, auth::SESSION_COOKIE).and_then(|v| v.split('.').next()?.parse().ok()).unwrap_or(0);
-            Ok(no_store(Response::json(200, &session_json(app, &nonce, until))))
+            session_json(app, &nonce, until)
         }
-        Admin::Credentials => Ok(no_store(Response::json(200, &json!({"user": app.config.admin_user, "csrf": null})))),
-    }
+        Ok(Admin::Credentials) => json!({"user": app.config.admin_user, "csrf": null}),
+        Err(e) if e.status == 503 => return Err(e),
+        Err(_) => return Ok(no_store(Response::json(200, &json!({"logged_in": false})))),
+    };
+    v["logged_in"] = json!(true);
+    Ok(no_store(Response::json(200, &v)))
 }
 
 /// The listing filters from a query string (shared by `/api/images` and `/api/admin/images`).
@@ -367,7 +373,11 @@ pub async fn reindex<P: Platform>(app: &App<P>, req: &Request) -> Result<Respons
     if cursor.is_none() {
         app.pool.clear_index().await?;
     }
-    let (keys, next) = app.kv.list("img:", cursor.as_deref(), REINDEX_BATCH).await?;
+    let batch = match req.query("limit") {
+        None => REINDEX_BATCH,
+        Some(v) => v.parse().ok().filter(|n| (1..=500).contains(n)).ok_or_else(|| ApiError::bad_request("bad_parameter", "limit must be a number from 1 to 500"))?,
+    };
+    let (keys, next) = app.kv.list("img:", cursor.as_deref(), batch).await?;
     let mut items = Vec::with_capacity(keys.len());
     let mut unreadable = Vec::new();
     for key in &keys {

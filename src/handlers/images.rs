@@ -63,7 +63,11 @@ pub fn apply_changes(before: &ImageMeta, fields: &serde_json::Map<String, serde_
             }
             "name" => {
                 let name = value.as_str().map(str::trim).filter(|n| !n.is_empty()).ok_or_else(|| bad("name", "a non-empty string"))?;
-                meta.name = crate::ingest::base_name(Some(name), meta.format);
+                // Keep the extension, so the download name still opens in the right program.
+                let base = crate::ingest::base_name(Some(name), meta.format);
+                let ext = meta.format.ext();
+                let has_ext = base.rsplit_once('.').is_some_and(|(_, e)| e.eq_ignore_ascii_case(ext) || (ext == "jpg" && e.eq_ignore_ascii_case("jpeg")));
+                meta.name = if has_ext { base } else { format!("{base}.{ext}") };
             }
             "status" => {
                 meta.status = serde_json::from_value(value.clone()).map_err(|_| bad("status", "active, blocked or pending"))?;

@@ -7,6 +7,10 @@
 //   swamped → every request gets 429
 //   broken → failed;  naughty → failed with Replicate's NSFW error
 //   glacial → never finishes;  vanished → succeeded, but its output URL answers 404
+// Any other model is an NSFW classifier in the shape of falcons-ai/nsfw_image_detection: input
+// `image` (a URL or data: URI), output "normal" or "nsfw". What it says is set by
+// `POST /__classifier {"mode": "normal"|"nsfw"|"broken"|"glacial"|"scored:<0..1>"}` (scored
+// answers a [{label, score}] list, as Hugging Face-style classifiers do).
 // The token `r8_bad` is refused with 401. `GET /__stats` counts predictions created.
 import { createServer } from 'node:http';
 import { deflateSync } from 'node:zlib';
@@ -36,15 +40,24 @@ export function startReplicate() {
   const predictions = new Map();
   const outputs = new Map();
   const throttledOnce = new Set();
-  const stats = { created: 0, requests: 0, prompts: [] };
+  const stats = { created: 0, requests: 0, prompts: [], classified: 0, images: [] };
+  let classifier = 'normal';
   let base;
   const json = (res, status, body, headers = {}) => { res.writeHead(status, { 'content-type': 'application/json', ...headers }); res.end(JSON.stringify(body)); };
   const view = (p) => ({
     id: p.id, model: 'black-forest-labs/flux-schnell', version: 'dp-4d0bcc010b3049749a251855f12800be7b16a51d',
-    input: p.input, logs: '', output: p.status === 'succeeded' ? [p.output] : null, error: p.error ?? null, status: p.status,
+    input: p.input, logs: '', output: p.status === 'succeeded' ? (p.classifier ? p.output : [p.output]) : null, error: p.error ?? null, status: p.status,
     created_at: new Date(p.created).toISOString(), urls: { get: `${base}/v1/predictions/${p.id}`, cancel: `${base}/v1/predictions/${p.id}/cancel` },
   });
   const advance = (p) => {
+    if (p.classifier) {
+      if (p.classifier === 'glacial') { p.status = 'processing'; return; }
+      if (p.classifier === 'broken') { p.status = 'failed'; p.error = 'RuntimeError: CUDA error: device-side assert triggered'; return; }
+      const scored = p.classifier.match(/^scored:([0-9.]+)$/);
+      p.output = scored ? [{ label: 'nsfw', score: Number(scored[1]) }, { label: 'normal', score: 1 - Number(scored[1]) }] : p.classifier;
+      p.status = 'succeeded';
+      return;
+    }
     const words = p.input.prompt;
     if (p.status === 'starting' && words.includes('slowpoke')) { p.status = 'processing'; return; }
     if (p.status === 'starting' || p.status === 'processing') {
@@ -62,6 +75,12 @@ export function startReplicate() {
     stats.requests++;
     const url = new URL(req.url, base);
     if (url.pathname === '/__stats') return json(res, 200, stats);
+    if (url.pathname === '/__classifier') {
+      let b = '';
+      req.on('data', (d) => { b += d; });
+      req.on('end', () => { classifier = JSON.parse(b).mode; json(res, 200, { mode: classifier }); });
+      return;
+    }
     if (url.pathname.startsWith('/output/')) {
       const o = outputs.get(url.pathname.slice(8));
       if (!o || o.gone || Date.now() - o.created > HOUR) { res.writeHead(404); res.end(); return; }
@@ -74,6 +93,20 @@ export function startReplicate() {
     req.on('data', (d) => { body += d; });
     req.on('end', () => {
       const create = url.pathname.match(/^\/v1\/models\/([^/]+)\/([^/]+)\/predictions$/);
+      const classify = (create && create[1] !== 'black-forest-labs') || (url.pathname === '/v1/predictions' && req.method === 'POST');
+      if (req.method === 'POST' && classify) {
+        let parsed;
+        try { parsed = JSON.parse(body); } catch { return json(res, 400, { detail: 'invalid JSON', status: 400 }); }
+        const image = parsed.input?.image;
+        if (typeof image !== 'string' || !/^(https?:|data:image\/)/.test(image)) return json(res, 422, { title: 'Input validation failed', detail: '- input.image: Does not match format \'uri\'', status: 422 });
+        if (url.pathname === '/v1/predictions' && !parsed.version) return json(res, 422, { title: 'Invalid version', detail: 'version is required', status: 422 });
+        stats.classified++;
+        stats.images.push(image.slice(0, 40));
+        const p = { id: `c${stats.classified}x${Date.now().toString(36)}`, input: { image: image.slice(0, 64) }, status: 'starting', created: Date.now(), classifier };
+        predictions.set(p.id, p);
+        if ((req.headers.prefer ?? '').startsWith('wait')) advance(p);
+        return json(res, 201, view(p));
+      }
       if (req.method === 'POST' && create) {
         let input;
         try { input = JSON.parse(body).input; } catch { return json(res, 400, { detail: 'invalid JSON', status: 400 }); }

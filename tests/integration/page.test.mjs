@@ -1,23 +1,16 @@
 // The upload page in real headless Chromium (Debian's), against the real Worker.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-import { worker, corpus, unique, CORPUS, ROOT, UPLOAD_TOKEN } from './harness.mjs';
+import { worker, corpus, unique, CORPUS, UPLOAD_TOKEN } from './harness.mjs';
 import { serveBytes } from './origin.mjs';
 
-const SHOTS = join(ROOT, 'tests', 'screenshots');
+import { launch, SHOTS } from './browser.mjs';
+
 let browser;
 
-before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--no-first-run', '--disable-sync', '--disable-quic'],
-  });
-  mkdirSync(SHOTS, { recursive: true });
-});
+before(async () => { browser = await launch(); });
 after(() => browser?.close());
 
 /** A page with the token already saved (unless `token` is null), collecting console errors. */

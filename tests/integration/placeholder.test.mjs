@@ -2,12 +2,10 @@
 // of a fresh `scripts/dev`): exact sizes, formats, effects, caching headers, and bad input.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-import { worker, errorOf, probe, ROOT, ADMIN_TOKEN, UPLOAD_TOKEN } from './harness.mjs';
+import { launch, SHOTS } from './browser.mjs';
+import { worker, errorOf, probe, ADMIN_TOKEN, UPLOAD_TOKEN } from './harness.mjs';
 
-const SHOTS = join(ROOT, 'tests', 'screenshots');
 import { startReplicate } from '../fakes/replicate.mjs';
 
 const get = async (url, headers = {}) => {
@@ -177,7 +175,7 @@ describe('placeholder gallery (headless Chromium)', () => {
   it('shows the generated placeholders and builds a URL that previews at the exact size', async () => {
     const url = await generating();
     await get(`${url}/800x450/lighthouse-at-dusk.jpg`);
-    const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-quic'] });
+    const browser = await launch();
     try {
       for (const [width, name] of [[1200, 'placeholders.png'], [375, 'placeholders-phone.png']]) {
         const context = await browser.newContext({ viewport: { width, height: 900 }, colorScheme: width < 500 ? 'dark' : 'light' });
@@ -196,7 +194,6 @@ describe('placeholder gallery (headless Chromium)', () => {
         await page.click('#copy');
         assert.equal(await page.evaluate(() => navigator.clipboard.readText()), `${url}/320x180/cozy-reading-nook`);
         assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'no horizontal scroll');
-        mkdirSync(SHOTS, { recursive: true });
         await page.screenshot({ path: join(SHOTS, name), fullPage: true });
         assert.deepEqual(errors, []);
         await context.close();
