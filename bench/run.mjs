@@ -1,5 +1,5 @@
 // Benchmarks against the real Worker under wrangler dev, each beside its anchor, as ratios
-// from one run. Usage: node bench/run.mjs [foundation] [transform] [random]
+// from one run. Usage: node bench/run.mjs [foundation] [transform] [random] [placeholder] [admin]
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -104,17 +104,86 @@ function tinyPng(i) {
   return Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
 }
 
+/** Every KV record through the admin export (KV list + a read per record): what a console
+ * or picker without an index has to do. */
+async function exportAll(url) {
+  const records = [];
+  let next = `${url}/api/admin/export`, pages = 0;
+  while (next) {
+    const r = await fetch(next, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
+    if (r.status !== 200) throw new Error(`export: ${r.status}`);
+    records.push(...(await r.text()).split('\n').filter(Boolean).map((l) => JSON.parse(l)));
+    const cursor = r.headers.get('x-next-cursor');
+    next = cursor ? `${url}/api/admin/export?cursor=${encodeURIComponent(cursor)}` : null;
+    pages++;
+  }
+  return { records, pages };
+}
+
+async function seed(url, have, size) {
+  const t0 = performance.now();
+  for (; have < size; have += 20) {
+    await Promise.all(Array.from({ length: 20 }, (_, k) => put(url, tinyPng(have + k), `r${have + k}.png`)));
+  }
+  console.log(`  seeded ${size} images (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+  return have;
+}
+
+async function admin() {
+  console.log('\n## Admin console: catalog queries vs reading every KV record (the same answer both ways)');
+  const url = await worker({ BENCH: 'admin' });
+  const headers = { Authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+  const rows = [['library', 'request', 'median', 'p95', 'vs baseline', 'storage ops']];
+  let have = 0;
+  for (const size of [1000, 10000]) {
+    have = await seed(url, have, size);
+    const ids = (await exportAll(url)).records.map((r) => r.id);
+    // Some variety for the filters: every 10th image in an album, every 7th blocked.
+    if (size === 1000) {
+      await fetch(`${url}/api/admin/bulk`, { method: 'POST', headers, body: JSON.stringify({ action: 'move', ids: ids.filter((_, i) => i % 10 === 0), album: 'bench' }) });
+      await fetch(`${url}/api/admin/bulk`, { method: 'POST', headers, body: JSON.stringify({ action: 'block', ids: ids.filter((_, i) => i % 7 === 0) }) });
+    }
+    const sample = async (n, fn) => {
+      const out = [];
+      let ops = '';
+      for (let i = 0; i < n; i++) { const [t, r] = await timed(fn(i)); out.push(t); ops = r.headers.get('x-storage-ops') ?? ''; }
+      return [out, ops];
+    };
+    const get = (path) => () => fetch(`${url}${path}`, { headers }).then(async (r) => { if (r.status !== 200) throw new Error(`${path}: ${r.status}`); await r.arrayBuffer(); return r; });
+    const [base] = await sample(3, () => async () => {
+      const { records, pages } = await exportAll(url);
+      const page = records.filter((r) => r.status === 'active').sort((a, b) => b.bytes - a.bytes || (a.id < b.id ? 1 : -1)).slice(0, 60);
+      if (page.length !== 60) throw new Error('baseline page');
+      return { headers: new Map([['x-storage-ops', `kv-list=${pages}, kv-read=${records.length}`]]) };
+    });
+    const anchor = median(base);
+    rows.push([size, 'baseline: KV list + read all, filter, sort', ms(anchor), ms(pct(base, 0.95)), '1.00×', `kv-list=${Math.ceil(size / 500)}, kv-read=${size}`]);
+    const cases = [
+      ['first page (60, newest)', get('/api/admin/images')],
+      ['page 10 by cursor', null],
+      ['active, largest first', get('/api/admin/images?status=active&sort=size')],
+      ['album + search', get('/api/admin/images?album=bench&q=r1')],
+      ['stats', get('/api/admin/stats')],
+      ['PATCH one image', (i) => () => fetch(`${url}/api/admin/images/${ids[i]}`, { method: 'PATCH', headers, body: JSON.stringify({ tags: [`t${i}`] }) })],
+    ];
+    let cursor = null;
+    for (let p = 0; p < 9; p++) cursor = (await (await fetch(`${url}/api/admin/images${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`, { headers })).json()).cursor;
+    cases[1][1] = get(`/api/admin/images?cursor=${encodeURIComponent(cursor)}`);
+    for (const [name, fn] of cases) {
+      const [t, ops] = await sample(50, typeof fn === 'function' && fn.length ? fn : () => fn);
+      rows.push([size, name, ms(median(t)), ms(pct(t, 0.95)), `${(median(t) / anchor).toFixed(4)}×`, ops]);
+    }
+  }
+  table(rows);
+}
+
 async function random() {
   console.log('\n## Random image: pool draw vs list-everything baseline');
   const rows = [['library', 'method', 'median', 'p95', 'storage ops per draw']];
   const url = await worker({ BENCH: 'random' });
   let have = 0;
   for (const size of [1000, 10000]) {
-    const t0 = performance.now();
-    for (; have < size; have += 20) {
-      await Promise.all(Array.from({ length: 20 }, (_, k) => put(url, tinyPng(have + k), `r${have + k}.png`)));
-    }
-    console.log(`  seeded ${size} images (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    have = await seed(url, have, size);
     const draws = [];
     let ops = '';
     for (let i = 0; i < 200; i++) {
@@ -125,26 +194,17 @@ async function random() {
     rows.push([size, 'pool (Durable Object)', ms(median(draws)), ms(pct(draws, 0.95)), ops]);
     const base = [];
     let calls = 0;
-    for (let i = 0; i < 20; i++) {
+    for (let i = 0; i < 5; i++) {
       const [t, n] = await timed(async () => {
-        const ids = [];
-        let cursor = null;
-        let c = 0;
-        do {
-          const q = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
-          const page = await (await fetch(`${url}/api/images?limit=1000${q}`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } })).json();
-          ids.push(...page.images);
-          cursor = page.cursor;
-          c++;
-        } while (cursor);
-        const pick = ids[Math.floor(Math.random() * ids.length)];
-        await (await fetch(`${url}/api/images/${pick}`)).json();
-        return c;
+        const { records, pages } = await exportAll(url);
+        const pick = records[Math.floor(Math.random() * records.length)];
+        await (await fetch(`${url}/api/images/${pick.id}`)).json();
+        return pages;
       });
       base.push(t);
       calls = n;
     }
-    rows.push([size, 'list everything, then pick', ms(median(base)), ms(pct(base, 0.95)), `kv-list=${calls}, kv-read=1`]);
+    rows.push([size, 'read every KV record, then pick', ms(median(base)), ms(pct(base, 0.95)), `kv-list=${calls}, kv-read=${size + 1}`]);
   }
   table(rows);
 }
@@ -180,7 +240,7 @@ async function placeholder() {
 }
 
 const which = process.argv.slice(2);
-const all = { foundation, transform, random, placeholder };
+const all = { foundation, transform, random, placeholder, admin };
 try {
   for (const [name, fn] of Object.entries(all)) if (!which.length || which.includes(name)) await fn();
 } finally {

@@ -396,21 +396,23 @@ pub async fn reindex<P: Platform>(app: &App<P>, req: &Request) -> Result<Respons
     )))
 }
 
-/// `GET /api/admin/export[?cursor=]`: every record as JSON Lines (the full KV record, delete
-/// hash and owner fingerprint included, for backups), a page of up to 500 per answer; the
-/// `X-Next-Cursor` header (and a `Link: rel="next"`) names the next page.
+/// `GET /api/admin/export[?cursor=]`: every KV record (the source of truth, so an export works
+/// even when the catalog does not) as JSON Lines, delete hash and owner fingerprint included
+/// for backups. A page of up to 500 records per answer (one KV read each); the `X-Next-Cursor`
+/// header (and a `Link: rel="next"`) names the next page.
 pub async fn export<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, ApiError> {
     guard::admin(app, req).await?;
-    let query = Query { cursor: req.query("cursor"), limit: EXPORT_PAGE, ascending: true, ..Query::default() };
-    crate::catalog::validate(&query)?;
-    let page = app.pool.list(&query).await?;
+    let (keys, next) = app.kv.list("img:", req.query("cursor").filter(|c| !c.is_empty()).as_deref(), EXPORT_PAGE).await?;
     let mut body = Vec::new();
-    for meta in &page.records {
-        body.extend(serde_json::to_vec(meta).map_err(|e| ApiError::internal(e.to_string()))?);
-        body.push(b'\n');
+    for key in &keys {
+        // The stored text as it is: a backup must not depend on this version's record shape.
+        if let Some(record) = app.kv.get(key).await? {
+            body.extend(record.trim().as_bytes());
+            body.push(b'\n');
+        }
     }
-    let mut resp = Response::new(200, "application/x-ndjson", body).with_header("x-total-count", page.total.to_string());
-    if let Some(next) = &page.next {
+    let mut resp = Response::new(200, "application/x-ndjson", body);
+    if let Some(next) = &next {
         let url = format!("{}/api/admin/export?cursor={}", app.base_url(req), crate::http::pct_encode(next));
         resp = resp.with_header("x-next-cursor", next.clone()).with_header("link", format!("<{url}>; rel=\"next\""));
     }
