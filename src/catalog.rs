@@ -399,3 +399,112 @@ pub fn session_end<S: Sql>(s: &S, nonce: &str) -> Result<(), S::Error> {
 pub fn is_status(s: &str) -> bool {
     serde_json::from_value::<Status>(Value::String(s.to_string())).is_ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryPool;
+
+    fn meta(id: &str, name: &str, uploaded: u64, bytes: u64) -> ImageMeta {
+        serde_json::from_value(json!({
+            "id": id, "name": name, "format": "png", "bytes": bytes, "width": 2, "height": 1,
+            "orientation": "landscape", "sha256": "00", "uploaded": uploaded, "status": "active",
+            "channel": "r2", "location": "i/00", "delete_hash": "h", "tags": ["sea"],
+        }))
+        .unwrap()
+    }
+
+    fn ids(p: &Page) -> Vec<&str> {
+        p.records.iter().map(|m| m.id.as_str()).collect()
+    }
+
+    #[test]
+    fn keyset_pages_visit_every_row_once_even_with_equal_sort_keys() {
+        let db = MemoryPool::default();
+        // Three share a timestamp and two share a size: the id breaks every tie.
+        for (i, t) in [5, 5, 5, 3, 9, 1].iter().enumerate() {
+            upsert(&db, &meta(&format!("id{i}"), &format!("n{}", 5 - i), *t, (i as u64) % 2)).unwrap();
+        }
+        for sort in [Sort::Time, Sort::Size, Sort::Name] {
+            for ascending in [false, true] {
+                let mut q = Query { sort, ascending, limit: 2, ..Query::default() };
+                let mut seen = Vec::new();
+                loop {
+                    let page = list(&db, &q).unwrap();
+                    assert_eq!(page.total, 6);
+                    seen.extend(ids(&page).into_iter().map(str::to_string));
+                    match page.next {
+                        Some(c) => q.cursor = Some(c),
+                        None => break,
+                    }
+                }
+                let mut unique = seen.clone();
+                unique.sort();
+                unique.dedup();
+                assert_eq!((seen.len(), unique.len()), (6, 6), "{sort:?} ascending={ascending}: {seen:?}");
+            }
+        }
+        let newest = list(&db, &Query { limit: 3, ..Query::default() }).unwrap();
+        assert_eq!(ids(&newest), ["id4", "id2", "id1"]);
+    }
+
+    #[test]
+    fn filters_combine_and_search_is_literal() {
+        let db = MemoryPool::default();
+        upsert(&db, &meta("a1", "Beach 100%.png", 10, 1)).unwrap();
+        upsert(&db, &meta("a2", "beach_day.png", 20, 1)).unwrap();
+        let mut blocked = meta("a3", "forest.png", 30, 1);
+        blocked.status = Status::Blocked;
+        blocked.tags = vec!["tree".into()];
+        upsert(&db, &blocked).unwrap();
+        let count = |q: Query| list(&db, &Query { limit: 10, ..q }).unwrap().total;
+        assert_eq!(count(Query { search: Some("BEACH".into()), ..Query::default() }), 2);
+        assert_eq!(count(Query { search: Some("100%".into()), ..Query::default() }), 1);
+        assert_eq!(count(Query { search: Some("h_d".into()), ..Query::default() }), 1, "_ matches only itself");
+        assert_eq!(count(Query { search: Some("a3".into()), ..Query::default() }), 1, "a whole id");
+        assert_eq!(count(Query { status: Some("blocked".into()), ..Query::default() }), 1);
+        assert_eq!(count(Query { tag: Some("sea".into()), ..Query::default() }), 2, "retagged rows leave their old tags");
+        assert_eq!(count(Query { from: Some(15), to: Some(30), ..Query::default() }), 1);
+        assert_eq!(delete(&db, "a1").unwrap(), Vec::<String>::new());
+        assert_eq!(count(Query::default()), 2);
+    }
+
+    #[test]
+    fn stats_count_by_day_for_thirty_days() {
+        let db = MemoryPool::default();
+        let day = 20_000 * DAY_MS;
+        upsert(&db, &meta("x", "x", day + 5, 10)).unwrap();
+        upsert(&db, &meta("y", "y", day - DAY_MS, 5)).unwrap();
+        upsert(&db, &meta("z", "z", day - 40 * DAY_MS, 5)).unwrap();
+        let s = stats(&db, day + 100).unwrap();
+        assert_eq!((s["images"].as_u64(), s["bytes"].as_u64()), (Some(3), Some(20)));
+        let days = s["days"].as_array().unwrap();
+        assert_eq!(days.len(), 30);
+        assert_eq!(days[29], json!({"day": iso_date(20_000), "count": 1}));
+        assert_eq!(days[28]["count"], 1);
+        assert_eq!(iso_date(20_000), "2024-10-04");
+    }
+
+    #[test]
+    fn five_failed_logins_lock_an_address_for_the_window() {
+        let db = MemoryPool::default();
+        for i in 0..LOGIN_FAILURES {
+            assert_eq!(login_attempt(&db, "ip", 1000 + i, false).unwrap(), Ok(()));
+        }
+        let wait = login_attempt(&db, "ip", 2000, true).unwrap().unwrap_err();
+        assert_eq!(wait, (1000 + LOGIN_WINDOW_MS - 2000).div_ceil(1000));
+        assert_eq!(login_attempt(&db, "other", 2000, true).unwrap(), Ok(()), "other addresses are not affected");
+        assert_eq!(login_attempt(&db, "ip", 1000 + LOGIN_WINDOW_MS + 1, true).unwrap(), Ok(()), "the lock ends with the window");
+    }
+
+    #[test]
+    fn sessions_end_at_expiry_or_logout() {
+        let db = MemoryPool::default();
+        session_start(&db, "n", 100, 0).unwrap();
+        assert!(session_live(&db, "n", 50).unwrap());
+        assert!(!session_live(&db, "n", 100).unwrap());
+        session_start(&db, "m", 500, 200).unwrap();
+        session_end(&db, "m").unwrap();
+        assert!(!session_live(&db, "m", 300).unwrap());
+    }
+}

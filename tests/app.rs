@@ -250,3 +250,36 @@ fn a_batch_that_fails_part_way_stores_nothing_and_leaks_nothing() {
     assert!(w.blobs.objects.borrow().is_empty(), "bytes left behind");
     assert!(w.pool.ids().is_empty(), "pool entries left behind");
 }
+
+/// A record write that fails leaves catalog and pools as they were: the admin sees what the
+/// public gets.
+#[test]
+fn a_failed_record_write_puts_catalog_and_pools_back() {
+    let w = World::default();
+    let r = w.run(upload(&corpus("small-320x211.jpg")));
+    let id = json(&r)[0]["src"].as_str().unwrap().trim_start_matches("/file/").trim_end_matches(".jpg").to_string();
+    let admin = |method: Method, path: &str, body: &str| {
+        let mut r = get(path);
+        r.method = method;
+        r.headers.set("authorization", "Bearer adm");
+        r.body = body.as_bytes().to_vec();
+        w.run(r)
+    };
+    w.kv.writes_broken.set(true);
+    assert_eq!(admin(Method::Patch, &format!("/api/admin/images/{id}"), r#"{"status":"blocked","album":"x"}"#).status, 503);
+    assert_eq!(admin(Method::Delete, &format!("/api/admin/images/{id}"), "").status, 503);
+    w.kv.writes_broken.set(false);
+    let listed = json(&admin(Method::Get, "/api/admin/images?status=active", ""));
+    assert_eq!(listed["total"], 1, "still active in the catalog: {listed}");
+    assert_eq!(listed["images"][0]["album"], serde_json::Value::Null);
+    assert_eq!(w.pool.ids(), vec![id.clone()], "still in the pools");
+    assert_eq!(w.run(get(&format!("/file/{id}.jpg"))).status, 200);
+    // The index store down: nothing changes either.
+    w.pool.broken.set(true);
+    assert_eq!(admin(Method::Delete, &format!("/api/admin/images/{id}"), "").status, 503);
+    w.pool.broken.set(false);
+    assert_eq!(w.run(get(&format!("/file/{id}.jpg"))).status, 200);
+    let removed = json(&admin(Method::Delete, &format!("/api/admin/images/{id}"), ""));
+    assert_eq!(removed["deleted"]["bytes"], true);
+    assert!(w.blobs.objects.borrow().is_empty() && w.kv.entries.borrow().is_empty() && w.pool.ids().is_empty());
+}
