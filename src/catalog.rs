@@ -56,7 +56,8 @@ pub trait Sql {
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS catalog (id TEXT PRIMARY KEY, lname TEXT NOT NULL, status TEXT NOT NULL, album TEXT,
   orientation TEXT NOT NULL, format TEXT NOT NULL, channel TEXT NOT NULL, bytes INTEGER NOT NULL,
-  uploaded INTEGER NOT NULL, owner TEXT, record TEXT NOT NULL);
+  uploaded INTEGER NOT NULL, owner TEXT, sha256 TEXT NOT NULL DEFAULT '', record TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS catalog_sha ON catalog (sha256);
 CREATE INDEX IF NOT EXISTS catalog_uploaded ON catalog (uploaded, id);
 CREATE INDEX IF NOT EXISTS catalog_status ON catalog (status, uploaded, id);
 CREATE INDEX IF NOT EXISTS catalog_bytes ON catalog (bytes, id);
@@ -89,8 +90,8 @@ fn lower<T: Serialize>(v: &T) -> String {
 pub fn upsert<S: Sql>(s: &S, meta: &ImageMeta) -> Result<(), S::Error> {
     let record = serde_json::to_string(meta).unwrap_or_default();
     s.run(
-        "INSERT OR REPLACE INTO catalog (id, lname, status, album, orientation, format, channel, bytes, uploaded, owner, record)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO catalog (id, lname, status, album, orientation, format, channel, bytes, uploaded, owner, sha256, record)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         vec![
             meta.id.as_str().into(),
             meta.name.to_lowercase().into(),
@@ -102,6 +103,7 @@ pub fn upsert<S: Sql>(s: &S, meta: &ImageMeta) -> Result<(), S::Error> {
             meta.bytes.into(),
             meta.uploaded.into(),
             meta.owner.as_deref().into(),
+            meta.sha256.as_str().into(),
             record.into(),
         ],
     )?;
@@ -300,6 +302,11 @@ pub fn list<S: Sql>(s: &S, q: &Query) -> Result<Page, S::Error> {
     let next = more.then(|| rows.last().map(|r| encode_cursor(&r["k"], r["id"].as_str().unwrap_or("")))).flatten();
     let records = rows.iter().filter_map(|r| serde_json::from_str(r["record"].as_str()?).ok()).collect();
     Ok(Page { records, next, total })
+}
+
+/// The image that has these bytes, if any (dedupe where R2 holds no object to ask).
+pub fn find_sha<S: Sql>(s: &S, sha256: &str) -> Result<Option<String>, S::Error> {
+    Ok(s.rows("SELECT id FROM catalog WHERE sha256 = ? ORDER BY uploaded LIMIT 1", vec![sha256.into()])?.first().and_then(|r| text(&r["id"])))
 }
 
 /// One image's catalog record.

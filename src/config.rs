@@ -24,6 +24,18 @@ pub struct Config {
     pub moderation_deadline_s: u64,
     /// Unsafe uploads are blocked, or left pending for a person (`MODERATION_ACTION`).
     pub moderation_blocks: bool,
+    /// Bot tokens for the Telegram channel (`TELEGRAM_BOT_TOKEN`, comma separated).
+    pub telegram_bot_tokens: Vec<String>,
+    /// The chat the bots post files to (`TELEGRAM_CHAT_ID`).
+    pub telegram_chat_id: Option<String>,
+    /// Base URL of the Bot API (`TELEGRAM_API_BASE`).
+    pub telegram_api_base: String,
+    /// Where new uploads go (`STORAGE_CHANNEL`).
+    pub storage: Storage,
+    /// When Telegram fails, store in R2 instead of refusing (`TELEGRAM_FALLBACK_R2`).
+    pub telegram_fallback_r2: bool,
+    /// Seconds an upload may spend on Telegram, waits for rate limits included (`TELEGRAM_DEADLINE_S`).
+    pub telegram_deadline_s: u64,
     /// Console login (`ADMIN_USER`, default `admin`, and `ADMIN_PASSWORD`).
     pub admin_user: String,
     pub admin_password: Option<String>,
@@ -84,6 +96,15 @@ impl ReviewMode {
     }
 }
 
+/// `STORAGE_CHANNEL`: where new uploads' bytes go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    R2,
+    Telegram,
+    /// A copy in each; served from R2, from Telegram when the R2 object is missing.
+    Both,
+}
+
 /// Clean, stock-photo-like placeholders: the subject alone, centred, in soft light.
 pub const DEFAULT_PROMPT_TEMPLATE: &str =
     "A clean, professional stock photograph of {words}. Centered subject, soft natural light, simple uncluttered background, sharp focus, pleasant colours, no text, no watermark.";
@@ -101,6 +122,12 @@ impl Default for Config {
             moderation_threshold: 0.5,
             moderation_deadline_s: 20,
             moderation_blocks: false,
+            telegram_bot_tokens: Vec::new(),
+            telegram_chat_id: None,
+            telegram_api_base: "https://api.telegram.org".into(),
+            storage: Storage::R2,
+            telegram_fallback_r2: true,
+            telegram_deadline_s: 60,
             admin_user: "admin".into(),
             admin_password: None,
             admin_session_hours: 12,
@@ -147,7 +174,7 @@ impl Config {
             }
         };
         let d = Config::default();
-        Ok(Config {
+        let config = Config {
             upload_tokens: list("UPLOAD_TOKENS"),
             admin_token: get("ADMIN_TOKEN"),
             allow_anonymous_upload: flag("ALLOW_ANONYMOUS_UPLOAD", d.allow_anonymous_upload)?,
@@ -178,6 +205,17 @@ impl Config {
                 Some("block") => true,
                 Some(v) => return Err(bad("MODERATION_ACTION", v, "block or pending")),
             },
+            telegram_bot_tokens: list("TELEGRAM_BOT_TOKEN"),
+            telegram_chat_id: get("TELEGRAM_CHAT_ID"),
+            telegram_api_base: get("TELEGRAM_API_BASE").map_or(d.telegram_api_base, |u| u.trim_end_matches('/').to_string()),
+            storage: match get("STORAGE_CHANNEL").map(|v| v.to_ascii_lowercase()).as_deref() {
+                None | Some("r2") => Storage::R2,
+                Some("telegram") => Storage::Telegram,
+                Some("r2+telegram") => Storage::Both,
+                Some(v) => return Err(bad("STORAGE_CHANNEL", v, "r2, telegram or r2+telegram")),
+            },
+            telegram_fallback_r2: flag("TELEGRAM_FALLBACK_R2", d.telegram_fallback_r2)?,
+            telegram_deadline_s: number("TELEGRAM_DEADLINE_S", d.telegram_deadline_s, 5, 300)?,
             admin_user: get("ADMIN_USER").unwrap_or(d.admin_user),
             admin_password: get("ADMIN_PASSWORD"),
             admin_session_hours: number("ADMIN_SESSION_HOURS", d.admin_session_hours, 1, 24 * 30)?,
@@ -213,7 +251,25 @@ impl Config {
                 None => d.max_variants_per_image,
                 Some(v) => v.parse().map_err(|_| bad("MAX_VARIANTS_PER_IMAGE", &v, "a number"))?,
             },
-        })
+        };
+        if config.storage != Storage::R2 && !config.telegram_configured() {
+            return Err(bad("STORAGE_CHANNEL", "telegram", "TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID to be set as well"));
+        }
+        Ok(config)
+    }
+
+    /// Whether the Telegram channel can be used: a bot and a chat.
+    pub fn telegram_configured(&self) -> bool {
+        !self.telegram_bot_tokens.is_empty() && self.telegram_chat_id.is_some()
+    }
+
+    /// The channels uploads may name (`channel=`).
+    pub fn channels(&self) -> Vec<&'static str> {
+        let mut c = vec!["r2"];
+        if self.telegram_configured() {
+            c.push("telegram");
+        }
+        c
     }
 
     /// Whether the console and admin API can be used at all: with neither a password nor a

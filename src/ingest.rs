@@ -31,6 +31,8 @@ pub struct UploadOptions {
     pub quality: Option<u8>,
     /// Cap on the longest side when compressing (`max_side=`).
     pub max_side: Option<u32>,
+    /// Storage channel for this upload (`channel=r2|telegram`), when more than one exists.
+    pub channel: Option<String>,
 }
 
 impl UploadOptions {
@@ -60,6 +62,11 @@ impl UploadOptions {
             compress: flag("compress")?,
             quality: number("quality", 1, 100)?.map(|q| q as u8),
             max_side: number("max_side", 16, 16_384)?,
+            channel: match field("channel").map(|c| c.trim().to_ascii_lowercase()).filter(|c| !c.is_empty()) {
+                Some(c) if c == "r2" || c == "telegram" => Some(c),
+                Some(c) => return Err(ApiError::bad_request("bad_parameter", format!("channel must be r2 or telegram, not {c:?}"))),
+                None => None,
+            },
         })
     }
 }

@@ -40,6 +40,7 @@ pub mod router;
 pub mod security;
 pub mod sniff;
 pub mod storage;
+pub mod telegram;
 pub mod tokens;
 pub mod transform;
 pub mod upstream;

@@ -11,13 +11,16 @@ use crate::app::{App, Platform};
 use crate::catalog::Indexed;
 use crate::random::{pools_of, PoolEntry};
 use crate::storage::{Blobs, EdgeCache, Kv, Pool};
+use crate::upstream::Http;
 use crate::auth::Uploader;
 use crate::handlers::transform::variant_prefix;
 use crate::error::ApiError;
 use crate::http::Request;
 use crate::ids::{delete_token, new_id, sha256_hex};
 use crate::ingest::{Prepared, UploadOptions};
+use crate::config::Storage;
 use crate::meta::{Channel, ImageMeta, Status};
+use crate::telegram::Telegram;
 
 /// The outcome of storing one upload.
 #[derive(Debug, Clone)]
@@ -59,19 +62,24 @@ pub async fn load_visible<P: Platform>(app: &App<P>, req: &Request, id: &str) ->
 pub async fn save<P: Platform>(app: &App<P>, file: Prepared, options: &UploadOptions, uploader: &Uploader) -> Result<Stored, ApiError> {
     let key = format!("i/{}", file.sha256);
     let secret = app.config.secret_key.as_deref();
-    if let Some(custom) = app.blobs.head(&key).await? {
-        if let Some((_, id)) = custom.iter().find(|(k, _)| k == "id") {
-            if let Some(meta) = load(app, id).await? {
-                let delete_token = secret.filter(|_| uploader.owns(meta.owner.as_deref())).map(|s| delete_token(Some(s), &meta.id));
-                return Ok(Stored { meta, delete_token, deduped: true });
-            }
+    let storage = storage_for(app, options)?;
+    let existing = match app.blobs.head(&key).await? {
+        Some(custom) => custom.into_iter().find(|(k, _)| k == "id").map(|(_, id)| id),
+        // Telegram-only images have no R2 object to ask.
+        None if app.config.telegram_configured() => app.pool.find(&file.sha256).await?,
+        None => None,
+    };
+    if let Some(id) = existing {
+        if let Some(meta) = load(app, &id).await? {
+            let delete_token = secret.filter(|_| uploader.owns(meta.owner.as_deref())).map(|s| delete_token(Some(s), &meta.id));
+            return Ok(Stored { meta, delete_token, deduped: true });
         }
     }
     let id = new_id();
     let token = delete_token(secret, &id);
     let s = &file.sniffed;
     let (status, moderation) = crate::moderation::review(app, &file, uploader).await;
-    let meta = ImageMeta {
+    let mut meta = ImageMeta {
         id: id.clone(),
         name: file.name,
         format: s.format,
@@ -92,20 +100,119 @@ pub async fn save<P: Platform>(app: &App<P>, file: Prepared, options: &UploadOpt
         animated: s.animated,
         owner: uploader.owner(),
         moderation,
+        telegram: None,
     };
+    let mime = s.format.mime();
+    let bytes = file.bytes;
+    if storage != Storage::R2 {
+        match telegram(app).store(&bytes, &meta.name, &id, app.http.now_ms() + app.config.telegram_deadline_s * 1000).await {
+            Ok(copy) => meta.telegram = Some(copy),
+            // With a copy in R2 anyway, or R2 as the fallback, Telegram's outage costs nothing.
+            Err(e) if storage == Storage::Both || app.config.telegram_fallback_r2 => {
+                crate::log::error(&format!("image {id}: stored in R2 only: Telegram failed ({})", e.code));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let in_r2 = storage != Storage::Telegram || meta.telegram.is_none();
+    if !in_r2 {
+        meta.channel = Channel::Telegram;
+    }
     let record = serde_json::to_string(&meta).map_err(|e| ApiError::internal(e.to_string()))?;
-    app.blobs.put(&key, file.bytes, s.format.mime(), &[("id", &id)]).await?;
-    let indexed = async {
+    let stored = async {
+        if in_r2 {
+            app.blobs.put(&key, bytes, mime, &[("id", &id)]).await?;
+        }
         app.pool.index(&[indexed(app, &meta)]).await?;
         app.kv.put(&ImageMeta::kv_key(&id), &record).await
     };
-    if let Err(e) = indexed.await {
-        // Without its record the object is unreachable: take everything back rather than leak it.
+    if let Err(e) = stored.await {
+        // Without its record the bytes are unreachable: take everything back rather than leak it.
         let _ = app.pool.unindex(&id).await;
-        let _ = app.blobs.delete(&key).await;
+        if in_r2 {
+            let _ = app.blobs.delete(&key).await;
+        }
+        if let Some(copy) = &meta.telegram {
+            telegram(app).delete(copy).await;
+        }
         return Err(e.into());
     }
     Ok(Stored { meta, delete_token: Some(token), deduped: false })
+}
+
+/// Where this upload's bytes go: `STORAGE_CHANNEL`, or the `channel=` it names.
+fn storage_for<P: Platform>(app: &App<P>, options: &UploadOptions) -> Result<Storage, ApiError> {
+    match options.channel.as_deref() {
+        None => Ok(app.config.storage),
+        Some("r2") => Ok(Storage::R2),
+        Some("telegram") if app.config.telegram_configured() => Ok(Storage::Telegram),
+        Some(c) => Err(ApiError::bad_request("bad_parameter", format!("channel {c:?} is not set up here: use one of {}", app.config.channels().join(", ")))),
+    }
+}
+
+/// The Telegram client for this instance's bots and chat.
+pub fn telegram<P: Platform>(app: &App<P>) -> Telegram<'_, P::Http> {
+    let c = &app.config;
+    Telegram { http: &app.http, base: &c.telegram_api_base, bots: &c.telegram_bot_tokens, chat_id: c.telegram_chat_id.as_deref().unwrap_or("") }
+}
+
+/// An image's bytes (or `len` bytes from `offset`): from R2, or from Telegram when the image
+/// lives there or its R2 copy is missing.
+pub async fn read<P: Platform>(app: &App<P>, meta: &ImageMeta, range: Option<(u64, u64)>) -> Result<Vec<u8>, ApiError> {
+    if meta.channel == Channel::R2 {
+        if let Some(blob) = app.blobs.get(&meta.location, range).await? {
+            return Ok(blob.bytes);
+        }
+    }
+    match &meta.telegram {
+        Some(copy) => telegram(app).read(copy, range, app.http.now_ms() + app.config.telegram_deadline_s * 1000).await,
+        None => Err(ApiError::internal(format!("the bytes of image {} are missing from storage", meta.id))),
+    }
+}
+
+/// `POST /api/admin/images/<id>/move`: copies the bytes to `to`, switches the record, then
+/// removes the old copy. Returns the new record and how many Telegram messages stayed behind.
+pub async fn move_to<P: Platform>(app: &App<P>, meta: &ImageMeta, to: Channel) -> Result<(ImageMeta, u32), ApiError> {
+    if meta.channel == to && (to == Channel::R2 || meta.telegram.is_some()) {
+        return Ok((meta.clone(), 0));
+    }
+    let bytes = read(app, meta, None).await?;
+    let mut after = meta.clone();
+    let mut left = 0;
+    match to {
+        Channel::Telegram => {
+            if !app.config.telegram_configured() {
+                return Err(ApiError::bad_request("bad_parameter", "the Telegram channel is not set up: set TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID"));
+            }
+            let copy = match &meta.telegram {
+                Some(copy) => copy.clone(),
+                None => telegram(app).store(&bytes, &meta.name, &meta.id, app.http.now_ms() + app.config.telegram_deadline_s * 1000).await?,
+            };
+            after.channel = Channel::Telegram;
+            after.telegram = Some(copy);
+            update(app, meta, &after).await?;
+            if owns_object(app, meta).await? {
+                app.blobs.delete(&meta.location).await?;
+            }
+        }
+        Channel::R2 => {
+            app.blobs.put(&meta.location, bytes, meta.format.mime(), &[("id", &meta.id)]).await?;
+            after.channel = Channel::R2;
+            after.telegram = None;
+            update(app, meta, &after).await?;
+            if let Some(copy) = &meta.telegram {
+                left = telegram(app).delete(copy).await;
+            }
+        }
+    }
+    Ok((after, left))
+}
+
+/// Whether the R2 object at the image's location is this image's (two racing uploads of the
+/// same bytes can leave it owned by the other id).
+async fn owns_object<P: Platform>(app: &App<P>, meta: &ImageMeta) -> Result<bool, ApiError> {
+    let owner = app.blobs.head(&meta.location).await?;
+    Ok(owner.is_some_and(|custom| custom.iter().all(|(k, v)| k != "id" || *v == meta.id)))
 }
 
 /// Album of generated placeholders; they stay out of `/random` unless `PLACEHOLDERS_IN_RANDOM`.
@@ -155,6 +262,9 @@ pub struct Removed {
     pub bytes: bool,
     pub variants: u32,
     pub edge_cached: u32,
+    /// Telegram messages that could not be deleted: those bytes remain in the chat (the
+    /// image is no longer served either way).
+    pub left_in_telegram: u32,
 }
 
 /// Deletes an image: out of catalog and pools and the record first (so it disappears at once),
@@ -166,11 +276,13 @@ pub async fn remove<P: Platform>(app: &App<P>, meta: &ImageMeta) -> Result<Remov
         return Err(e.into());
     }
     let mut removed = Removed { id: meta.id.clone(), record: true, ..Removed::default() };
-    // Two racing uploads of the same bytes can leave the object owned by the other id.
-    let owner = app.blobs.head(&meta.location).await?;
-    if owner.is_some_and(|custom| custom.iter().all(|(k, v)| k != "id" || *v == meta.id)) {
+    if owns_object(app, meta).await? {
         app.blobs.delete(&meta.location).await?;
         removed.bytes = true;
+    }
+    if let Some(copy) = &meta.telegram {
+        removed.left_in_telegram = telegram(app).delete(copy).await;
+        removed.bytes = removed.left_in_telegram == 0;
     }
     // Variants are capped per image, so one listing finds them all.
     for key in app.blobs.list(&variant_prefix(&meta.id), 1000).await? {

@@ -72,6 +72,7 @@ mod tests {
             animated: false,
             owner: None,
             moderation: None,
+            telegram: None,
         };
         let l = Links::new("https://i.example.com", &m, Some("tok"));
         assert_eq!(l.url, "https://i.example.com/file/abc.png");

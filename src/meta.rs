@@ -45,7 +45,7 @@ pub struct ImageMeta {
     #[serde(default)]
     pub tags: Vec<String>,
     pub channel: Channel,
-    /// R2 key, or the Telegram file id.
+    /// R2 key of the bytes (content-addressed; the object exists when the bytes are in R2).
     pub location: String,
     /// SHA-256 of the delete token.
     pub delete_hash: String,
@@ -55,6 +55,10 @@ pub struct ImageMeta {
     /// that token or the admin ever receives the delete link again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+    /// The Telegram copy (the only one when `channel` is Telegram; a second one beside R2
+    /// with `STORAGE_CHANNEL=r2+telegram`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telegram: Option<crate::telegram::TelegramCopy>,
     /// What the classifier said, in `auto` review.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moderation: Option<Moderation>,
@@ -133,6 +137,7 @@ mod tests {
             animated: false,
             owner: None,
             moderation: None,
+            telegram: None,
         };
         let links = Links::new("https://h", &m, None);
         let text = m.public_json(&links).to_string();

@@ -116,6 +116,7 @@ async fn route<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, Api
         (["api", "admin", "images", id], Get) => admin::get(app, req, id).await,
         (["api", "admin", "images", id], Patch) => admin::update(app, req, id).await,
         (["api", "admin", "images", id], Delete) => admin::remove(app, req, id).await,
+        (["api", "admin", "images", id, "move"], Post) => admin::move_channel(app, req, id).await,
         (["api", "admin", "bulk"], Post) => admin::bulk(app, req).await,
         (["api", "admin", "stats"], Get) => admin::stats(app, req).await,
         (["api", "admin", "tokens"], Get | Post) => admin::tokens(app, req).await,

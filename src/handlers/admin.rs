@@ -94,7 +94,7 @@ fn session_json<P: Platform>(app: &App<P>, nonce: &str, until: u64) -> Value {
         "csrf": auth::csrf_token(c, nonce),
         "expires": until,
         "review_mode": c.review_mode.as_str(),
-        "channels": ["r2"],
+        "channels": c.channels(),
         "delete_links": c.secret_key.is_some(),
     })
 }
@@ -193,6 +193,7 @@ fn admin_json<P: Platform>(app: &App<P>, base: &str, meta: &ImageMeta) -> Value 
     let links = Links::new(base, meta, token.as_deref());
     let mut v = meta.public_json(&links);
     v["channel"] = json!(meta.channel);
+    v["telegram"] = json!(meta.telegram.as_ref().map(|t| json!({"chat_id": t.chat_id, "bot": t.bot, "parts": t.parts.len()})));
     v["moderation"] = json!(meta.moderation);
     v["thumbnail_url"] = json!(format!("{base}{}?{}", meta.file_path(), crate::handlers::transform::THUMB_QUERY));
     v
@@ -237,6 +238,22 @@ pub async fn remove<P: Platform>(app: &App<P>, req: &Request, id: &str) -> Resul
     let meta = load(app, id).await?;
     let removed = library::remove(app, &meta).await?;
     Ok(no_store(Response::json(200, &json!({"deleted": removed}))))
+}
+
+/// `POST /api/admin/images/<id>/move` with `{"channel": "r2"|"telegram"}`: copies the bytes,
+/// switches the record, then removes the old copy.
+pub async fn move_channel<P: Platform>(app: &App<P>, req: &Request, id: &str) -> Result<Response, ApiError> {
+    guard::admin(app, req).await?;
+    let meta = load(app, id).await?;
+    let to = match json_body(req)?.get("channel").and_then(Value::as_str) {
+        Some("r2") => crate::meta::Channel::R2,
+        Some("telegram") => crate::meta::Channel::Telegram,
+        _ => return Err(ApiError::bad_request("bad_parameter", "channel must be \"r2\" or \"telegram\"")),
+    };
+    let (after, left) = library::move_to(app, &meta, to).await?;
+    let mut v = admin_json(app, &app.base_url(req), &after);
+    v["left_in_telegram"] = json!(left);
+    Ok(no_store(Response::json(200, &v)))
 }
 
 /// The change a bulk action makes to one record; `None` for delete.

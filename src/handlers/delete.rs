@@ -41,11 +41,12 @@ pub async fn link<P: Platform>(app: &App<P>, req: &Request, id: &str, token: &st
     let meta = authorised(app, id, token).await?;
     let wants_json = req.header("accept").is_some_and(|a| a.contains("application/json"));
     if req.method == Method::Post {
-        library::remove(app, &meta).await?;
+        let removed = library::remove(app, &meta).await?;
+        let remains = if removed.left_in_telegram > 0 { " Its bytes remain in the Telegram chat, which refused to delete them, but it is no longer served." } else { "" };
         return Ok(if wants_json {
-            Response::json(200, &json!({"deleted": meta.id}))
+            Response::json(200, &json!({"deleted": meta.id, "removed": removed}))
         } else {
-            page("Deleted", "<p>The image has been deleted. Copies cached by browsers may linger for a while.</p>")
+            page("Deleted", &format!("<p>The image has been deleted.{remains} Copies cached by browsers may linger for a while.</p>"))
         });
     }
     let name = html_escape(&meta.name);

@@ -1,9 +1,9 @@
 //! `GET/HEAD /file/<id>[.<ext>]`: the stored bytes, cacheable forever, with conditional and
-//! range requests. One KV read and at most one R2 read; never a write. With transform
+//! range requests. One KV read and at most one R2 read (or, for Telegram, the parts the range
+//! needs); never a write. With transform
 //! parameters the variant is served instead (see [`transform`]).
 
 use crate::app::{App, Platform};
-use crate::storage::Blobs;
 use crate::conditional::{not_modified, range, RangeAnswer};
 use crate::error::ApiError;
 use crate::http::{http_date, pct_encode, Method, Request, Response};
@@ -48,11 +48,6 @@ pub async fn serve<P: Platform>(app: &App<P>, req: &Request, file: &str) -> Resu
     if req.method == Method::Head {
         return Ok(resp);
     }
-    let blob = app
-        .blobs
-        .get(&meta.location, slice)
-        .await?
-        .ok_or_else(|| ApiError::internal(format!("the bytes of image {id} are missing from storage")))?;
-    resp.body = blob.bytes;
+    resp.body = library::read(app, &meta, slice).await?;
     Ok(resp)
 }

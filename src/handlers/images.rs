@@ -118,6 +118,8 @@ pub fn config<P: Platform>(app: &App<P>) -> Response {
             "max_files_per_request": crate::security::MAX_FILES_PER_REQUEST,
             "features": {"albums": true, "random": true, "compress": true, "transforms": true},
             "compress_by_default": c.compress_uploads,
+            "channels": c.channels(),
+            "default_channel": match c.storage { crate::config::Storage::R2 => "r2", crate::config::Storage::Telegram => "telegram", crate::config::Storage::Both => "r2+telegram" },
         }),
     )
     .with_header("cache-control", "no-cache")

@@ -52,12 +52,15 @@ pub async fn draw<P: Platform>(app: &App<P>, req: &Request, filter: Filter) -> R
             transform::serve(app, req, &meta, opts, &pairs).await?
         }
         Mode::Image => {
-            let blob = app
-                .blobs
-                .get(&entry.location, None)
-                .await?
-                .ok_or_else(|| ApiError::internal(format!("the bytes of image {} are missing from storage", entry.id)))?;
-            Response::new(200, &entry.mime, blob.bytes).with_header("link", format!("<{url}>; rel=\"canonical\""))
+            let bytes = match app.blobs.get(&entry.location, None).await? {
+                Some(blob) => blob.bytes,
+                // Not in R2: a Telegram image, read through its record.
+                None => match library::load(app, &entry.id).await? {
+                    Some(meta) => library::read(app, &meta, None).await?,
+                    None => return Err(ApiError::new(404, "no_images", "the image drawn was deleted a moment ago: try again")),
+                },
+            };
+            Response::new(200, &entry.mime, bytes).with_header("link", format!("<{url}>; rel=\"canonical\""))
         }
         Mode::Redirect => Response::redirect(302, &url),
         Mode::Json => Response::json(

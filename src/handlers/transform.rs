@@ -130,13 +130,9 @@ pub async fn serve<P: Platform>(app: &App<P>, req: &Request, meta: &ImageMeta, o
         )));
     }
     let made = async {
-        let source = app
-            .blobs
-            .get(&meta.location, None)
-            .await?
-            .ok_or_else(|| ApiError::internal(format!("the bytes of image {} are missing from storage", meta.id)))?;
-        let sniffed = sniff(&source.bytes)?;
-        run(&source.bytes, &sniffed, &opts, format)
+        let source = crate::library::read(app, meta, None).await?;
+        let sniffed = sniff(&source)?;
+        run(&source, &sniffed, &opts, format)
     };
     let out = match made.await {
         Ok(out) => out,
