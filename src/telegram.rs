@@ -309,3 +309,116 @@ fn multipart(fields: &[(&str, &str)], file_name: &str, bytes: &[u8]) -> (Vec<u8>
     body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
     (body, format!("multipart/form-data; boundary={boundary}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryHttp;
+    use serde_json::json;
+
+    const BASE: &str = "https://tg.test";
+    const BOTS: [&str; 2] = ["11:secret-one", "22:secret-two"];
+
+    fn answer(http: &MemoryHttp, url: &str, status: u16, body: Value) {
+        http.routes.borrow_mut().insert(url.into(), (status, vec![], body.to_string().into_bytes()));
+    }
+
+    fn sent_document(file: &str) -> Value {
+        json!({"ok": true, "result": {"message_id": 7, "chat": {"id": -100, "type": "channel"}, "document": {"file_id": file, "file_unique_id": format!("u-{file}"), "file_size": 3}}})
+    }
+
+    fn client<'a>(http: &'a &'a MemoryHttp, bots: &'a [String]) -> Telegram<'a, &'a MemoryHttp> {
+        Telegram { http, base: BASE, bots, chat_id: "-100" }
+    }
+
+    fn bots() -> Vec<String> {
+        BOTS.iter().map(|b| b.to_string()).collect()
+    }
+
+    #[test]
+    fn stores_the_exact_bytes_as_a_document() {
+        let http = MemoryHttp::default();
+        let bots = bots();
+        for b in BOTS {
+            answer(&http, &format!("{BASE}/bot{b}/sendDocument"), 200, sent_document(&format!("f-{}", bot_id(b))));
+        }
+        let copy = pollster::block_on(client(&&http, &bots).store(b"abc", "a.png", "ID1", 60_000)).unwrap();
+        assert_eq!(copy.parts.len(), 1);
+        assert_eq!(copy.parts[0].message_id, 7);
+        assert!(BOTS.iter().any(|b| bot_id(b) == copy.bot));
+        let sent = http.sent.borrow();
+        assert!(sent[0].url.ends_with("/sendDocument"), "never sendPhoto");
+        let body = String::from_utf8_lossy(&sent[0].body);
+        assert!(body.contains("name=\"document\"; filename=\"a.png\"") && body.contains("\r\n\r\nabc\r\n") && body.contains("ID1"));
+        assert!(!serde_json::to_string(&copy).unwrap().contains("secret"), "records never hold a token");
+    }
+
+    #[test]
+    fn throttling_moves_to_the_next_bot_then_waits_retry_after() {
+        let http = MemoryHttp::default();
+        let bots = bots();
+        let throttled = json!({"ok": false, "error_code": 429, "description": "Too Many Requests: retry after 3", "parameters": {"retry_after": 3}});
+        for b in BOTS {
+            answer(&http, &format!("{BASE}/bot{b}/sendDocument"), 429, throttled.clone());
+        }
+        let e = pollster::block_on(client(&&http, &bots).store(b"abc", "a.png", "ID1", 10_000)).unwrap_err();
+        assert_eq!((e.status, e.retry_after), (503, Some(3)));
+        assert!(http.sent.borrow().iter().any(|r| r.url.contains("/bot11:")) && http.sent.borrow().iter().any(|r| r.url.contains("/bot22:")), "both bots tried");
+        assert!(http.clock.get() <= 10_000, "never waits past the budget");
+        assert!(!e.message.contains("secret") && !e.message.contains("Too Many"), "{}", e.message);
+        // With budget to spare, it waits and tries again.
+        let http = MemoryHttp::default();
+        answer(&http, &format!("{BASE}/bot{}/sendDocument", BOTS[0]), 429, throttled);
+        let one = vec![BOTS[0].to_string()];
+        assert!(pollster::block_on(client(&&http, &one).store(b"abc", "a.png", "ID1", 2_000)).is_err());
+        assert_eq!(http.clock.get(), 0, "retry_after longer than the budget: no pointless wait");
+    }
+
+    #[test]
+    fn server_errors_are_retried_and_refusals_are_not() {
+        let http = MemoryHttp::default();
+        let one = vec![BOTS[0].to_string()];
+        answer(&http, &format!("{BASE}/bot{}/sendDocument", BOTS[0]), 500, json!({"ok": false, "error_code": 500, "description": "Internal Server Error"}));
+        let e = pollster::block_on(client(&&http, &one).store(b"abc", "a.png", "ID1", 60_000)).unwrap_err();
+        assert_eq!(e.status, 503);
+        assert_eq!(http.sent.borrow().len(), TRIES as usize);
+        let http = MemoryHttp::default();
+        answer(&http, &format!("{BASE}/bot{}/sendDocument", BOTS[0]), 400, json!({"ok": false, "error_code": 400, "description": "Bad Request: chat not found"}));
+        let e = pollster::block_on(client(&&http, &one).store(b"abc", "a.png", "ID1", 60_000)).unwrap_err();
+        assert_eq!((e.status, e.code), (502, "storage_refused"));
+        assert_eq!(http.sent.borrow().len(), 1);
+    }
+
+    #[test]
+    fn reads_ranges_across_parts_with_the_bot_that_stored_them() {
+        let http = MemoryHttp::default();
+        let bots = bots();
+        let copy = TelegramCopy {
+            chat_id: "-100".into(),
+            bot: "22".into(),
+            parts: vec![
+                Part { file_id: "p1".into(), file_unique_id: "rp1".into(), message_id: 1, bytes: 4 },
+                Part { file_id: "p2".into(), file_unique_id: "rp2".into(), message_id: 2, bytes: 4 },
+            ],
+        };
+        // getFile answers by file id, so route both through one URL per call in turn.
+        answer(&http, &format!("{BASE}/bot{}/getFile", BOTS[1]), 200, json!({"ok": true, "result": {"file_path": "documents/x"}}));
+        http.routes.borrow_mut().insert(format!("{BASE}/file/bot{}/documents/x", BOTS[1]), (200, vec![], b"ABCD".to_vec()));
+        let got = pollster::block_on(client(&&http, &bots).read(&copy, Some((2, 4)), 60_000)).unwrap();
+        assert_eq!(got, b"CDAB", "bytes 2..6 span the boundary: the end of part 1 and the start of part 2");
+        assert!(http.sent.borrow().iter().all(|r| !r.url.contains("/bot11:")), "file ids belong to the bot that stored them");
+        let gone = TelegramCopy { bot: "33".into(), ..copy };
+        assert_eq!(pollster::block_on(client(&&http, &bots).read(&gone, None, 60_000)).unwrap_err().status, 503);
+    }
+
+    #[test]
+    fn deletes_count_what_telegram_refused() {
+        let http = MemoryHttp::default();
+        let bots = bots();
+        answer(&http, &format!("{BASE}/bot{}/deleteMessage", BOTS[0]), 400, json!({"ok": false, "error_code": 400, "description": "Bad Request: message can't be deleted for everyone"}));
+        let copy = TelegramCopy { chat_id: "-100".into(), bot: "11".into(), parts: vec![Part { file_id: "f".into(), file_unique_id: "u".into(), message_id: 9, bytes: 1 }] };
+        assert_eq!(pollster::block_on(client(&&http, &bots).delete(&copy)), 1);
+        answer(&http, &format!("{BASE}/bot{}/deleteMessage", BOTS[0]), 200, json!({"ok": true, "result": true}));
+        assert_eq!(pollster::block_on(client(&&http, &bots).delete(&copy)), 0);
+    }
+}
