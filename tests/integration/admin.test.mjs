@@ -268,7 +268,7 @@ describe('admin: actions', () => {
     const r = await fetch(`${url}/api/admin/images/${id}`, { method: 'DELETE', headers: admin });
     assert.equal(r.status, 200);
     const { deleted } = await r.json();
-    assert.deepEqual({ ...deleted }, { id, record: true, bytes: true, variants: 1, edge_cached: 1 });
+    assert.deepEqual({ ...deleted }, { id, record: true, bytes: true, variants: 1, edge_cached: 1, left_in_telegram: 0 });
     assert.equal((await fetch(`${url}/file/${id}.png`)).status, 404);
     assert.equal((await fetch(`${url}/file/${id}.png?w=100`)).status, 404);
     assert.equal((await fetch(`${url}/api/admin/images/${id}`, { headers: admin })).status, 404);
