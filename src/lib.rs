@@ -33,6 +33,7 @@ pub mod memory;
 pub mod meta;
 pub mod moderation;
 pub mod multipart;
+pub mod pages;
 pub mod placeholder;
 pub mod random;
 pub mod replicate;

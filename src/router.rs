@@ -4,6 +4,7 @@
 use crate::app::{App, Platform};
 use crate::auth;
 use crate::config::Config;
+use crate::pages;
 use crate::security;
 use crate::error::ApiError;
 use crate::handlers::{admin, chevereto, clients, delete, file, images, lsky, picgo, placeholder, random, smms, upload};
@@ -34,6 +35,9 @@ pub fn decorate(mut resp: Response) -> Response {
     resp.headers.set("access-control-allow-origin", "*");
     resp.headers.set("access-control-expose-headers", "Content-Length, Content-Range, ETag, X-Storage-Ops");
     resp.headers.set("x-content-type-options", "nosniff");
+    if resp.header("content-type").is_some_and(|t| t.starts_with("image/")) {
+        resp.headers.set("content-security-policy", pages::IMAGE_CSP);
+    }
     resp
 }
 
@@ -89,7 +93,7 @@ async fn route<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, Api
         };
     }
     match (segs.as_slice(), m) {
-        ([], _) if get => Ok(Response::html(200, include_str!("page/index.html")).with_header("cache-control", "no-cache")),
+        ([], _) if get => Ok(pages::page(200, include_str!("page/index.html"), app.config.public_url.as_deref()).with_header("cache-control", "no-cache")),
         (["upload"], Post) if picgo::is_picgo(req) => Ok(picgo::upload(app, req).await),
         (["upload"], Post) => upload::telegraph(app, req).await,
         (["upload", name], Put | Post) => upload::raw(app, req, name).await,
@@ -125,7 +129,7 @@ async fn route<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, Api
         (["api", "admin", "export"], Get) => admin::export(app, req).await,
         (["api", "config"], Get) => Ok(images::config(app)),
         (["api", "placeholders"], Get) => placeholder::list(app).await,
-        (["placeholders"], _) if get => Ok(Response::html(200, include_str!("page/placeholders.html")).with_header("cache-control", "no-cache")),
+        (["placeholders"], _) if get => Ok(pages::page(200, include_str!("page/placeholders.html"), app.config.public_url.as_deref()).with_header("cache-control", "no-cache")),
         (["delete", id, token], Get | Post) => delete::link(app, req, id, token).await,
         (["upload", ..] | ["file", _] | ["api", "images", ..] | ["api", "config"] | ["delete", ..] | ["heartbeat"]
         | ["api", "v1", ..] | ["api", "v2", ..] | ["api", "1", "upload"] | ["1", "upload"] | ["api", "clients", _] | ["random", ..] | ["admin"] | ["api", "admin", ..], _) => {

@@ -36,9 +36,9 @@ fn no_store(resp: Response) -> Response {
 pub fn page<P: Platform>(app: &App<P>) -> Response {
     if !app.config.admin_configured() {
         let msg = crate::handlers::delete::html_escape(&guard::not_configured().message);
-        return no_store(Response::html(503, format!("<!doctype html><meta charset=utf-8><title>imgbed admin</title><h1>Admin console is off</h1><p>{msg}</p>")));
+        return no_store(crate::pages::page(503, format!("<!doctype html><meta charset=utf-8><title>imgbed admin</title><h1>Admin console is off</h1><p>{msg}</p>"), None));
     }
-    no_store(Response::html(200, include_str!("../page/admin.html")))
+    no_store(crate::pages::page(200, include_str!("../page/admin.html"), app.config.public_url.as_deref()))
 }
 
 fn json_body(req: &Request) -> Result<Map<String, Value>, ApiError> {

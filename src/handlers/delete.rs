@@ -61,14 +61,15 @@ pub async fn link<P: Platform>(app: &App<P>, req: &Request, id: &str, token: &st
 }
 
 fn page(title: &str, body: &str) -> Response {
-    Response::html(
+    crate::pages::page(
         200,
         format!(
             "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
-             <title>{title} · imgbed</title><style>body{{font:16px system-ui;max-width:36rem;margin:3rem auto;padding:0 1rem}}\
+             <title>{title} · imgbed</title><link rel=\"icon\" href=\"data:,\"><style>body{{font:16px system-ui;max-width:36rem;margin:3rem auto;padding:0 1rem}}\
              img{{max-width:100%;max-height:50vh}}button{{font:inherit;padding:.5rem 1.5rem;background:#c62828;color:#fff;border:0;border-radius:6px}}\
              @media(prefers-color-scheme:dark){{body{{background:#111;color:#eee}}}}</style><h1>{title}</h1>{body}</html>"
         ),
+        None,
     )
     .with_header("cache-control", "no-store")
 }
