@@ -36,6 +36,10 @@ pub struct Config {
     pub telegram_fallback_r2: bool,
     /// Seconds an upload may spend on Telegram, waits for rate limits included (`TELEGRAM_DEADLINE_S`).
     pub telegram_deadline_s: u64,
+    /// Sites that may embed images (`ALLOWED_REFERERS`: hosts, `*.example.com`); all when empty.
+    pub allowed_referers: Vec<String>,
+    /// Refused hotlinks get a small picture saying so instead of a bare 403 (`HOTLINK_IMAGE`).
+    pub hotlink_image: bool,
     /// Console login (`ADMIN_USER`, default `admin`, and `ADMIN_PASSWORD`).
     pub admin_user: String,
     pub admin_password: Option<String>,
@@ -122,6 +126,8 @@ impl Default for Config {
             moderation_threshold: 0.5,
             moderation_deadline_s: 20,
             moderation_blocks: false,
+            allowed_referers: Vec::new(),
+            hotlink_image: false,
             telegram_bot_tokens: Vec::new(),
             telegram_chat_id: None,
             telegram_api_base: "https://api.telegram.org".into(),
@@ -205,6 +211,8 @@ impl Config {
                 Some("block") => true,
                 Some(v) => return Err(bad("MODERATION_ACTION", v, "block or pending")),
             },
+            allowed_referers: list("ALLOWED_REFERERS"),
+            hotlink_image: flag("HOTLINK_IMAGE", d.hotlink_image)?,
             telegram_bot_tokens: list("TELEGRAM_BOT_TOKEN"),
             telegram_chat_id: get("TELEGRAM_CHAT_ID"),
             telegram_api_base: get("TELEGRAM_API_BASE").map_or(d.telegram_api_base, |u| u.trim_end_matches('/').to_string()),

@@ -23,6 +23,7 @@ pub mod exif;
 pub mod guard;
 pub mod handlers;
 pub mod http;
+pub mod hotlink;
 pub mod ids;
 pub mod ingest;
 pub mod library;

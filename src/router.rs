@@ -81,7 +81,12 @@ async fn route<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, Api
     let get = matches!(m, Get | Head);
     // The Host header, not the URL: behind `wrangler dev` and proxies the two can differ.
     let host = req.header("host").map(|h| h.split(':').next().unwrap_or(h)).or(req.url.host_str()).unwrap_or("");
-    if let Some((filter, count)) = app.config.random_hosts.as_deref().and_then(|s| host_route(s, host)) {
+    let random_host = app.config.random_hosts.as_deref().and_then(|s| host_route(s, host));
+    let images = matches!(segs.as_slice(), ["file", _] | ["random"]) || (segs.len() == 2 && crate::placeholder::parse(&segs).is_some());
+    if get && (images || random_host.is_some()) && !crate::hotlink::allowed(&app.config, req) {
+        return Ok(crate::hotlink::refusal(&app.config));
+    }
+    if let Some((filter, count)) = random_host {
         if get {
             return if count { random::count(app, req, filter).await } else { random::draw(app, req, filter).await };
         }
