@@ -338,7 +338,7 @@ pub fn stats<S: Sql>(s: &S, now_ms: u64) -> Result<Value, S::Error> {
     let days: Vec<Value> = (first..=today)
         .map(|d| {
             let n = per_day.iter().find(|r| num(&r["d"]) == d).map_or(0, |r| num(&r["n"]));
-            json!({"day": iso_date(d), "count": n})
+            json!({"day": crate::dates::iso_date(d), "count": n})
         })
         .collect();
     Ok(json!({
@@ -350,20 +350,6 @@ pub fn stats<S: Sql>(s: &S, now_ms: u64) -> Result<Value, S::Error> {
         "channels": group("channel", 10)?,
         "days": days,
     }))
-}
-
-/// `YYYY-MM-DD` of a day since the epoch (Howard Hinnant's civil-from-days).
-pub fn iso_date(day: u64) -> String {
-    let z = day as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// Failed logins from one address within [`LOGIN_WINDOW_MS`] before it is locked out.
@@ -487,9 +473,8 @@ mod tests {
         assert_eq!((s["images"].as_u64(), s["bytes"].as_u64()), (Some(3), Some(20)));
         let days = s["days"].as_array().unwrap();
         assert_eq!(days.len(), 30);
-        assert_eq!(days[29], json!({"day": iso_date(20_000), "count": 1}));
+        assert_eq!(days[29], json!({"day": "2024-10-04", "count": 1}));
         assert_eq!(days[28]["count"], 1);
-        assert_eq!(iso_date(20_000), "2024-10-04");
     }
 
     #[test]

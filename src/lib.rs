@@ -18,6 +18,7 @@ pub mod auth;
 pub mod catalog;
 pub mod conditional;
 pub mod config;
+pub mod dates;
 pub mod error;
 pub mod exif;
 pub mod guard;

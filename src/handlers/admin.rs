@@ -139,7 +139,7 @@ pub fn query_of(req: &Request) -> Result<Query, ApiError> {
         if let Ok(ms) = v.parse::<u64>() {
             return Ok(Some(ms));
         }
-        let day = parse_iso_day(&v).ok_or_else(|| bad(name, &v, "a date YYYY-MM-DD or milliseconds since 1970"))?;
+        let day = crate::dates::parse_iso_day(&v).ok_or_else(|| bad(name, &v, "a date YYYY-MM-DD or milliseconds since 1970"))?;
         Ok(Some((day + u64::from(end_of_day)) * 86_400_000))
     };
     let query = Query {
@@ -167,23 +167,6 @@ pub fn query_of(req: &Request) -> Result<Query, ApiError> {
     };
     crate::catalog::validate(&query)?;
     Ok(query)
-}
-
-/// Days since the epoch of `YYYY-MM-DD`.
-fn parse_iso_day(s: &str) -> Option<u64> {
-    let mut parts = s.splitn(3, '-').map(|p| p.parse::<i64>().ok());
-    let (y, m, d) = (parts.next()??, parts.next()??, parts.next()??);
-    if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    // Inverse of catalog::iso_date (days from civil).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    u64::try_from(era * 146_097 + doe - 719_468).ok()
 }
 
 /// An image as the console sees it: the public view plus review, storage and the delete link
@@ -434,18 +417,4 @@ pub async fn export<P: Platform>(app: &App<P>, req: &Request) -> Result<Response
         resp = resp.with_header("x-next-cursor", next.clone()).with_header("link", format!("<{url}>; rel=\"next\""));
     }
     Ok(no_store(resp))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn iso_days_round_trip() {
-        for day in [0, 1, 59, 365, 11_016, 20_000, 20_778] {
-            assert_eq!(parse_iso_day(&crate::catalog::iso_date(day)), Some(day));
-        }
-        assert_eq!(parse_iso_day("2026-13-01"), None);
-        assert_eq!(parse_iso_day("yesterday"), None);
-    }
 }
