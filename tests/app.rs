@@ -28,7 +28,11 @@ struct World {
 
 impl World {
     fn run(&self, req: Request) -> Response {
-        let app = App::<MemoryPlatform>::new(config(), &self.blobs, &self.kv, &self.pool, &self.http, &self.edge, 1_700_000_000_000);
+        self.run_with(config(), req)
+    }
+
+    fn run_with(&self, config: Config, req: Request) -> Response {
+        let app = App::<MemoryPlatform>::new(config, &self.blobs, &self.kv, &self.pool, &self.http, &self.edge, 1_700_000_000_000);
         pollster::block_on(handle(&app, req))
     }
 }
@@ -282,4 +286,40 @@ fn a_failed_record_write_puts_catalog_and_pools_back() {
     let removed = json(&admin(Method::Delete, &format!("/api/admin/images/{id}"), ""));
     assert_eq!(removed["deleted"]["bytes"], true);
     assert!(w.blobs.objects.borrow().is_empty() && w.kv.entries.borrow().is_empty() && w.pool.ids().is_empty());
+}
+
+/// `STORAGE_CHANNEL=r2+telegram`: both copies are written, and when the R2 object is gone the
+/// image is served from Telegram (the Bot API answered from canned routes).
+#[test]
+fn r2_and_telegram_serves_from_telegram_when_the_r2_object_is_missing() {
+    let w = World::default();
+    let base = "https://tg.test";
+    let bot = "11:secret";
+    let c = Config {
+        storage: imgbed::config::Storage::Both,
+        telegram_bot_tokens: vec![bot.into()],
+        telegram_chat_id: Some("-100".into()),
+        telegram_api_base: base.into(),
+        ..config()
+    };
+    let bytes = corpus("alpha-3700x2400.png");
+    let route = |url: String, body: Vec<u8>| w.http.routes.borrow_mut().insert(url, (200, vec![], body));
+    route(format!("{base}/bot{bot}/sendDocument"), serde_json::json!({"ok": true, "result": {"message_id": 5, "document": {"file_id": "F1", "file_unique_id": "U1", "file_size": bytes.len()}}}).to_string().into_bytes());
+    route(format!("{base}/bot{bot}/getFile"), serde_json::json!({"ok": true, "result": {"file_id": "F1", "file_path": "documents/f1.png"}}).to_string().into_bytes());
+    route(format!("{base}/file/bot{bot}/documents/f1.png"), bytes.clone());
+    let mut req = upload(&bytes);
+    req.body = [b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\r\n".as_slice(), &bytes, b"\r\n--B--\r\n"].concat();
+    let r = w.run_with(c.clone(), req);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let src = json(&r)[0]["src"].as_str().unwrap().to_string();
+    assert_eq!(w.blobs.objects.borrow().len(), 1, "a copy in R2");
+    let record: serde_json::Value = serde_json::from_str(w.kv.entries.borrow().values().next().unwrap()).unwrap();
+    assert_eq!(record["telegram"]["parts"][0]["file_id"], "F1", "and one in Telegram");
+    assert!(!record.to_string().contains("secret"), "the record never holds the token");
+    assert_eq!(w.run_with(c.clone(), get(&src)).body, bytes, "served from R2");
+    assert!(!w.http.sent.borrow().iter().any(|r| r.url.contains("getFile")));
+    w.blobs.objects.borrow_mut().clear();
+    let served = w.run_with(c, get(&src));
+    assert_eq!(served.status, 200);
+    assert_eq!(served.body, bytes, "served from Telegram once the R2 object is gone");
 }

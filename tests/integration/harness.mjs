@@ -1,7 +1,7 @@
 // Starts the real Worker under `wrangler dev` (workerd with local R2 and KV) for the tests.
 // One instance per distinct set of settings, shared by every test that asks for it; each has
 // its own temporary storage and is killed with its whole process group when the run ends.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -97,14 +97,6 @@ export async function instance(url) {
     if (i?.url === url) return i;
   }
   throw new Error(`no instance at ${url}`);
-}
-
-/** Deletes an object from an instance's local R2 bucket with wrangler, behind the Worker's back. */
-export async function deleteR2Object(url, key) {
-  const { persist } = await instance(url);
-  const r = spawnSync('npx', ['--no-install', 'wrangler', 'r2', 'object', 'delete', `imgbed-images/${key}`, '--local', '--persist-to', persist, '--config', testConfig()],
-    { cwd: ROOT, encoding: 'utf8', env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' } });
-  if (r.status !== 0) throw new Error(`wrangler r2 object delete: ${r.stderr}${r.stdout}`);
 }
 
 function stopChild(child) {
