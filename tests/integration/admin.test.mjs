@@ -365,6 +365,29 @@ describe('admin: review', () => {
   });
 });
 
+describe('admin: bad input', () => {
+  it('answers clear 400s and stores nothing for wrong tokens, bulk, reindex, login and upload values', async () => {
+    const url = await worker({ ADMIN_PASSWORD: PASSWORD });
+    const post = (path, body) => fetch(url + path, { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body });
+    for (const body of ['{"name":""}', '{"name":"x","scopes":["root"]}', '{"name":"x","scopes":[]}', '{"name":"x","expires_in_days":-1}', 'not json', '[]']) {
+      const e = await errorOf(await post('/api/admin/tokens', body));
+      assert.equal(e.status, 400, body);
+      assert.ok(e.message.length > 5);
+    }
+    assert.equal((await (await fetch(`${url}/api/admin/tokens`, { headers: admin })).json()).tokens.length, 0, 'no token was made');
+    for (const body of ['{"action":"block","ids":[]}', '{"action":"block"}', `{"action":"move","ids":["abc"],"album":"a/b"}`, `{"action":"block","ids":${JSON.stringify(Array(501).fill('x'))}}`]) {
+      assert.equal((await post('/api/admin/bulk', body)).status, 400, body.slice(0, 40));
+    }
+    assert.equal((await errorOf(await post('/api/admin/reindex?limit=0', ''))).status, 400);
+    assert.equal((await errorOf(await post('/api/admin/images/nosuchimage1/move', '{"channel":"r2"}'))).status, 404);
+    const login = await fetch(`${url}/api/admin/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":' });
+    assert.equal((await errorOf(login)).code, 'malformed_json');
+    const up = await postFiles(url, '/upload', [['file', png(8, 8), 'c.png']], { headers: bearer(), fields: { channel: 'floppy' } });
+    assert.equal((await errorOf(up)).status, 400);
+    assert.equal((await (await fetch(`${url}/api/admin/images?q=c.png`, { headers: admin })).json()).total, 0, 'nothing stored');
+  });
+});
+
 describe('admin: tokens', () => {
   it('creates scoped tokens shown once; they upload in every header form, list and delete their own, expire and revoke', async () => {
     const url = await worker({ ADMIN_PASSWORD: PASSWORD });
