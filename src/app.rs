@@ -2,6 +2,7 @@
 
 use crate::config::Config;
 use crate::http::Request;
+use crate::limits::RateLimiter;
 use crate::storage::{Blobs, Counted, EdgeCache, Kv, Ops, Pool};
 use crate::upstream::Http;
 use std::rc::Rc;
@@ -13,6 +14,7 @@ pub trait Platform {
     type Pool: Pool;
     type Http: Http;
     type Cache: EdgeCache;
+    type Limits: RateLimiter;
 }
 
 pub struct App<P: Platform> {
@@ -22,13 +24,14 @@ pub struct App<P: Platform> {
     pub pool: Counted<P::Pool>,
     pub http: P::Http,
     pub edge: P::Cache,
+    pub limits: P::Limits,
     pub ops: Rc<Ops>,
     /// Milliseconds since the epoch, from the platform clock.
     pub now_ms: u64,
 }
 
 impl<P: Platform> App<P> {
-    pub fn new(config: Config, blobs: P::Blobs, kv: P::Kv, pool: P::Pool, http: P::Http, edge: P::Cache, now_ms: u64) -> Self {
+    pub fn new(config: Config, blobs: P::Blobs, kv: P::Kv, pool: P::Pool, http: P::Http, edge: P::Cache, limits: P::Limits, now_ms: u64) -> Self {
         let ops = Rc::new(Ops::default());
         App {
             config,
@@ -37,6 +40,7 @@ impl<P: Platform> App<P> {
             pool: Counted::new(pool, ops.clone()),
             http,
             edge,
+            limits,
             ops,
             now_ms,
         }

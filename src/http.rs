@@ -161,16 +161,21 @@ impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name)
     }
+
+    /// Carries an error's `Retry-After` over to an answer in a client protocol's own shape.
+    pub fn retrying(mut self, e: &ApiError) -> Response {
+        if let Some(s) = e.retry_after {
+            self.headers.set("retry-after", s.to_string());
+        }
+        self
+    }
 }
 
 impl From<ApiError> for Response {
     fn from(e: ApiError) -> Response {
         let mut r = Response::new(e.status, "application/json; charset=utf-8", e.body());
         r.headers.set("cache-control", "no-store");
-        if let Some(s) = e.retry_after {
-            r.headers.set("retry-after", s.to_string());
-        }
-        r
+        r.retrying(&e)
     }
 }
 

@@ -28,6 +28,7 @@ pub mod hotlink;
 pub mod ids;
 pub mod ingest;
 pub mod library;
+pub mod limits;
 pub mod links;
 pub mod log;
 #[cfg(not(target_arch = "wasm32"))]

@@ -3,6 +3,7 @@
 
 use crate::app::Platform;
 use crate::catalog::{self, Arg, Indexed, Page, Query, Sql};
+use crate::limits::{Limit, RateLimiter};
 use crate::placeholder::{self, Claim};
 use serde_json::Value;
 use crate::random::{self, PoolEntry, PoolTable};
@@ -20,6 +21,25 @@ impl<'a> Platform for MemoryPlatform<'a> {
     type Pool = &'a MemoryPool;
     type Http = &'a MemoryHttp;
     type Cache = &'a MemoryCache;
+    type Limits = &'a MemoryLimits;
+}
+
+/// The rate-limiting binding as counters that never reset: `caps` holds the limits that are
+/// configured (absent = unlimited, like a missing binding).
+#[derive(Debug, Default)]
+pub struct MemoryLimits {
+    pub caps: RefCell<BTreeMap<Limit, u32>>,
+    pub counts: RefCell<BTreeMap<(Limit, String), u32>>,
+}
+
+impl RateLimiter for &MemoryLimits {
+    async fn allow(&self, limit: Limit, key: &str) -> bool {
+        let Some(cap) = self.caps.borrow().get(&limit).copied() else { return true };
+        let mut counts = self.counts.borrow_mut();
+        let n = counts.entry((limit, key.to_string())).or_default();
+        *n += 1;
+        *n <= cap
+    }
 }
 
 /// The edge cache as a map.

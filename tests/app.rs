@@ -6,7 +6,7 @@ use imgbed::config::Config;
 use imgbed::http::{Method, Request, Response};
 use imgbed::meta::{ImageMeta, Status};
 use imgbed::router::handle;
-use imgbed::memory::{MemoryBlobs, MemoryCache, MemoryHttp, MemoryKv, MemoryPlatform, MemoryPool};
+use imgbed::memory::{MemoryBlobs, MemoryCache, MemoryHttp, MemoryKv, MemoryLimits, MemoryPlatform, MemoryPool};
 
 mod common;
 use common::corpus;
@@ -24,6 +24,7 @@ struct World {
     pool: MemoryPool,
     http: MemoryHttp,
     edge: MemoryCache,
+    limits: MemoryLimits,
 }
 
 impl World {
@@ -32,7 +33,7 @@ impl World {
     }
 
     fn run_with(&self, config: Config, req: Request) -> Response {
-        let app = App::<MemoryPlatform>::new(config, &self.blobs, &self.kv, &self.pool, &self.http, &self.edge, 1_700_000_000_000);
+        let app = App::<MemoryPlatform>::new(config, &self.blobs, &self.kv, &self.pool, &self.http, &self.edge, &self.limits, 1_700_000_000_000);
         pollster::block_on(handle(&app, req))
     }
 }

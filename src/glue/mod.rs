@@ -23,6 +23,7 @@ impl Platform for Cloudflare {
     type Pool = pool::DoPool;
     type Http = fetch::WorkerFetch;
     type Cache = EdgeCache;
+    type Limits = Limits;
 }
 
 #[event(fetch)]
@@ -73,8 +74,25 @@ async fn serve(mut req: worker::Request, env: &Env) -> Result<http::Response, Ap
     let blobs = r2::R2(env.bucket("IMAGES").map_err(binding)?);
     let kv = kv::WorkersKv(env.kv("META").map_err(binding)?);
     let pool = pool::DoPool(env.durable_object("POOL").and_then(|ns| ns.id_from_name("pools")?.get_stub()).map_err(binding)?);
-    let app = App::<Cloudflare>::new(config, blobs, kv, pool, fetch::WorkerFetch, EdgeCache, worker::Date::now().as_millis());
+    let app = App::<Cloudflare>::new(config, blobs, kv, pool, fetch::WorkerFetch, EdgeCache, Limits(env.clone()), worker::Date::now().as_millis());
     Ok(crate::router::handle(&app, request).await)
+}
+
+/// The `[[ratelimits]]` bindings, looked up by name when a limit is checked.
+struct Limits(Env);
+
+impl crate::limits::RateLimiter for Limits {
+    async fn allow(&self, limit: crate::limits::Limit, key: &str) -> bool {
+        // No binding: that limit is off.
+        let Ok(binding) = self.0.rate_limiter(limit.binding()) else { return true };
+        match binding.limit(key.to_string()).await {
+            Ok(outcome) => outcome.success,
+            Err(e) => {
+                crate::log::error(&format!("rate limiter {}: {e}", limit.binding()));
+                true
+            }
+        }
+    }
 }
 
 /// The Cache API of this location.

@@ -11,6 +11,7 @@ use crate::handlers::images::apply_changes;
 use crate::http::{Request, Response};
 use crate::ids::{delete_token, is_valid_id, random_token};
 use crate::library;
+use crate::limits::Limit;
 use crate::links::Links;
 use crate::meta::{ImageMeta, Status};
 use crate::storage::{Kv, Pool};
@@ -59,6 +60,7 @@ pub async fn login<P: Platform>(app: &App<P>, req: &Request) -> Result<Response,
     if req.header("origin").is_some_and(|o| o.trim() != req.origin()) {
         return Err(ApiError::forbidden("log in from this site's own /admin page"));
     }
+    crate::limits::check(app, req, Limit::Logins).await?;
     let fields: Vec<(String, String)> = if req.content_type().starts_with("application/x-www-form-urlencoded") {
         url::form_urlencoded::parse(&req.body).into_owned().collect()
     } else {

@@ -64,11 +64,12 @@ pub fn error(e: ApiError) -> Response {
         413 => "Payload Too Large",
         415 => "Unsupported Media Type",
         422 => "Unprocessable Entity",
+        429 => "Too Many Requests",
         502 => "Bad Gateway",
         503 => "Service Unavailable",
         _ => "Error",
     };
-    Response::json(e.status, &json!({"status_code": e.status, "error": {"message": e.message, "code": e.status}, "status_txt": status_txt}))
+    Response::json(e.status, &json!({"status_code": e.status, "error": {"message": e.message, "code": e.status}, "status_txt": status_txt})).retrying(&e)
 }
 
 /// A `source`/`image` that arrived as text is base64 (optionally a `data:` URI) or a URL.

@@ -16,7 +16,7 @@ fn answer(result: Result<Value, ApiError>) -> Response {
 
 /// An error in Lsky's shape.
 pub fn error(e: ApiError) -> Response {
-    Response::json(e.status, &json!({"status": false, "message": e.message, "data": {}}))
+    Response::json(e.status, &json!({"status": false, "message": e.message, "data": {}})).retrying(&e)
 }
 
 pub async fn upload<P: Platform>(app: &App<P>, req: &Request) -> Response {

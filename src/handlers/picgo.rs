@@ -23,7 +23,7 @@ pub fn is_picgo(req: &Request) -> bool {
 
 /// An error in the PicGo server's shape.
 pub fn error(e: ApiError) -> Response {
-    failure(e.status, &e.message)
+    failure(e.status, &e.message).retrying(&e)
 }
 
 fn failure(status: u16, message: &str) -> Response {
@@ -62,7 +62,7 @@ pub async fn upload<P: Platform>(app: &App<P>, req: &Request) -> Response {
                 })).collect::<Vec<_>>(),
             }),
         ),
-        Err(e) => failure(e.status, &e.message),
+        Err(e) => error(e),
     }
 }
 
@@ -80,7 +80,7 @@ pub async fn remove<P: Platform>(app: &App<P>, req: &Request) -> Response {
             Ok(_) => {}
             // Deleting what is already gone is done, not an error.
             Err(ApiError { status: 404, .. }) => {}
-            Err(e) => return failure(e.status, &e.message),
+            Err(e) => return error(e),
         }
     }
     Response::json(200, &json!({"success": true}))

@@ -17,6 +17,7 @@ use crate::handlers::transform;
 use crate::http::http_date;
 use crate::ingest::{prepare, IncomingFile, UploadOptions};
 use crate::library::{self, PLACEHOLDER_ALBUM};
+use crate::limits::Limit;
 use crate::meta::{ImageMeta, Status};
 use crate::placeholder::{bucket, draw, Claim, Spec};
 use crate::replicate::Replicate;
@@ -74,6 +75,7 @@ async fn generated<P: Platform>(app: &App<P>, req: &Request, spec: &Spec, opts: 
     let deadline_ms = c.placeholder_deadline_s * 1000;
     // The lease outlives the deadline a little, and expires if this request dies.
     let lease_ms = deadline_ms + 15_000;
+    crate::limits::check(app, req, Limit::Placeholders).await?;
     let mut replace = regenerate;
     loop {
         match app.pool.claim_generation(&key, app.http.now_ms(), lease_ms, c.placeholder_daily_limit, replace).await? {

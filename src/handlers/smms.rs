@@ -25,7 +25,7 @@ fn answer(result: Result<Value, ApiError>) -> Response {
 
 /// An error in SM.MS's shape.
 pub fn error(e: ApiError) -> Response {
-    Response::json(e.status, &json!({"success": false, "code": e.code, "message": e.message, "data": [], "RequestId": random_token()}))
+    Response::json(e.status, &json!({"success": false, "code": e.code, "message": e.message, "data": [], "RequestId": random_token()})).retrying(&e)
 }
 
 pub async fn upload<P: Platform>(app: &App<P>, req: &Request) -> Response {

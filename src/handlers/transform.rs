@@ -8,6 +8,7 @@ use crate::app::{App, Platform};
 use crate::auth;
 use crate::error::ApiError;
 use crate::http::{Method, Request, Response};
+use crate::limits::Limit;
 use crate::ids::{hmac_base64, sha256_hex};
 use crate::meta::{ImageMeta, Status};
 use crate::security::SOURCE_TOO_LARGE;
@@ -121,6 +122,7 @@ pub async fn serve<P: Platform>(app: &App<P>, req: &Request, meta: &ImageMeta, o
         return Ok(cached(app, &meta.id, edge_key, finish(req, resp, blob.bytes)).await);
     }
     guard(app, req, &meta.id, &opts, pairs).await?;
+    crate::limits::check(app, req, Limit::Variants).await?;
     let admin = crate::guard::is_admin(app, req).await;
     let cap = if admin { u64::MAX } else { app.config.max_variants_per_image as u64 };
     if !app.pool.reserve_variant(&meta.id, &key, cap).await? {

@@ -9,6 +9,8 @@ use crate::error::ApiError;
 use crate::http::{Request, Response};
 use crate::ingest::{prepare, IncomingFile, UploadOptions};
 use crate::library;
+use crate::limits::Limit;
+use crate::auth::Uploader;
 use crate::links::Links;
 use crate::meta::ImageMeta;
 use crate::multipart;
@@ -108,6 +110,9 @@ pub fn split_delete_key(key: &str) -> Option<(&str, &str)> {
 /// stored are taken back, so the error's "nothing was stored" is true.
 pub async fn store_all<P: Platform>(app: &App<P>, req: &Request, form: UploadForm) -> Result<Vec<Uploaded>, ApiError> {
     let uploader = crate::guard::uploader(app, req, form.field(req, "key").as_deref()).await?;
+    if uploader != Uploader::Admin {
+        crate::limits::check(app, req, Limit::Uploads).await?;
+    }
     let options = UploadOptions::from_fields(|k| form.field(req, k))?;
     if form.files.is_empty() {
         return Err(ApiError::bad_request("no_file", "the form has no file in it: send the image in a field named 'file'"));

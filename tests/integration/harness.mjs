@@ -20,19 +20,24 @@ const BASE_VARS = { UPLOAD_TOKENS: `${UPLOAD_TOKEN},second-token`, ADMIN_TOKEN, 
 const instances = new Map();
 
 /** wrangler.toml without its [build] section: the tests run the bundle scripts/test built, and
- * no instance rebuilds or watches sources while others are serving. Written once: running
- * instances reload when their config file changes. */
-let configPath;
-function testConfig() {
-  if (configPath) return configPath;
+ * no instance rebuilds or watches sources while others are serving. Rate limits are lifted
+ * (tests share one address) unless `limits` names some, e.g. `{ RATE_LIMIT_UPLOADS: 3 }`.
+ * Written once per set of limits: running instances reload when their config file changes. */
+const configs = new Map();
+function testConfig(limits = {}) {
+  const key = JSON.stringify(limits);
+  if (configs.has(key)) return configs.get(key);
   const dir = join(ROOT, '.wrangler');
   mkdirSync(dir, { recursive: true });
-  configPath = join(dir, `wrangler.test-${process.pid}.toml`);
+  const path = join(dir, `wrangler.test-${process.pid}-${configs.size}.toml`);
   const toml = readFileSync(join(ROOT, 'wrangler.toml'), 'utf8')
     .replace(/^\[build\][\s\S]*?(?=^\[)/m, '')
-    .replace(/^main = "build\//m, 'main = "../build/');
-  writeFileSync(configPath, toml);
-  return configPath;
+    .replace(/^main = "build\//m, 'main = "../build/')
+    .replace(/^name = "(RATE_LIMIT_\w+)"\n(namespace_id = .*\n)simple = \{ limit = \d+, period = (\d+) \}/gm,
+      (_, name, ns, period) => `name = "${name}"\n${ns}simple = { limit = ${limits[name] ?? 1000000}, period = ${period} }`);
+  writeFileSync(path, toml);
+  configs.set(key, path);
+  return path;
 }
 
 export function freePort() {
@@ -47,19 +52,20 @@ export function freePort() {
   });
 }
 
-/** The base URL of a Worker running with `vars` on top of the test defaults. */
-export function worker(vars = {}) {
-  const key = JSON.stringify(vars);
-  if (!instances.has(key)) instances.set(key, start({ ...BASE_VARS, ...vars }));
+/** The base URL of a Worker running with `vars` on top of the test defaults, and the rate
+ * limits in `limits` (binding name → requests per period; all others lifted). */
+export function worker(vars = {}, limits = {}) {
+  const key = JSON.stringify([vars, limits]);
+  if (!instances.has(key)) instances.set(key, start({ ...BASE_VARS, ...vars }, limits));
   return instances.get(key).then((i) => i.url);
 }
 
-async function start(vars) {
+async function start(vars, limits) {
   vars = { URL_UPLOAD_ALLOW_HOSTS: await origin(), ...vars };
   const port = await freePort();
   const inspector = await freePort();
   const persist = mkdtempSync(join(tmpdir(), 'imgbed-test-'));
-  const args = ['wrangler', 'dev', '--config', testConfig(), '--local', '--ip', '127.0.0.1', '--port', String(port),
+  const args = ['wrangler', 'dev', '--config', testConfig(limits), '--local', '--ip', '127.0.0.1', '--port', String(port),
     '--inspector-port', String(inspector), '--persist-to', persist,
     '--show-interactive-dev-session=false', '--log-level', 'warn'];
   for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
@@ -114,7 +120,8 @@ export async function stopAll() {
     rmSync(i.persist, { recursive: true, force: true });
   }
   instances.clear();
-  if (configPath) rmSync(configPath, { force: true });
+  for (const path of configs.values()) rmSync(path, { force: true });
+  configs.clear();
 }
 
 export function corpus(name) {

@@ -1,0 +1,73 @@
+//! Rate limits per client address, counted by Cloudflare's rate-limiting binding: cheap (no
+//! storage operation, no subrequest) and shared by every isolate of a location.
+//!
+//! Each limit is one `[[ratelimits]]` binding in `wrangler.toml`, named after what it limits
+//! (`RATE_LIMIT_UPLOADS` with `simple = { limit = 60, period = 60 }` is "60 uploads a minute
+//! per address"). Removing a binding turns that limit off. The admin is never limited.
+
+use crate::app::{App, Platform};
+use crate::error::ApiError;
+use crate::http::Request;
+
+/// What is limited: only the requests that make something new cost a count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Limit {
+    /// Upload requests, on every client API.
+    Uploads,
+    /// Transform variants made for the first time (cached ones are free).
+    Variants,
+    /// Placeholders generated for the first time.
+    Placeholders,
+    /// Console login attempts (besides the lockout after five failures).
+    Logins,
+}
+
+impl Limit {
+    /// The binding's name in `wrangler.toml`.
+    pub fn binding(self) -> &'static str {
+        match self {
+            Limit::Uploads => "RATE_LIMIT_UPLOADS",
+            Limit::Variants => "RATE_LIMIT_VARIANTS",
+            Limit::Placeholders => "RATE_LIMIT_PLACEHOLDERS",
+            Limit::Logins => "RATE_LIMIT_LOGINS",
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Limit::Uploads => "uploads",
+            Limit::Variants => "new image sizes",
+            Limit::Placeholders => "new placeholders",
+            Limit::Logins => "login attempts",
+        }
+    }
+}
+
+/// Counts one request against a limit for a key; false when the key is over it. A limiter
+/// that fails answers true: an outage of the counter must not take uploads down with it.
+#[allow(async_fn_in_trait)]
+pub trait RateLimiter {
+    async fn allow(&self, limit: Limit, key: &str) -> bool;
+}
+
+/// The client's address as Cloudflare saw it; never a header the client can choose, since
+/// Cloudflare overwrites `CF-Connecting-IP` on every request it forwards.
+pub fn client_key(req: &Request) -> &str {
+    req.header("cf-connecting-ip").unwrap_or("unknown")
+}
+
+/// Counts this request against `limit` unless it is the admin's; over the limit → 429 with
+/// `Retry-After`. Bindings count in windows of at most a minute, so the wait is at most the
+/// rest of this minute.
+pub async fn check<P: Platform>(app: &App<P>, req: &Request, limit: Limit) -> Result<(), ApiError> {
+    if app.limits.allow(limit, client_key(req)).await || crate::guard::is_admin(app, req).await {
+        return Ok(());
+    }
+    let wait = 60 - (app.now_ms / 1000) % 60;
+    Err(ApiError::new(
+        429,
+        "rate_limited",
+        format!("too many {} from your address: try again in {wait} s", limit.what()),
+    )
+    .with_retry_after(wait))
+}
