@@ -69,6 +69,8 @@ CREATE INDEX IF NOT EXISTS catalog_tags_by_id ON catalog_tags (id);
 CREATE TABLE IF NOT EXISTS edge_keys (id TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (id, key));
 CREATE TABLE IF NOT EXISTS sessions (nonce TEXT PRIMARY KEY, until INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS logins (ip TEXT PRIMARY KEY, fails INTEGER NOT NULL, since INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS usage (who TEXT NOT NULL, day INTEGER NOT NULL, uploads INTEGER NOT NULL, bytes INTEGER NOT NULL,
+  PRIMARY KEY (who, day));
 ";
 
 /// Most edge-cache keys remembered per image (each is one URL a delete purges).
@@ -373,6 +375,37 @@ pub fn login_attempt<S: Sql>(s: &S, ip: &str, now_ms: u64, ok: bool) -> Result<R
     Ok(Ok(()))
 }
 
+/// Uploads and bytes: one uploader's use of a day, or a daily quota (0 = no limit).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub uploads: u64,
+    pub bytes: u64,
+}
+
+/// Adds `add` to what `who` has uploaded on `day` unless that would pass `quota`; either way
+/// answers the day's use (after the charge, or as it stood when refused). Checked and counted
+/// in one step of the store, so concurrent uploads cannot overshoot; earlier days are dropped.
+pub fn charge<S: Sql>(s: &S, who: &str, day: u64, add: Usage, quota: Usage) -> Result<Result<Usage, Usage>, S::Error> {
+    s.run("DELETE FROM usage WHERE day < ?", vec![day.into()])?;
+    let row = s.rows("SELECT uploads, bytes FROM usage WHERE who = ? AND day = ?", vec![who.into(), day.into()])?;
+    let had = row.first().map_or(Usage::default(), |r| Usage { uploads: num(&r["uploads"]), bytes: num(&r["bytes"]) });
+    let over = |used: u64, more: u64, cap: u64| cap > 0 && used + more > cap;
+    if over(had.uploads, add.uploads, quota.uploads) || over(had.bytes, add.bytes, quota.bytes) {
+        return Ok(Err(had));
+    }
+    let now = Usage { uploads: had.uploads + add.uploads, bytes: had.bytes + add.bytes };
+    s.run("INSERT OR REPLACE INTO usage (who, day, uploads, bytes) VALUES (?, ?, ?, ?)", vec![who.into(), day.into(), now.uploads.into(), now.bytes.into()])?;
+    Ok(Ok(now))
+}
+
+/// Gives back a charge whose uploads were not stored.
+pub fn refund<S: Sql>(s: &S, who: &str, day: u64, back: Usage) -> Result<(), S::Error> {
+    s.run(
+        "UPDATE usage SET uploads = MAX(uploads - ?, 0), bytes = MAX(bytes - ?, 0) WHERE who = ? AND day = ?",
+        vec![back.uploads.into(), back.bytes.into(), who.into(), day.into()],
+    )
+}
+
 /// Starts a session; expired ones are swept on the way.
 pub fn session_start<S: Sql>(s: &S, nonce: &str, until_ms: u64, now_ms: u64) -> Result<(), S::Error> {
     s.run("DELETE FROM sessions WHERE until < ?", vec![now_ms.into()])?;
@@ -487,6 +520,22 @@ mod tests {
         assert_eq!(wait, (1000 + LOGIN_WINDOW_MS - 2000).div_ceil(1000));
         assert_eq!(login_attempt(&db, "other", 2000, true).unwrap(), Ok(()), "other addresses are not affected");
         assert_eq!(login_attempt(&db, "ip", 1000 + LOGIN_WINDOW_MS + 1, true).unwrap(), Ok(()), "the lock ends with the window");
+    }
+
+    #[test]
+    fn quotas_count_per_uploader_and_day_and_refuse_what_would_pass_them() {
+        let db = MemoryPool::default();
+        let quota = Usage { uploads: 3, bytes: 100 };
+        let one = |bytes| Usage { uploads: 1, bytes };
+        assert_eq!(charge(&db, "a", 1, one(40), quota).unwrap(), Ok(one(40)));
+        assert_eq!(charge(&db, "a", 1, Usage { uploads: 2, bytes: 70 }, quota).unwrap(), Err(one(40)), "bytes would pass 100");
+        assert_eq!(charge(&db, "a", 1, Usage { uploads: 2, bytes: 60 }, quota).unwrap(), Ok(Usage { uploads: 3, bytes: 100 }), "exactly at the quota");
+        assert_eq!(charge(&db, "a", 1, one(0), quota).unwrap(), Err(Usage { uploads: 3, bytes: 100 }), "a fourth upload");
+        assert_eq!(charge(&db, "b", 1, one(10), quota).unwrap(), Ok(one(10)), "another uploader");
+        refund(&db, "a", 1, one(50)).unwrap();
+        assert_eq!(charge(&db, "a", 1, one(50), quota).unwrap(), Ok(Usage { uploads: 3, bytes: 100 }), "a refund gives room back");
+        assert_eq!(charge(&db, "a", 2, one(10), quota).unwrap(), Ok(one(10)), "a new day starts at zero");
+        assert_eq!(charge(&db, "x", 2, Usage { uploads: 1000, bytes: 1 << 40 }, Usage::default()).unwrap().is_ok(), true, "0 = no limit");
     }
 
     #[test]

@@ -11,6 +11,12 @@ pub struct Config {
     pub admin_token: Option<String>,
     pub allow_anonymous_upload: bool,
     pub max_upload_bytes: u64,
+    /// Formats uploads may have (`ALLOWED_FORMATS`, e.g. `jpeg,png,webp`); every known one when empty.
+    pub allowed_formats: Vec<crate::sniff::Format>,
+    /// Uploads per token (or anonymous address) per UTC day, 0 for no limit (`QUOTA_DAILY_UPLOADS`).
+    pub quota_daily_uploads: u64,
+    /// Bytes per token (or anonymous address) per UTC day, 0 for no limit (`QUOTA_DAILY_BYTES`).
+    pub quota_daily_bytes: u64,
     /// Remove GPS and other identifying EXIF from JPEG uploads (`STRIP_EXIF`).
     pub strip_exif: bool,
     /// What happens to new uploads before the public sees them (`REVIEW_MODE`).
@@ -120,6 +126,9 @@ impl Default for Config {
             admin_token: None,
             allow_anonymous_upload: false,
             max_upload_bytes: 5 * 1024 * 1024,
+            allowed_formats: Vec::new(),
+            quota_daily_uploads: 0,
+            quota_daily_bytes: 0,
             strip_exif: true,
             review_mode: ReviewMode::Off,
             moderation_model: "falcons-ai/nsfw_image_detection".into(),
@@ -158,6 +167,11 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Whether uploads of `format` are allowed (`ALLOWED_FORMATS`).
+    pub fn accepts(&self, format: crate::sniff::Format) -> bool {
+        self.allowed_formats.is_empty() || self.allowed_formats.contains(&format)
+    }
+
     /// Builds the configuration from a variable lookup; a malformed value is the operator's
     /// mistake, reported as a 500 that names the variable.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Config, ApiError> {
@@ -192,6 +206,12 @@ impl Config {
                     .filter(|&n| n > 0 && n <= crate::security::MAX_UPLOAD_BYTES_CEILING)
                     .ok_or_else(|| bad("MAX_UPLOAD_BYTES", &v, "a number of bytes up to 26214400 (25 MiB)"))?,
             },
+            allowed_formats: list("ALLOWED_FORMATS")
+                .iter()
+                .map(|f| crate::sniff::Format::from_name(f).ok_or_else(|| bad("ALLOWED_FORMATS", f, "a list of jpeg, png, gif, webp, avif, bmp, ico")))
+                .collect::<Result<_, _>>()?,
+            quota_daily_uploads: number("QUOTA_DAILY_UPLOADS", 0, 0, u64::MAX)?,
+            quota_daily_bytes: number("QUOTA_DAILY_BYTES", 0, 0, u64::MAX)?,
             strip_exif: flag("STRIP_EXIF", d.strip_exif)?,
             review_mode: match get("REVIEW_MODE").map(|v| v.to_ascii_lowercase()).as_deref() {
                 None if flag("REQUIRE_REVIEW", false)? => ReviewMode::Manual,

@@ -122,6 +122,10 @@ pub fn prepare(file: IncomingFile, config: &Config, options: &UploadOptions) -> 
         return Err(ApiError::bad_request("empty_file", "the file is empty"));
     }
     let mut sniffed = sniff(&file.bytes)?;
+    if !config.accepts(sniffed.format) {
+        let names: Vec<&str> = config.allowed_formats.iter().map(|f| f.ext()).collect();
+        return Err(ApiError::unsupported_type(format!("this site accepts {} images only; this file is {}", names.join(", "), sniffed.format.ext())));
+    }
     security::check_upload_size(sniffed.width, sniffed.height)?;
     if sniffed.format == Format::Jpeg && security::JpegFrame::read(&file.bytes).is_none() {
         return Err(ApiError::unsupported_type("this JPEG is of a kind browsers cannot show (lossless, arithmetic-coded or 12-bit)"));

@@ -6,8 +6,11 @@
 //! per address"). Removing a binding turns that limit off. The admin is never limited.
 
 use crate::app::{App, Platform};
-use crate::error::ApiError;
+use crate::auth::Uploader;
+use crate::catalog::Usage;
+use crate::error::{human_bytes, ApiError};
 use crate::http::Request;
+use crate::storage::Pool;
 
 /// What is limited: only the requests that make something new cost a count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -71,3 +74,53 @@ pub async fn check<P: Platform>(app: &App<P>, req: &Request, limit: Limit) -> Re
     )
     .with_retry_after(wait))
 }
+
+/// Uploads counted against a daily quota, to give back if they are not stored after all.
+pub struct Charged {
+    who: String,
+    day: u64,
+    usage: Usage,
+}
+
+/// Counts a batch of uploads against its uploader's daily quota (`QUOTA_DAILY_UPLOADS`,
+/// `QUOTA_DAILY_BYTES`): per token, or per address for anonymous uploads; the admin has none.
+/// The counters live in the index store (the Durable Object), never in KV.
+pub async fn charge<P: Platform>(app: &App<P>, req: &Request, uploader: &Uploader, add: Usage) -> Result<Option<Charged>, ApiError> {
+    let quota = Usage { uploads: app.config.quota_daily_uploads, bytes: app.config.quota_daily_bytes };
+    let who = match uploader {
+        _ if quota == Usage::default() => return Ok(None),
+        Uploader::Admin => return Ok(None),
+        Uploader::Token(fingerprint) => format!("token:{fingerprint}"),
+        Uploader::Anonymous => format!("address:{}", client_key(req)),
+    };
+    let day = app.now_ms / DAY_MS;
+    match app.pool.charge(&who, day, add, quota).await? {
+        Ok(_) => Ok(Some(Charged { who, day, usage: add })),
+        Err(had) => {
+            let mut used = Vec::new();
+            if quota.uploads > 0 {
+                used.push(format!("{} of {} uploads", had.uploads, quota.uploads));
+            }
+            if quota.bytes > 0 {
+                used.push(format!("{} of {}", human_bytes(had.bytes), human_bytes(quota.bytes)));
+            }
+            let wait = ((day + 1) * DAY_MS - app.now_ms).div_ceil(1000);
+            Err(ApiError::new(
+                429,
+                "quota_exceeded",
+                format!("this would pass today's upload quota ({} used): more from 00:00 UTC", used.join(", ")),
+            )
+            .with_retry_after(wait))
+        }
+    }
+}
+
+/// Gives a charge back; a failure only leaves the count a little high until the day ends.
+pub async fn refund<P: Platform>(app: &App<P>, charged: Option<Charged>) {
+    let Some(c) = charged else { return };
+    if let Err(e) = app.pool.refund(&c.who, c.day, c.usage).await {
+        crate::log::error(&format!("quota refund for {}: {}", c.who, e.0));
+    }
+}
+
+const DAY_MS: u64 = 86_400_000;

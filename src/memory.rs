@@ -2,7 +2,7 @@
 //! inspected and switched off, and canned answers for outgoing HTTP.
 
 use crate::app::Platform;
-use crate::catalog::{self, Arg, Indexed, Page, Query, Sql};
+use crate::catalog::{self, Arg, Indexed, Page, Query, Sql, Usage};
 use crate::limits::{Limit, RateLimiter};
 use crate::placeholder::{self, Claim};
 use serde_json::Value;
@@ -251,6 +251,12 @@ impl Pool for &MemoryPool {
     }
     async fn login_attempt(&self, ip: &str, now_ms: u64, ok: bool) -> StoreResult<Result<(), u64>> {
         catalog::login_attempt(*self, ip, now_ms, ok)
+    }
+    async fn charge(&self, who: &str, day: u64, add: Usage, quota: Usage) -> StoreResult<Result<Usage, Usage>> {
+        catalog::charge(*self, who, day, add, quota)
+    }
+    async fn refund(&self, who: &str, day: u64, back: Usage) -> StoreResult<()> {
+        catalog::refund(*self, who, day, back)
     }
     async fn session_start(&self, nonce: &str, until_ms: u64, now_ms: u64) -> StoreResult<()> {
         catalog::session_start(*self, nonce, until_ms, now_ms)

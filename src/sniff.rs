@@ -37,6 +37,12 @@ impl Format {
         }
     }
 
+    /// A format as settings name it: its extension, or `jpeg`.
+    pub fn from_name(name: &str) -> Option<Format> {
+        let name = name.to_ascii_lowercase();
+        Format::ALL.into_iter().find(|f| f.ext() == name || (*f == Format::Jpeg && name == "jpeg"))
+    }
+
     pub fn mime(self) -> &'static str {
         match self {
             Format::Jpeg => "image/jpeg",

@@ -107,6 +107,36 @@ fn a_failed_metadata_write_takes_the_bytes_back() {
 }
 
 #[test]
+fn an_upload_that_fails_gives_its_quota_back() {
+    let w = World::default();
+    let quota = Config { quota_daily_uploads: 2, ..config() };
+    let photo = corpus("small-320x211.jpg");
+    let with_tail = |n: u8| [photo.as_slice(), &[n]].concat();
+    w.blobs.broken.set(true);
+    assert_eq!(w.run_with(quota.clone(), upload(&with_tail(1))).status, 503);
+    w.blobs.broken.set(false);
+    assert_eq!(w.run_with(quota.clone(), upload(&with_tail(2))).status, 200);
+    assert_eq!(w.run_with(quota.clone(), upload(&with_tail(3))).status, 200, "the failed upload did not count");
+    let over = w.run_with(quota, upload(&with_tail(4)));
+    assert_eq!((over.status, json(&over)["error"]["code"].as_str()), (429, Some("quota_exceeded")));
+    assert!(over.header("retry-after").is_some());
+}
+
+#[test]
+fn rate_limits_spare_the_admin_and_store_nothing() {
+    let w = World::default();
+    w.limits.caps.borrow_mut().insert(imgbed::limits::Limit::Uploads, 1);
+    let photo = corpus("small-320x211.jpg");
+    assert_eq!(w.run(upload(&photo)).status, 200);
+    let over = w.run(upload(&[photo.as_slice(), b"x"].concat()));
+    assert_eq!((over.status, json(&over)["error"]["code"].as_str()), (429, Some("rate_limited")));
+    assert_eq!(w.kv.entries.borrow().len(), 1, "nothing stored over the limit");
+    let mut admin = upload(&[photo.as_slice(), b"y"].concat());
+    admin.headers.set("authorization", "Bearer adm");
+    assert_eq!(w.run(admin).status, 200);
+}
+
+#[test]
 fn the_24_mp_photo_is_read_without_decoding() {
     let w = World::default();
     let r = w.run(upload(&corpus("phone-24MP-6000x4000.jpg")));

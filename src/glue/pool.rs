@@ -2,7 +2,7 @@
 //! to it. One object holds every pool: its requests run one at a time, so concurrent uploads
 //! and deletes can never lose or duplicate a slot.
 
-use crate::catalog::{self, Arg, Indexed, Page, Query, Sql};
+use crate::catalog::{self, Arg, Indexed, Page, Query, Sql, Usage};
 use crate::placeholder::{self, Claim};
 use crate::random::{self, PoolEntry, PoolTable};
 use crate::storage::{Pool, StoreError, StoreResult};
@@ -20,6 +20,8 @@ enum Op {
     Find { sha256: String },
     Stats { now_ms: u64 },
     Login { ip: String, now_ms: u64, ok: bool },
+    Charge { who: String, day: u64, add: Usage, quota: Usage },
+    Refund { who: String, day: u64, back: Usage },
     SessionStart { nonce: String, until_ms: u64, now_ms: u64 },
     SessionLive { nonce: String, now_ms: u64 },
     SessionEnd { nonce: String },
@@ -76,6 +78,12 @@ impl Pool for DoPool {
     }
     async fn login_attempt(&self, ip: &str, now_ms: u64, ok: bool) -> StoreResult<Result<(), u64>> {
         self.call(&Op::Login { ip: ip.to_string(), now_ms, ok }).await
+    }
+    async fn charge(&self, who: &str, day: u64, add: Usage, quota: Usage) -> StoreResult<Result<Usage, Usage>> {
+        self.call(&Op::Charge { who: who.to_string(), day, add, quota }).await
+    }
+    async fn refund(&self, who: &str, day: u64, back: Usage) -> StoreResult<()> {
+        self.call(&Op::Refund { who: who.to_string(), day, back }).await
     }
     async fn session_start(&self, nonce: &str, until_ms: u64, now_ms: u64) -> StoreResult<()> {
         self.call(&Op::SessionStart { nonce: nonce.to_string(), until_ms, now_ms }).await
@@ -167,6 +175,8 @@ impl RandomPool {
             Op::Find { sha256 } => json!(catalog::find_sha(self, &sha256)?),
             Op::Stats { now_ms } => catalog::stats(self, now_ms)?,
             Op::Login { ip, now_ms, ok } => json!(catalog::login_attempt(self, &ip, now_ms, ok)?),
+            Op::Charge { who, day, add, quota } => json!(catalog::charge(self, &who, day, add, quota)?),
+            Op::Refund { who, day, back } => json!(catalog::refund(self, &who, day, back)?),
             Op::SessionStart { nonce, until_ms, now_ms } => json!(catalog::session_start(self, &nonce, until_ms, now_ms)?),
             Op::SessionLive { nonce, now_ms } => json!(catalog::session_live(self, &nonce, now_ms)?),
             Op::SessionEnd { nonce } => json!(catalog::session_end(self, &nonce)?),

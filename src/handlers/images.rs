@@ -109,8 +109,9 @@ pub fn config<P: Platform>(app: &App<P>) -> Response {
         200,
         &json!({
             "max_upload_bytes": c.max_upload_bytes,
-            "types": Format::ALL.iter().map(|f| f.mime()).collect::<Vec<_>>(),
-            "extensions": Format::ALL.iter().map(|f| f.ext()).collect::<Vec<_>>(),
+            "types": Format::ALL.iter().filter(|f| c.accepts(**f)).map(|f| f.mime()).collect::<Vec<_>>(),
+            "extensions": Format::ALL.iter().filter(|f| c.accepts(**f)).map(|f| f.ext()).collect::<Vec<_>>(),
+            "daily_quota": {"uploads": c.quota_daily_uploads, "bytes": c.quota_daily_bytes},
             "token_required": !c.allow_anonymous_upload,
             "strip_exif": c.strip_exif,
             "require_review": c.review_mode != crate::config::ReviewMode::Off,

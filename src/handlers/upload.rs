@@ -9,6 +9,7 @@ use crate::error::ApiError;
 use crate::http::{Request, Response};
 use crate::ingest::{prepare, IncomingFile, UploadOptions};
 use crate::library;
+use crate::catalog::Usage;
 use crate::limits::Limit;
 use crate::auth::Uploader;
 use crate::links::Links;
@@ -135,6 +136,8 @@ pub async fn store_all<P: Platform>(app: &App<P>, req: &Request, form: UploadFor
             prepare(f, &app.config, &options).map_err(|e| named(&name, e))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let add = Usage { uploads: prepared.len() as u64, bytes: prepared.iter().map(|p| p.bytes.len() as u64).sum() };
+    let charged = crate::limits::charge(app, req, &uploader, add).await?;
     let base = app.base_url(req);
     let mut uploaded: Vec<Uploaded> = Vec::with_capacity(prepared.len());
     let mut new_here: Vec<ImageMeta> = Vec::new();
@@ -149,6 +152,7 @@ pub async fn store_all<P: Platform>(app: &App<P>, req: &Request, form: UploadFor
                         crate::log::error(&format!("batch upload: could not take back {}: {undo}", meta.id));
                     }
                 }
+                crate::limits::refund(app, charged).await;
                 let mut e = named(&name, e);
                 if many {
                     e.message = format!("{} Nothing from this batch was stored.", e.message);

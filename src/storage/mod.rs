@@ -3,7 +3,7 @@
 //! them in memory for native tests. [`Counted`] wraps either and counts every operation, so the
 //! cost of each request is visible in the `X-Storage-Ops` header and can be asserted in tests.
 
-use crate::catalog::{Indexed, Page, Query};
+use crate::catalog::{Indexed, Page, Query, Usage};
 use crate::error::ApiError;
 use crate::placeholder::Claim;
 use crate::random::PoolEntry;
@@ -90,6 +90,9 @@ pub trait Pool {
     async fn stats(&self, now_ms: u64) -> StoreResult<serde_json::Value>;
     /// Records a login attempt (see [`crate::catalog::login_attempt`]).
     async fn login_attempt(&self, ip: &str, now_ms: u64, ok: bool) -> StoreResult<Result<(), u64>>;
+    /// Counts uploads against a daily quota (see [`crate::catalog::charge`]).
+    async fn charge(&self, who: &str, day: u64, add: Usage, quota: Usage) -> StoreResult<Result<Usage, Usage>>;
+    async fn refund(&self, who: &str, day: u64, back: Usage) -> StoreResult<()>;
     async fn session_start(&self, nonce: &str, until_ms: u64, now_ms: u64) -> StoreResult<()>;
     async fn session_live(&self, nonce: &str, now_ms: u64) -> StoreResult<bool>;
     async fn session_end(&self, nonce: &str) -> StoreResult<()>;
@@ -225,6 +228,8 @@ counted_pool! {
     find(sha256: &str) -> Option<String>;
     stats(now_ms: u64) -> serde_json::Value;
     login_attempt(ip: &str, now_ms: u64, ok: bool) -> Result<(), u64>;
+    charge(who: &str, day: u64, add: Usage, quota: Usage) -> Result<Usage, Usage>;
+    refund(who: &str, day: u64, back: Usage) -> ();
     session_start(nonce: &str, until_ms: u64, now_ms: u64) -> ();
     session_live(nonce: &str, now_ms: u64) -> bool;
     session_end(nonce: &str) -> ();

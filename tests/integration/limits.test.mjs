@@ -111,3 +111,35 @@ describe('rate limits', () => {
     assert.deepEqual([r.status, (await errorOf(r)).code], [429, 'rate_limited']);
   });
 });
+
+describe('upload rules', () => {
+  it('keeps a daily quota per token in the Durable Object, refusing whole batches that would pass it', async () => {
+    const url = await worker({ QUOTA_DAILY_UPLOADS: '3' });
+    const photo = () => ['file', unique(corpus('small-320x211.jpg')), 'a.jpg'];
+    const send = (files, token = bearer()) => postFiles(url, '/upload', files, { headers: token });
+    assert.equal((await send([photo(), photo()])).status, 200);
+    const before = await total(url);
+    const batch = await send([photo(), photo()]);
+    const e = await errorOf(batch);
+    assert.deepEqual([e.status, e.code], [429, 'quota_exceeded']);
+    assert.match(e.message, /2 of 3 uploads used\): more from 00:00 UTC/);
+    const wait = Number(batch.headers.get('retry-after'));
+    assert.ok(wait > 0 && wait <= 86_400, `Retry-After ${wait}`);
+    assert.equal(await total(url), before, 'nothing of the batch stored');
+    assert.equal((await send([photo()])).status, 200, 'one more fits');
+    assert.equal((await send([photo()])).status, 429);
+    assert.equal((await send([photo()], bearer('second-token'))).status, 200, 'another token has its own quota');
+    assert.equal((await send([photo()], bearer(ADMIN_TOKEN))).status, 200, 'the admin has none');
+    assert.deepEqual((await (await fetch(`${url}/api/config`)).json()).daily_quota, { uploads: 3, bytes: 0 });
+  });
+
+  it('accepts only ALLOWED_FORMATS, and says which', async () => {
+    const url = await worker({ ALLOWED_FORMATS: 'jpeg, png' });
+    const config = await (await fetch(`${url}/api/config`)).json();
+    assert.deepEqual(config.extensions, ['jpg', 'png']);
+    assert.equal((await postFiles(url, '/upload', [['file', unique(corpus('small-320x211.jpg')), 'a.jpg']], { headers: bearer() })).status, 200);
+    const gif = await postFiles(url, '/api/v1/upload', [['file', unique(corpus('animated-400x300.gif')), 'a.gif']], { headers: bearer() });
+    assert.equal(gif.status, 415);
+    assert.equal((await gif.json()).message, 'this site accepts jpg, png images only; this file is gif');
+  });
+});
