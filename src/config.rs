@@ -11,6 +11,8 @@ pub struct Config {
     pub admin_token: Option<String>,
     pub allow_anonymous_upload: bool,
     pub max_upload_bytes: u64,
+    /// Accept `POST /__faults` to inject storage faults (`TEST_FAULTS`; tests only).
+    pub test_faults: bool,
     /// Formats uploads may have (`ALLOWED_FORMATS`, e.g. `jpeg,png,webp`); every known one when empty.
     pub allowed_formats: Vec<crate::sniff::Format>,
     /// Uploads per token (or anonymous address) per UTC day, 0 for no limit (`QUOTA_DAILY_UPLOADS`).
@@ -127,6 +129,7 @@ impl Default for Config {
             allow_anonymous_upload: false,
             max_upload_bytes: 5 * 1024 * 1024,
             allowed_formats: Vec::new(),
+            test_faults: false,
             quota_daily_uploads: 0,
             quota_daily_bytes: 0,
             strip_exif: true,
@@ -210,6 +213,7 @@ impl Config {
                 .iter()
                 .map(|f| crate::sniff::Format::from_name(f).ok_or_else(|| bad("ALLOWED_FORMATS", f, "a list of jpeg, png, gif, webp, avif, bmp, ico")))
                 .collect::<Result<_, _>>()?,
+            test_faults: flag("TEST_FAULTS", false)?,
             quota_daily_uploads: number("QUOTA_DAILY_UPLOADS", 0, 0, u64::MAX)?,
             quota_daily_bytes: number("QUOTA_DAILY_BYTES", 0, 0, u64::MAX)?,
             strip_exif: flag("STRIP_EXIF", d.strip_exif)?,

@@ -37,7 +37,10 @@ pub async fn load<P: Platform>(app: &App<P>, id: &str) -> Result<Option<ImageMet
     let Some(json) = app.kv.get(&ImageMeta::kv_key(id)).await? else { return Ok(None) };
     serde_json::from_str(&json)
         .map(Some)
-        .map_err(|e| ApiError::internal(format!("the record of image {id} is unreadable: {e}")))
+        .map_err(|e| {
+            crate::log::error(&format!("the record of image {id} is unreadable: {e}"));
+            ApiError::new(502, "storage_garbled", "storage answered with something unreadable: try again in a moment").with_retry_after(5)
+        })
 }
 
 /// Loads an image the way the public may see it: 404 when unknown or awaiting review (unless
@@ -170,6 +173,17 @@ pub async fn read<P: Platform>(app: &App<P>, meta: &ImageMeta, range: Option<(u6
     }
 }
 
+/// An image's whole bytes, checked against the SHA-256 in its record: what is decoded must be
+/// what was uploaded (a garbled read would otherwise become a variant cached for a year).
+pub async fn read_verified<P: Platform>(app: &App<P>, meta: &ImageMeta) -> Result<Vec<u8>, ApiError> {
+    let bytes = read(app, meta, None).await?;
+    if sha256_hex(&bytes) != meta.sha256 {
+        crate::log::error(&format!("image {}: the stored bytes do not match the record's SHA-256", meta.id));
+        return Err(ApiError::new(502, "storage_garbled", "storage answered with something unreadable: try again in a moment").with_retry_after(5));
+    }
+    Ok(bytes)
+}
+
 /// `POST /api/admin/images/<id>/move`: copies the bytes to `to`, switches the record, then
 /// removes the old copy. Returns the new record and how many Telegram messages stayed behind.
 pub async fn move_to<P: Platform>(app: &App<P>, meta: &ImageMeta, to: Channel) -> Result<(ImageMeta, u32), ApiError> {
@@ -285,8 +299,8 @@ pub async fn remove<P: Platform>(app: &App<P>, meta: &ImageMeta) -> Result<Remov
         removed.bytes = removed.left_in_telegram == 0;
     }
     // Variants are capped per image, so one listing finds them all.
-    for key in app.blobs.list(&variant_prefix(&meta.id), 1000).await? {
-        app.blobs.delete(&key).await?;
+    for v in app.blobs.list(&variant_prefix(&meta.id), None, 1000).await? {
+        app.blobs.delete(&v.key).await?;
         removed.variants += 1;
     }
     for key in edge_keys {

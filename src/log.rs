@@ -7,3 +7,11 @@ pub fn error(message: &str) {
     #[cfg(not(target_arch = "wasm32"))]
     eprintln!("{message}");
 }
+
+/// What routine work did (the cron's repair report).
+pub fn info(message: &str) {
+    #[cfg(target_arch = "wasm32")]
+    worker::console_log!("{message}");
+    #[cfg(not(target_arch = "wasm32"))]
+    eprintln!("{message}");
+}

@@ -3,11 +3,12 @@
 
 use crate::app::Platform;
 use crate::catalog::{self, Arg, Indexed, Page, Query, Sql, Usage};
+use crate::faults::Faulty;
 use crate::limits::{Limit, RateLimiter};
 use crate::placeholder::{self, Claim};
 use serde_json::Value;
 use crate::random::{self, PoolEntry, PoolTable};
-use crate::storage::{Blob, Blobs, EdgeCache, Kv, Pool, StoreError, StoreResult};
+use crate::storage::{Blob, Blobs, EdgeCache, Kv, Listed, Pool, StoreError, StoreResult};
 use crate::upstream::{Http, OutRequest, OutResponse, UpstreamError};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -15,11 +16,12 @@ use std::collections::BTreeMap;
 /// Borrows its parts, so a test keeps them to look inside after each request.
 pub struct MemoryPlatform<'a>(std::marker::PhantomData<&'a ()>);
 
+/// Every part behind [`Faulty`], so a test can inject faults at any call.
 impl<'a> Platform for MemoryPlatform<'a> {
-    type Blobs = &'a MemoryBlobs;
-    type Kv = &'a MemoryKv;
-    type Pool = &'a MemoryPool;
-    type Http = &'a MemoryHttp;
+    type Blobs = Faulty<&'a MemoryBlobs>;
+    type Kv = Faulty<&'a MemoryKv>;
+    type Pool = Faulty<&'a MemoryPool>;
+    type Http = Faulty<&'a MemoryHttp>;
     type Cache = &'a MemoryCache;
     type Limits = &'a MemoryLimits;
 }
@@ -318,6 +320,9 @@ impl Http for &MemoryHttp {
 #[derive(Debug, Default)]
 pub struct MemoryBlobs {
     pub objects: RefCell<BTreeMap<String, (Vec<u8>, Vec<(String, String)>)>>,
+    /// When each object was written, by `clock`.
+    pub written: RefCell<BTreeMap<String, u64>>,
+    pub clock: Cell<u64>,
     /// When set, every call fails: for testing that outages lose nothing.
     pub broken: Cell<bool>,
 }
@@ -333,6 +338,7 @@ impl Blobs for MemoryBlobs {
         self.check()?;
         let custom = custom.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         self.objects.borrow_mut().insert(key.to_string(), (bytes, custom));
+        self.written.borrow_mut().insert(key.to_string(), self.clock.get());
         Ok(())
     }
     async fn get(&self, key: &str, range: Option<(u64, u64)>) -> StoreResult<Option<Blob>> {
@@ -355,9 +361,21 @@ impl Blobs for MemoryBlobs {
         self.objects.borrow_mut().remove(key);
         Ok(())
     }
-    async fn list(&self, prefix: &str, limit: u32) -> StoreResult<Vec<String>> {
+    async fn list(&self, prefix: &str, after: Option<&str>, limit: u32) -> StoreResult<Vec<Listed>> {
         self.check()?;
-        Ok(self.objects.borrow().keys().filter(|k| k.starts_with(prefix)).take(limit as usize).cloned().collect())
+        let written = self.written.borrow();
+        Ok(self
+            .objects
+            .borrow()
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix) && after.is_none_or(|a| k.as_str() > a))
+            .take(limit as usize)
+            .map(|(k, (_, custom))| Listed {
+                key: k.clone(),
+                uploaded_ms: written.get(k).copied().unwrap_or(0),
+                id: custom.iter().find(|(n, _)| n == "id").map(|(_, v)| v.clone()),
+            })
+            .collect())
     }
 }
 

@@ -6,6 +6,8 @@ use imgbed::config::Config;
 use imgbed::http::{Method, Request, Response};
 use imgbed::meta::{ImageMeta, Status};
 use imgbed::router::handle;
+use imgbed::faults::{Faults, Faulty};
+use std::rc::Rc;
 use imgbed::memory::{MemoryBlobs, MemoryCache, MemoryHttp, MemoryKv, MemoryLimits, MemoryPlatform, MemoryPool};
 
 mod common;
@@ -25,15 +27,33 @@ struct World {
     http: MemoryHttp,
     edge: MemoryCache,
     limits: MemoryLimits,
+    faults: Rc<Faults>,
 }
 
 impl World {
+    /// The clock (`blobs.clock`, which also dates R2 objects) starts in November 2023.
+    fn new() -> World {
+        let w = World::default();
+        w.blobs.clock.set(1_700_000_000_000);
+        w
+    }
+
     fn run(&self, req: Request) -> Response {
         self.run_with(config(), req)
     }
 
     fn run_with(&self, config: Config, req: Request) -> Response {
-        let app = App::<MemoryPlatform>::new(config, &self.blobs, &self.kv, &self.pool, &self.http, &self.edge, &self.limits, 1_700_000_000_000);
+        let f = |_| self.faults.clone();
+        let app = App::<MemoryPlatform>::new(
+            config,
+            Faulty::new(&self.blobs, f(())),
+            Faulty::new(&self.kv, f(())),
+            Faulty::new(&self.pool, f(())),
+            Faulty::new(&self.http, f(())),
+            &self.edge,
+            &self.limits,
+            self.blobs.clock.get(),
+        );
         pollster::block_on(handle(&app, req))
     }
 }
@@ -58,7 +78,7 @@ fn json(r: &Response) -> serde_json::Value {
 
 #[test]
 fn upload_then_serve() {
-    let w = World::default();
+    let w = World::new();
     let bytes = corpus("small-320x211.jpg");
     let r = w.run(upload(&bytes));
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
@@ -71,7 +91,7 @@ fn upload_then_serve() {
 
 #[test]
 fn blocked_images_are_451_for_the_public() {
-    let w = World::default();
+    let w = World::new();
     let r = w.run(upload(&corpus("small-320x211.jpg")));
     let src = json(&r)[0]["src"].as_str().unwrap().to_string();
     let id = src.trim_start_matches("/file/").trim_end_matches(".jpg");
@@ -87,7 +107,7 @@ fn blocked_images_are_451_for_the_public() {
 
 #[test]
 fn an_r2_outage_is_503_and_stores_nothing() {
-    let w = World::default();
+    let w = World::new();
     w.blobs.broken.set(true);
     let r = w.run(upload(&corpus("small-320x211.jpg")));
     assert_eq!(r.status, 503);
@@ -97,7 +117,7 @@ fn an_r2_outage_is_503_and_stores_nothing() {
 
 #[test]
 fn a_failed_metadata_write_takes_the_bytes_back() {
-    let w = World::default();
+    let w = World::new();
     w.kv.writes_broken.set(true);
     let r = w.run(upload(&corpus("small-320x211.jpg")));
     assert_eq!(r.status, 503);
@@ -108,7 +128,7 @@ fn a_failed_metadata_write_takes_the_bytes_back() {
 
 #[test]
 fn an_upload_that_fails_gives_its_quota_back() {
-    let w = World::default();
+    let w = World::new();
     let quota = Config { quota_daily_uploads: 2, ..config() };
     let photo = corpus("small-320x211.jpg");
     let with_tail = |n: u8| [photo.as_slice(), &[n]].concat();
@@ -124,7 +144,7 @@ fn an_upload_that_fails_gives_its_quota_back() {
 
 #[test]
 fn rate_limits_spare_the_admin_and_store_nothing() {
-    let w = World::default();
+    let w = World::new();
     w.limits.caps.borrow_mut().insert(imgbed::limits::Limit::Uploads, 1);
     let photo = corpus("small-320x211.jpg");
     assert_eq!(w.run(upload(&photo)).status, 200);
@@ -138,7 +158,7 @@ fn rate_limits_spare_the_admin_and_store_nothing() {
 
 #[test]
 fn the_24_mp_photo_is_read_without_decoding() {
-    let w = World::default();
+    let w = World::new();
     let r = w.run(upload(&corpus("phone-24MP-6000x4000.jpg")));
     let src = json(&r)[0]["src"].as_str().unwrap().to_string();
     let id = src.trim_start_matches("/file/").trim_end_matches(".jpg");
@@ -149,7 +169,7 @@ fn the_24_mp_photo_is_read_without_decoding() {
 
 #[test]
 fn preflight_allows_every_client_header() {
-    let w = World::default();
+    let w = World::new();
     let mut req = get("/upload");
     req.method = Method::Options;
     let r = w.run(req);
@@ -162,7 +182,7 @@ fn preflight_allows_every_client_header() {
 
 #[test]
 fn deleted_images_leave_the_random_pool() {
-    let w = World::default();
+    let w = World::new();
     let mut ids = Vec::new();
     for name in ["small-320x211.jpg", "portrait-1600x2400.jpg", "exif-orientation6-gps.jpg"] {
         let r = w.run(upload(&corpus(name)));
@@ -186,7 +206,7 @@ fn deleted_images_leave_the_random_pool() {
 
 #[test]
 fn deleting_an_image_deletes_its_variants() {
-    let w = World::default();
+    let w = World::new();
     let r = w.run(upload(&corpus("small-320x211.jpg")));
     let src = json(&r)[0]["src"].as_str().unwrap().to_string();
     let id = src.trim_start_matches("/file/").trim_end_matches(".jpg").to_string();
@@ -207,7 +227,7 @@ fn deleting_an_image_deletes_its_variants() {
 
 #[test]
 fn the_admin_lists_images_page_by_page() {
-    let w = World::default();
+    let w = World::new();
     for name in ["small-320x211.jpg", "portrait-1600x2400.jpg", "exif-orientation6-gps.jpg"] {
         w.run(upload(&corpus(name)));
     }
@@ -228,7 +248,7 @@ fn the_admin_lists_images_page_by_page() {
 
 #[test]
 fn the_admin_moves_blocks_and_approves_images() {
-    let w = World::default();
+    let w = World::new();
     let r = w.run(upload(&corpus("portrait-1600x2400.jpg")));
     let src = json(&r)[0]["src"].as_str().unwrap().to_string();
     let id = src.trim_start_matches("/file/").trim_end_matches(".jpg").to_string();
@@ -263,7 +283,7 @@ fn the_admin_moves_blocks_and_approves_images() {
 
 #[test]
 fn a_batch_that_fails_part_way_stores_nothing_and_leaks_nothing() {
-    let w = World::default();
+    let w = World::new();
     let files: Vec<Vec<u8>> = ["small-320x211.jpg", "portrait-1600x2400.jpg", "landscape-3840x2400.jpg"].iter().map(|n| corpus(n)).collect();
     let mut body = Vec::new();
     for (i, f) in files.iter().enumerate() {
@@ -290,7 +310,7 @@ fn a_batch_that_fails_part_way_stores_nothing_and_leaks_nothing() {
 /// public gets.
 #[test]
 fn a_failed_record_write_puts_catalog_and_pools_back() {
-    let w = World::default();
+    let w = World::new();
     let r = w.run(upload(&corpus("small-320x211.jpg")));
     let id = json(&r)[0]["src"].as_str().unwrap().trim_start_matches("/file/").trim_end_matches(".jpg").to_string();
     let admin = |method: Method, path: &str, body: &str| {
@@ -323,7 +343,7 @@ fn a_failed_record_write_puts_catalog_and_pools_back() {
 /// image is served from Telegram (the Bot API answered from canned routes).
 #[test]
 fn r2_and_telegram_serves_from_telegram_when_the_r2_object_is_missing() {
-    let w = World::default();
+    let w = World::new();
     let base = "https://tg.test";
     let bot = "11:secret";
     let c = Config {
@@ -353,4 +373,144 @@ fn r2_and_telegram_serves_from_telegram_when_the_r2_object_is_missing() {
     let served = w.run_with(c, get(&src));
     assert_eq!(served.status, 200);
     assert_eq!(served.body, bytes, "served from Telegram once the R2 object is gone");
+}
+
+/// Records, bytes and pools agree: every record's bytes are there and serve exactly, and the
+/// pools hold exactly the active images.
+fn assert_consistent(w: &World, case: &str) {
+    let records: Vec<ImageMeta> =
+        w.kv.entries.borrow().iter().filter(|(k, _)| k.starts_with("img:")).map(|(_, v)| serde_json::from_str(v).unwrap()).collect();
+    for m in &records {
+        let bytes = w.blobs.objects.borrow().get(&m.location).map(|(b, _)| b.clone());
+        assert!(bytes.is_some(), "{case}: record {} without bytes", m.id);
+        let served = w.run(get(&format!("/file/{}.jpg", m.id)));
+        assert_eq!((served.status, Some(served.body)), (200, bytes), "{case}: {} does not serve its bytes", m.id);
+    }
+    let mut active: Vec<String> = records.iter().filter(|m| m.status == Status::Active).map(|m| m.id.clone()).collect();
+    active.sort();
+    assert_eq!(w.pool.ids(), active, "{case}: the pools are not the active images");
+    let listed = json(&w.run(admin(get("/api/admin/images?limit=100"))))["images"].as_array().unwrap().len();
+    assert_eq!(listed, records.len(), "{case}: the catalog lists {listed}, there are {} records", records.len());
+}
+
+fn admin(mut r: Request) -> Request {
+    r.headers.set("authorization", "Bearer adm");
+    r
+}
+
+fn id_of(r: &Response) -> String {
+    json(r)[0]["src"].as_str().unwrap().trim_start_matches("/file/").trim_end_matches(".jpg").to_string()
+}
+
+#[test]
+fn injected_faults_give_clear_errors_and_leave_everything_consistent() {
+    use imgbed::faults::{Mode, Rule};
+    let rule = |service: &str, op: &str, mode| Rule { service: service.into(), op: op.into(), mode, skip: 0, times: None };
+    let photo = corpus("small-320x211.jpg");
+    let with_tail = |n: u8| [photo.as_slice(), &[n]].concat();
+    #[derive(Clone, Copy, Debug)]
+    enum Step {
+        Upload,
+        Delete,
+        Patch,
+        Transform,
+        Random,
+    }
+    use Mode::*;
+    use Step::*;
+    let cases = [
+        (Upload, rule("r2", "head", Fail)),
+        (Upload, rule("r2", "put", Fail)),
+        (Upload, rule("r2", "put", Hang)),
+        (Upload, rule("pool", "index", Fail)),
+        (Upload, rule("pool", "index", Garbage)),
+        (Upload, rule("kv", "put", Fail)),
+        (Upload, rule("kv", "put", Hang)),
+        (Delete, rule("kv", "get", Garbage)),
+        (Delete, rule("kv", "get", Hang)),
+        (Delete, rule("pool", "unindex", Fail)),
+        (Delete, rule("kv", "delete", Fail)),
+        (Delete, rule("r2", "head", Fail)),
+        (Delete, rule("r2", "delete", Fail)),
+        (Delete, rule("r2", "list", Garbage)),
+        (Patch, rule("kv", "get", Garbage)),
+        (Patch, rule("pool", "index", Fail)),
+        (Patch, rule("kv", "put", Fail)),
+        (Patch, rule("kv", "put", Hang)),
+        (Transform, rule("r2", "get", Fail)),
+        (Transform, rule("r2", "get", Garbage)),
+        (Transform, rule("pool", "reserve_variant", Fail)),
+        (Transform, rule("r2", "put", Fail)),
+        (Random, rule("pool", "pick", Fail)),
+        (Random, rule("pool", "pick", Hang)),
+        (Random, rule("r2", "get", Fail)),
+        (Random, rule("r2", "get", Hang)),
+    ];
+    for (step, fault) in cases {
+        let case = format!("{step:?} with {} {} {:?}", fault.service, fault.op, fault.mode);
+        let w = World::new();
+        let id = id_of(&w.run(upload(&with_tail(1))));
+        w.run(upload(&with_tail(2)));
+        let hang = fault.mode == Hang;
+        w.faults.set(vec![fault]);
+        let r = match step {
+            Upload => w.run(upload(&with_tail(3))),
+            Delete => w.run(admin(Request { method: Method::Delete, ..get(&format!("/api/admin/images/{id}")) })),
+            Patch => {
+                let mut r = admin(Request { method: Method::Patch, ..get(&format!("/api/images/{id}")) });
+                r.headers.set("content-type", "application/json");
+                r.body = br#"{"album":"moved","status":"blocked"}"#.to_vec();
+                w.run(r)
+            }
+            Transform => w.run(get(&format!("/file/{id}.jpg?w=64"))),
+            Random => w.run(get("/random")),
+        };
+        w.faults.set(Vec::new());
+        let body = String::from_utf8_lossy(&r.body).to_string();
+        assert!([502, 503, 504].contains(&r.status), "{case}: {} {body}", r.status);
+        if hang {
+            assert_eq!(r.status, 504, "{case}: {body}");
+        }
+        assert!(r.header("retry-after").is_some(), "{case}: no Retry-After");
+        assert!(!body.contains("injected") && !body.contains("unreadable answer"), "{case}: internal text in {body}");
+        assert_consistent(&w, &case);
+    }
+}
+
+#[test]
+fn the_repair_run_mends_leftovers_in_bounded_batches_and_reports_them() {
+    let w = World::new();
+    let photo = corpus("small-320x211.jpg");
+    let with_tail = |n: u8| [photo.as_slice(), &[n]].concat();
+    let keep = id_of(&w.run(upload(&with_tail(1))));
+    let bytes_gone = id_of(&w.run(upload(&with_tail(2))));
+    let record_gone = id_of(&w.run(upload(&with_tail(3))));
+    let located = |id: &str| serde_json::from_str::<ImageMeta>(&w.kv.entries.borrow()[&ImageMeta::kv_key(id)]).unwrap().location;
+    // Bytes whose record is gone (an interrupted upload), and a record whose bytes are gone.
+    w.blobs.objects.borrow_mut().remove(&located(&bytes_gone));
+    let orphan = located(&record_gone);
+    w.kv.entries.borrow_mut().remove(&ImageMeta::kv_key(&record_gone));
+    w.blobs.objects.borrow_mut().insert(format!("v/{record_gone}/w64.webp"), (b"variant".to_vec(), Vec::new()));
+    w.blobs.written.borrow_mut().insert(format!("v/{record_gone}/w64.webp"), w.blobs.clock.get());
+    // A young orphan may be an upload under way: it is left alone.
+    let cron = |w: &World| {
+        let app = App::<MemoryPlatform>::new(config(), Faulty::new(&w.blobs, w.faults.clone()), Faulty::new(&w.kv, w.faults.clone()),
+            Faulty::new(&w.pool, w.faults.clone()), Faulty::new(&w.http, w.faults.clone()), &w.edge, &w.limits, w.blobs.clock.get());
+        pollster::block_on(imgbed::repair::run(&app)).unwrap()
+    };
+    let first = cron(&w);
+    assert_eq!(first.orphans_deleted, 0, "younger than an hour");
+    assert_eq!(first.records_without_bytes, 1);
+    assert_eq!(first.stale_entries_removed, 1, "the catalog row and pool entry of the lost record");
+    assert!(w.blobs.objects.borrow().contains_key(&orphan));
+    w.blobs.clock.set(w.blobs.clock.get() + 2 * 3600 * 1000);
+    let second = cron(&w);
+    assert_eq!(second.orphans_deleted, 2, "the original and its variant");
+    assert_eq!((second.records_without_bytes, second.stale_entries_removed, second.errors), (0, 0, 0));
+    assert_eq!(w.blobs.objects.borrow().len(), 1, "only the healthy image's bytes");
+    assert_consistent(&w, "after repair");
+    assert_eq!(w.run(get(&format!("/file/{keep}.jpg"))).status, 200);
+    let stats = json(&w.run(admin(get("/api/admin/stats"))));
+    assert_eq!(stats["repair"]["total"]["orphans_deleted"], 2);
+    assert_eq!(stats["repair"]["last"]["objects_checked"], 3, "two originals and a variant");
 }

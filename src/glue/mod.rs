@@ -11,17 +11,29 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{self, Method};
 use crate::security;
+use crate::faults::{Faults, Faulty, Rule};
 use futures_util::StreamExt;
-use worker::{event, Cache, Context, Env};
+use std::cell::Cell;
+use std::rc::Rc;
+use worker::{event, Cache, Context, Env, ScheduleContext, ScheduledEvent};
+
+thread_local! {
+    /// Injected faults and a clock offset, set by tests through `POST /__faults`; they live as
+    /// long as the isolate.
+    static FAULTS: Rc<Faults> = Rc::new(Faults::default());
+    static CLOCK_OFFSET_MS: Cell<u64> = const { Cell::new(0) };
+}
 
 /// The Worker's bindings.
 struct Cloudflare;
 
+/// Behind [`Faulty`], which passes every call through unless `TEST_FAULTS` is on and a test
+/// has set rules.
 impl Platform for Cloudflare {
-    type Blobs = r2::R2;
-    type Kv = kv::WorkersKv;
-    type Pool = pool::DoPool;
-    type Http = fetch::WorkerFetch;
+    type Blobs = Faulty<r2::R2>;
+    type Kv = Faulty<kv::WorkersKv>;
+    type Pool = Faulty<pool::DoPool>;
+    type Http = Faulty<fetch::WorkerFetch>;
     type Cache = EdgeCache;
     type Limits = Limits;
 }
@@ -67,15 +79,60 @@ async fn serve(mut req: worker::Request, env: &Env) -> Result<http::Response, Ap
             Err(e) => return Ok(crate::router::decorate(crate::router::shaped(&request, e))),
         };
     }
+    if request.url.path() == "/__faults" && config.test_faults {
+        return Ok(set_faults(&request));
+    }
+    let app = app(config, env)?;
+    Ok(crate::router::handle(&app, request).await)
+}
+
+fn app(config: Config, env: &Env) -> Result<App<Cloudflare>, ApiError> {
     let binding = |e: worker::Error| {
         crate::log::error(&format!("a binding is missing from wrangler.toml: {e}"));
         ApiError::internal("the Worker is not configured completely: see the log")
     };
-    let blobs = r2::R2(env.bucket("IMAGES").map_err(binding)?);
-    let kv = kv::WorkersKv(env.kv("META").map_err(binding)?);
-    let pool = pool::DoPool(env.durable_object("POOL").and_then(|ns| ns.id_from_name("pools")?.get_stub()).map_err(binding)?);
-    let app = App::<Cloudflare>::new(config, blobs, kv, pool, fetch::WorkerFetch, EdgeCache, Limits(env.clone()), worker::Date::now().as_millis());
-    Ok(crate::router::handle(&app, request).await)
+    let faults = FAULTS.with(Rc::clone);
+    let blobs = Faulty::new(r2::R2(env.bucket("IMAGES").map_err(binding)?), faults.clone());
+    let kv = Faulty::new(kv::WorkersKv(env.kv("META").map_err(binding)?), faults.clone());
+    let stub = env.durable_object("POOL").and_then(|ns| ns.id_from_name("pools")?.get_stub()).map_err(binding)?;
+    let pool = Faulty::new(pool::DoPool(stub), faults.clone());
+    let http = Faulty::new(fetch::WorkerFetch, faults);
+    let now_ms = worker::Date::now().as_millis() + CLOCK_OFFSET_MS.with(Cell::get);
+    Ok(App::<Cloudflare>::new(config, blobs, kv, pool, http, EdgeCache, Limits(env.clone()), now_ms))
+}
+
+/// `POST /__faults` `{"rules": [Rule…], "clock_offset_ms": n}` (only with `TEST_FAULTS` on):
+/// replaces the injected faults, and moves the app's clock forward by `n`.
+fn set_faults(req: &http::Request) -> http::Response {
+    #[derive(serde::Deserialize)]
+    struct Control {
+        #[serde(default)]
+        rules: Vec<Rule>,
+        #[serde(default)]
+        clock_offset_ms: u64,
+    }
+    match serde_json::from_slice::<Control>(&req.body) {
+        Ok(c) => {
+            FAULTS.with(|f| f.set(c.rules));
+            CLOCK_OFFSET_MS.with(|o| o.set(c.clock_offset_ms));
+            http::Response::empty(204)
+        }
+        Err(e) => http::Response::from(ApiError::bad_request("malformed_json", e.to_string())),
+    }
+}
+
+/// The cron trigger: one self-repair run (see [`crate::repair`]).
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    console_error_panic_hook::set_once();
+    let run = async {
+        let config = Config::from_vars(|name| env.var(name).ok().map(|v| v.to_string()))?;
+        crate::repair::run(&app(config, &env)?).await
+    };
+    match run.await {
+        Ok(report) => crate::log::info(&format!("repair: {}", serde_json::to_string(&report).unwrap_or_default())),
+        Err(e) => crate::log::error(&format!("repair: {e}")),
+    }
 }
 
 /// The `[[ratelimits]]` bindings, looked up by name when a limit is checked.

@@ -1,8 +1,8 @@
 //! [`Blobs`] over an R2 bucket binding.
 
-use crate::storage::{Blob, Blobs, StoreError, StoreResult};
+use crate::storage::{Blob, Blobs, Listed, StoreError, StoreResult};
 use std::collections::HashMap;
-use worker::{Bucket, HttpMetadata, Range};
+use worker::{Bucket, HttpMetadata, Include, Range};
 
 pub struct R2(pub Bucket);
 
@@ -41,8 +41,16 @@ impl Blobs for R2 {
         self.0.delete(key).await.map_err(err)
     }
 
-    async fn list(&self, prefix: &str, limit: u32) -> StoreResult<Vec<String>> {
-        let objects = self.0.list().prefix(prefix).limit(limit).execute().await.map_err(err)?;
-        Ok(objects.objects().iter().map(|o| o.key()).collect())
+    async fn list(&self, prefix: &str, after: Option<&str>, limit: u32) -> StoreResult<Vec<Listed>> {
+        let mut list = self.0.list().prefix(prefix).limit(limit).include(vec![Include::CustomMetadata]);
+        if let Some(after) = after {
+            list = list.start_after(after);
+        }
+        let objects = list.execute().await.map_err(err)?;
+        Ok(objects
+            .objects()
+            .iter()
+            .map(|o| Listed { key: o.key(), uploaded_ms: o.uploaded().as_millis(), id: o.custom_metadata().ok().and_then(|mut m| m.remove("id")) })
+            .collect())
     }
 }

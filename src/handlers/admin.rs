@@ -316,7 +316,10 @@ fn sample_meta() -> ImageMeta {
 /// `GET /api/admin/stats`.
 pub async fn stats<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, ApiError> {
     guard::admin(app, req).await?;
-    Ok(no_store(Response::json(200, &app.pool.stats(app.now_ms).await?)))
+    let mut stats = app.pool.stats(app.now_ms).await?;
+    let repair = crate::repair::state(app).await?;
+    stats["repair"] = json!({"last_run": repair.last_run, "last": repair.last, "total": repair.total, "passes": repair.passes});
+    Ok(no_store(Response::json(200, &stats)))
 }
 
 fn token_json(r: &tokens::TokenRecord) -> Value {

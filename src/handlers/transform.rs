@@ -132,7 +132,7 @@ pub async fn serve<P: Platform>(app: &App<P>, req: &Request, meta: &ImageMeta, o
         )));
     }
     let made = async {
-        let source = crate::library::read(app, meta, None).await?;
+        let source = crate::library::read_verified(app, meta).await?;
         let sniffed = sniff(&source)?;
         run(&source, &sniffed, &opts, format)
     };

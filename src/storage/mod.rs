@@ -14,11 +14,23 @@ use std::rc::Rc;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreError(pub String);
 
+const TIMED_OUT: &str = "timed out: ";
+
+impl StoreError {
+    /// A call that got no answer in time.
+    pub fn timed_out(what: &str) -> StoreError {
+        StoreError(format!("{TIMED_OUT}{what}"))
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         // What failed goes to the log; clients learn only that it was storage, and to retry.
         crate::log::error(&format!("storage: {}", e.0));
-        ApiError::new(503, "storage_unavailable", "storage is unavailable right now: try again in a moment")
+        if e.0.starts_with(TIMED_OUT) {
+            return ApiError::new(504, "storage_timeout", "storage did not answer in time: try again in a moment").with_retry_after(5);
+        }
+        ApiError::new(503, "storage_unavailable", "storage is unavailable right now: try again in a moment").with_retry_after(5)
     }
 }
 
@@ -31,6 +43,14 @@ pub struct Blob {
     pub size: u64,
 }
 
+/// An object in a listing: its key, when it was written, and the image id it was stored for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub key: String,
+    pub uploaded_ms: u64,
+    pub id: Option<String>,
+}
+
 /// Object storage: R2 in production.
 #[allow(async_fn_in_trait)] // Workers are single-threaded: no Send bounds wanted.
 pub trait Blobs {
@@ -41,8 +61,8 @@ pub trait Blobs {
     /// Custom metadata of an object, without its bytes.
     async fn head(&self, key: &str) -> StoreResult<Option<Vec<(String, String)>>>;
     async fn delete(&self, key: &str) -> StoreResult<()>;
-    /// Up to `limit` keys under `prefix`, in key order.
-    async fn list(&self, prefix: &str, limit: u32) -> StoreResult<Vec<String>>;
+    /// Up to `limit` objects under `prefix` whose keys come after `after`, in key order.
+    async fn list(&self, prefix: &str, after: Option<&str>, limit: u32) -> StoreResult<Vec<Listed>>;
 }
 
 /// Key-value storage: Workers KV in production.
@@ -176,9 +196,9 @@ impl<T: Blobs> Blobs for Counted<T> {
         Ops::bump(&self.ops.r2_write);
         self.inner.delete(key).await
     }
-    async fn list(&self, prefix: &str, limit: u32) -> StoreResult<Vec<String>> {
+    async fn list(&self, prefix: &str, after: Option<&str>, limit: u32) -> StoreResult<Vec<Listed>> {
         Ops::bump(&self.ops.r2_list);
-        self.inner.list(prefix, limit).await
+        self.inner.list(prefix, after, limit).await
     }
 }
 
@@ -249,8 +269,8 @@ impl<T: Blobs> Blobs for &T {
     async fn delete(&self, key: &str) -> StoreResult<()> {
         (**self).delete(key).await
     }
-    async fn list(&self, prefix: &str, limit: u32) -> StoreResult<Vec<String>> {
-        (**self).list(prefix, limit).await
+    async fn list(&self, prefix: &str, after: Option<&str>, limit: u32) -> StoreResult<Vec<Listed>> {
+        (**self).list(prefix, after, limit).await
     }
 }
 
