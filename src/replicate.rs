@@ -22,7 +22,7 @@ pub struct Replicate<'a, H: Http> {
 
 fn upstream(what: &str, detail: impl std::fmt::Display) -> ApiError {
     crate::log::error(&format!("replicate: {what}: {detail}"));
-    ApiError::new(502, "generation_failed", format!("the image model could not make this picture ({what}): try again later"))
+    ApiError::new(502, "generation_failed", format!("the image model could not make this picture ({what}): try again later")).with_retry_after(30)
 }
 
 /// What to do with a non-success status from Replicate.
@@ -185,7 +185,7 @@ fn parse(body: &[u8]) -> Result<Value, ApiError> {
 }
 
 fn deadline(ms: u64) -> ApiError {
-    ApiError::new(504, "generation_timeout", format!("the image model did not finish within {} s: try again shortly", ms.div_ceil(1000).max(1)))
+    ApiError::new(504, "generation_timeout", format!("the image model did not finish within {} s: try again shortly", ms.div_ceil(1000).max(1))).with_retry_after(5)
 }
 
 #[cfg(test)]

@@ -107,6 +107,11 @@ impl<H: Http> Telegram<'_, H> {
         if answer["ok"] == true {
             return Ok(answer["result"].clone());
         }
+        if answer.get("ok").is_none() {
+            // Not a Bot API answer at all (a proxy's error page, a garbled body): an outage.
+            crate::log::error(&format!("telegram {method}: {} with an unreadable answer", resp.status));
+            return Err(Failure::Unavailable);
+        }
         let code = answer["error_code"].as_i64().unwrap_or(i64::from(resp.status));
         // The description names the problem ("chat not found") and never the token.
         crate::log::error(&format!("telegram {method}: {code} {}", answer["description"].as_str().unwrap_or("")));

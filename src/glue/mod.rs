@@ -79,10 +79,11 @@ async fn serve(mut req: worker::Request, env: &Env) -> Result<http::Response, Ap
             Err(e) => return Ok(crate::router::decorate(crate::router::shaped(&request, e))),
         };
     }
-    if request.url.path() == "/__faults" && config.test_faults {
-        return Ok(set_faults(&request));
-    }
+    let test_control = request.url.path() == "/__faults" && config.test_faults;
     let app = app(config, env)?;
+    if test_control {
+        return Ok(set_faults(&app, &request).await);
+    }
     Ok(crate::router::handle(&app, request).await)
 }
 
@@ -101,24 +102,37 @@ fn app(config: Config, env: &Env) -> Result<App<Cloudflare>, ApiError> {
     Ok(App::<Cloudflare>::new(config, blobs, kv, pool, http, EdgeCache, Limits(env.clone()), now_ms))
 }
 
-/// `POST /__faults` `{"rules": [Rule…], "clock_offset_ms": n}` (only with `TEST_FAULTS` on):
-/// replaces the injected faults, and moves the app's clock forward by `n`.
-fn set_faults(req: &http::Request) -> http::Response {
+/// `POST /__faults` `{"rules": [Rule…], "clock_offset_ms": n, "drop_objects": [key…],
+/// "drop_records": [id…]}` (only with `TEST_FAULTS` on): replaces the injected faults, moves
+/// the app's clock forward by `n`, and stages leftovers by deleting R2 objects or KV records
+/// behind the app's back.
+async fn set_faults(app: &App<Cloudflare>, req: &http::Request) -> http::Response {
+    use crate::storage::{Blobs, Kv};
     #[derive(serde::Deserialize)]
     struct Control {
         #[serde(default)]
         rules: Vec<Rule>,
         #[serde(default)]
         clock_offset_ms: u64,
+        #[serde(default)]
+        drop_objects: Vec<String>,
+        #[serde(default)]
+        drop_records: Vec<String>,
     }
-    match serde_json::from_slice::<Control>(&req.body) {
-        Ok(c) => {
-            FAULTS.with(|f| f.set(c.rules));
-            CLOCK_OFFSET_MS.with(|o| o.set(c.clock_offset_ms));
-            http::Response::empty(204)
-        }
-        Err(e) => http::Response::from(ApiError::bad_request("malformed_json", e.to_string())),
+    let c = match serde_json::from_slice::<Control>(&req.body) {
+        Ok(c) => c,
+        Err(e) => return http::Response::from(ApiError::bad_request("malformed_json", e.to_string())),
+    };
+    FAULTS.with(|f| f.set(Vec::new()));
+    for key in &c.drop_objects {
+        let _ = app.blobs.delete(key).await;
     }
+    for id in &c.drop_records {
+        let _ = app.kv.delete(&crate::meta::ImageMeta::kv_key(id)).await;
+    }
+    FAULTS.with(|f| f.set(c.rules));
+    CLOCK_OFFSET_MS.with(|o| o.set(c.clock_offset_ms));
+    http::Response::empty(204)
 }
 
 /// The cron trigger: one self-repair run (see [`crate::repair`]).

@@ -83,10 +83,12 @@ async function start(vars, limits) {
   });
   for (;;) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited early:\n${output}`);
-    try {
-      const r = await fetch(`${url}/api/config`);
-      if (r.ok) break;
-    } catch { /* not up yet */ }
+    const r = await fetch(`${url}/api/config`).catch(() => null); // null: not up yet
+    if (r?.ok) break;
+    if (r?.status === 500) {
+      stopChild(child);
+      throw new Error(`the Worker refused its settings: ${await r.text()}`);
+    }
     if (Date.now() > deadline) {
       stopChild(child);
       throw new Error(`wrangler dev did not answer within 120 s:\n${output}`);
@@ -229,3 +231,39 @@ export function makePng(w, h, depth, colorType, idat) {
 }
 
 
+
+/** Every record of an instance, through the admin export (KV, the source of truth). */
+export async function exportAll(url) {
+  const records = [];
+  let cursor = '';
+  do {
+    const r = await fetch(`${url}/api/admin/export${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`, { headers: bearer(ADMIN_TOKEN) });
+    if (r.status !== 200) throw new Error(`export: ${r.status} ${await r.text()}`);
+    for (const line of (await r.text()).split('\n')) if (line.trim()) records.push(JSON.parse(line));
+    cursor = r.headers.get('x-next-cursor') ?? '';
+  } while (cursor);
+  return records;
+}
+
+const EXT = { jpeg: 'jpg', png: 'png', gif: 'gif', webp: 'webp', avif: 'avif', bmp: 'bmp', ico: 'ico' };
+
+/** Checks that records, bytes, catalog and pools agree: every record serves bytes with its
+ * SHA-256, the catalog counts every record, and the random pools hold exactly the active
+ * images (placeholders aside). Returns the problems found, none when all is well. */
+export async function audit(url, { placeholdersInRandom = false } = {}) {
+  const { createHash } = await import('node:crypto');
+  const records = await exportAll(url);
+  const problems = [];
+  for (const m of records) {
+    const r = await fetch(`${url}/file/${m.id}.${EXT[m.format]}`, { headers: bearer(ADMIN_TOKEN) });
+    const body = Buffer.from(await r.arrayBuffer());
+    if (r.status !== 200) problems.push(`${m.id}: ${r.status}`);
+    else if (createHash('sha256').update(body).digest('hex') !== m.sha256) problems.push(`${m.id}: bytes differ from the record`);
+  }
+  const stats = await (await fetch(`${url}/api/admin/stats`, { headers: bearer(ADMIN_TOKEN) })).json();
+  if (stats.images !== records.length) problems.push(`catalog counts ${stats.images}, there are ${records.length} records`);
+  const pooled = (await (await fetch(`${url}/random/count`)).json()).count;
+  const active = records.filter((m) => m.status === 'active' && (placeholdersInRandom || m.album !== 'placeholders')).length;
+  if (pooled !== active) problems.push(`the pools hold ${pooled}, ${active} images are active`);
+  return { records, problems };
+}
