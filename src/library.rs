@@ -121,26 +121,59 @@ pub async fn save<P: Platform>(app: &App<P>, file: Prepared, options: &UploadOpt
     if !in_r2 {
         meta.channel = Channel::Telegram;
     }
-    let record = serde_json::to_string(&meta).map_err(|e| ApiError::internal(e.to_string()))?;
+    commit(app, &meta, in_r2.then_some((bytes, mime))).await?;
+    Ok(Stored { meta, delete_token: Some(token), deduped: false })
+}
+
+/// Writes a new image: bytes into R2 (when given), then catalog and pools, then the record, in
+/// that order so that nothing is visible before its bytes are there. If a step fails, the
+/// earlier ones are taken back: without its record the bytes would be unreachable.
+async fn commit<P: Platform>(app: &App<P>, meta: &ImageMeta, r2: Option<(Vec<u8>, &str)>) -> Result<(), ApiError> {
+    let record = serde_json::to_string(meta).map_err(|e| ApiError::internal(e.to_string()))?;
+    let in_r2 = r2.is_some();
     let stored = async {
-        if in_r2 {
-            app.blobs.put(&key, bytes, mime, &[("id", &id)]).await?;
+        if let Some((bytes, mime)) = r2 {
+            app.blobs.put(&meta.location, bytes, mime, &[("id", &meta.id)]).await?;
         }
-        app.pool.index(&[indexed(app, &meta)]).await?;
-        app.kv.put(&ImageMeta::kv_key(&id), &record).await
+        app.pool.index(&[indexed(app, meta)]).await?;
+        app.kv.put(&ImageMeta::kv_key(&meta.id), &record).await
     };
     if let Err(e) = stored.await {
-        // Without its record the bytes are unreachable: take everything back rather than leak it.
-        let _ = app.pool.unindex(&id).await;
+        let _ = app.pool.unindex(&meta.id).await;
         if in_r2 {
-            let _ = app.blobs.delete(&key).await;
+            let _ = app.blobs.delete(&meta.location).await;
         }
         if let Some(copy) = &meta.telegram {
             telegram(app).delete(copy).await;
         }
         return Err(e.into());
     }
-    Ok(Stored { meta, delete_token: Some(token), deduped: false })
+    Ok(())
+}
+
+/// Puts an image from a backup back, with its id, status, album, tags, dates and delete hash:
+/// the bytes must match the record's SHA-256. Restored images live in R2 (a Telegram copy's
+/// file ids belong to the other deployment's bots). `Ok(false)` when the id is already here
+/// with these bytes, so a restore can be run again after an interruption.
+pub async fn import<P: Platform>(app: &App<P>, mut meta: ImageMeta, bytes: Vec<u8>) -> Result<bool, ApiError> {
+    if sha256_hex(&bytes) != meta.sha256 || bytes.len() as u64 != meta.bytes {
+        return Err(ApiError::bad_request("bytes_mismatch", format!("the bytes of {} do not match its record (size or SHA-256)", meta.id)));
+    }
+    if let Some(here) = load(app, &meta.id).await? {
+        return match here.sha256 == meta.sha256 {
+            true => Ok(false),
+            false => Err(ApiError::new(409, "id_taken", format!("an image with id {} and other bytes is already here", meta.id))),
+        };
+    }
+    meta.channel = Channel::R2;
+    meta.telegram = None;
+    meta.location = format!("i/{}", meta.sha256);
+    if app.blobs.head(&meta.location).await?.is_some() {
+        return Err(ApiError::new(409, "bytes_taken", format!("the bytes of {} are already here under another id", meta.id)));
+    }
+    let mime = meta.format.mime();
+    commit(app, &meta, Some((bytes, mime))).await?;
+    Ok(true)
 }
 
 /// Where this upload's bytes go: `STORAGE_CHANNEL`, or the `channel=` it names.

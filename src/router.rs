@@ -132,6 +132,7 @@ async fn route<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, Api
         (["api", "admin", "tokens", id], Delete) => admin::revoke_token(app, req, id).await,
         (["api", "admin", "reindex"], Post) => admin::reindex(app, req).await,
         (["api", "admin", "export"], Get) => admin::export(app, req).await,
+        (["api", "admin", "import"], Post) => admin::import(app, req).await,
         (["api", "config"], Get) => Ok(images::config(app)),
         (["api", "placeholders"], Get) => placeholder::list(app).await,
         (["placeholders"], _) if get => Ok(pages::page(200, include_str!("page/placeholders.html"), app.config.public_url.as_deref()).with_header("cache-control", "no-cache")),

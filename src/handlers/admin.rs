@@ -401,6 +401,24 @@ pub async fn reindex<P: Platform>(app: &App<P>, req: &Request) -> Result<Respons
     )))
 }
 
+/// `POST /api/admin/import`: one image from a backup (`scripts/restore`), as multipart with
+/// `record` (its line of the export) and `file` (its bytes). 201 when stored, 200 when it was
+/// here already.
+pub async fn import<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, ApiError> {
+    guard::admin(app, req).await?;
+    let mut form = crate::handlers::upload::read_form(&app.config, req, None)?;
+    let record = form.field(req, "record").ok_or_else(|| ApiError::bad_request("bad_parameter", "send the record as a form field named 'record'"))?;
+    let meta: ImageMeta = serde_json::from_str(&record).map_err(|e| ApiError::bad_request("bad_record", format!("the record is not an export line: {e}")))?;
+    if !is_valid_id(&meta.id) {
+        return Err(ApiError::bad_request("bad_record", "the record's id is not an imgbed id"));
+    }
+    let Some(file) = form.files.pop() else {
+        return Err(ApiError::bad_request("no_file", "send the image's bytes in a field named 'file'"));
+    };
+    let stored = library::import(app, meta.clone(), file.bytes).await?;
+    Ok(no_store(Response::json(if stored { 201 } else { 200 }, &json!({"id": meta.id, "stored": stored}))))
+}
+
 /// `GET /api/admin/export[?cursor=]`: every KV record (the source of truth, so an export works
 /// even when the catalog does not) as JSON Lines, delete hash and owner fingerprint included
 /// for backups. A page of up to 500 records per answer (one KV read each); the `X-Next-Cursor`
