@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
-import { worker, stopAll, corpus, unique, CORPUS, UPLOAD_TOKEN, ADMIN_TOKEN } from '../tests/integration/harness.mjs';
+import { worker, stopAll, corpus, unique, audit, CORPUS, UPLOAD_TOKEN, ADMIN_TOKEN } from '../tests/integration/harness.mjs';
 import { startReplicate } from '../tests/fakes/replicate.mjs';
 
 const auth = { Authorization: `Bearer ${UPLOAD_TOKEN}` };
@@ -239,10 +239,76 @@ async function placeholder() {
   console.log(`  predictions made: ${(await replicate.stats()).created} (one for the whole run)`);
 }
 
-const which = process.argv.slice(2);
-const all = { foundation, transform, random, placeholder, admin };
+/** `load [--seconds N]`: concurrent mixed traffic at 8, 32 and 64 clients for N seconds each,
+ * then a check that every upload answered 200 serves its exact bytes and is listed and pooled,
+ * and that the pools are exactly the active images. */
+async function load() {
+  const at = process.argv.indexOf('--seconds');
+  const seconds = at > 0 ? Number(process.argv[at + 1]) : 10;
+  console.log(`\n## Load: mixed traffic, ${seconds} s per level (wrangler dev on this machine; rate limits lifted)`);
+  const url = await worker({ BENCH: 'load', STRIP_EXIF: 'false' });
+  const photos = ['small-320x211.jpg', 'portrait-1600x2400.jpg', 'exif-orientation6-gps.jpg', 'phone-24MP-6000x4000.jpg', 'square-4096.webp', 'animated-400x300.gif']
+    .map((name) => [name, corpus(name)]);
+  const { createHash } = await import('node:crypto');
+  const sha = (b) => createHash('sha256').update(b).digest('hex');
+  const uploaded = new Map(); // id → sha256 of the bytes sent
+  const ids = [];
+  for (const [name, bytes] of photos) { const b = unique(bytes); const r = await put(url, b, name); uploaded.set(r.id, sha(b)); ids.push(r); }
+  const pick = (xs) => xs[Math.floor(Math.random() * xs.length)];
+  const routes = {
+    upload: [15, async () => {
+      const [name, bytes] = pick(photos);
+      const b = unique(bytes);
+      const r = await fetch(`${url}/upload/${name}`, { method: 'PUT', headers: auth, body: b });
+      if (r.status === 200) { const j = await r.json(); uploaded.set(j.id, sha(b)); ids.push(j); } else await r.arrayBuffer();
+      return r.status;
+    }],
+    'serve /file': [35, async () => { const r = await fetch(pick(ids).url); await r.arrayBuffer(); return r.status; }],
+    'transform ?w=': [15, async () => { const r = await fetch(`${pick(ids).url}?w=${pick([160, 320, 640])}`); await r.arrayBuffer(); return r.status; }],
+    random: [20, async () => { const r = await fetch(`${url}/random`); await r.arrayBuffer(); return r.status; }],
+    'metadata /api/images/<id>': [15, async () => { const r = await fetch(`${url}/api/images/${pick(ids).id}`); await r.arrayBuffer(); return r.status; }],
+  };
+  const weighted = Object.entries(routes).flatMap(([name, [w, fn]]) => Array(w).fill([name, fn]));
+  for (const clients of [8, 32, 64]) {
+    const stats = Object.fromEntries(Object.keys(routes).map((n) => [n, { times: [], errors: 0, codes: {} }]));
+    const end = Date.now() + seconds * 1000;
+    await Promise.all(Array.from({ length: clients }, async () => {
+      while (Date.now() < end) {
+        const [name, fn] = pick(weighted);
+        const t = performance.now();
+        let status;
+        try { status = await fn(); } catch { status = 'network'; }
+        const s = stats[name];
+        s.times.push(performance.now() - t);
+        if (status !== 200) { s.errors += 1; s.codes[status] = (s.codes[status] ?? 0) + 1; }
+      }
+    }));
+    console.log(`\n  ${clients} clients:`);
+    table([['route', 'requests', 'per second', 'p50', 'p99', 'errors'], ...Object.entries(stats).map(([n, s]) => [
+      n, s.times.length, (s.times.length / seconds).toFixed(1), ms(pct(s.times, 0.5)), ms(pct(s.times, 0.99)),
+      s.errors ? `${s.errors} ${JSON.stringify(s.codes)}` : '0'])]);
+  }
+  console.log(`\n  checking ${uploaded.size} uploads answered 200…`);
+  let wrong = 0;
+  const list = [...uploaded];
+  for (let i = 0; i < list.length; i += 16) {
+    await Promise.all(list.slice(i, i + 16).map(async ([id, digest]) => {
+      const r = await fetch(`${url}/file/${id}`);
+      const body = Buffer.from(await r.arrayBuffer());
+      if (r.status !== 200 || sha(body) !== digest) wrong += 1;
+    }));
+  }
+  const { records, problems } = await audit(url);
+  const listed = new Set(records.map((m) => m.id));
+  const lost = list.filter(([id]) => !listed.has(id)).length;
+  console.log(`  uploads answered 200: ${uploaded.size}; lost: ${lost}; wrong bytes: ${wrong}; catalog, pools and records: ${problems.length ? problems.join('; ') : 'agree'}`);
+}
+
+const which = process.argv.slice(2).filter((a, i, all) => a !== '--seconds' && all[i - 1] !== '--seconds');
+const all = { foundation, transform, random, placeholder, admin, load };
 try {
-  for (const [name, fn] of Object.entries(all)) if (!which.length || which.includes(name)) await fn();
+  // The load test runs only when named: it takes minutes.
+  for (const [name, fn] of Object.entries(all)) if (which.includes(name) || (!which.length && name !== 'load')) await fn();
 } finally {
   await stopAll();
 }
