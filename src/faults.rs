@@ -172,27 +172,7 @@ macro_rules! faulty_pool {
     };
 }
 
-faulty_pool! {
-    index(items: &[Indexed]) -> ();
-    unindex(id: &str) -> Vec<String>;
-    clear_index() -> ();
-    pick(pool: &str, number: u64) -> Option<PoolEntry>;
-    count(pool: &str) -> u64;
-    reserve_variant(id: &str, key: &str, cap: u64) -> bool;
-    release_variant(id: &str, key: &str) -> ();
-    remember_edge(id: &str, key: &str) -> ();
-    claim_generation(key: &str, now_ms: u64, lease_ms: u64, daily_limit: u64, replace: bool) -> Claim;
-    settle_generation(key: &str, id: Option<&str>) -> ();
-    list(query: &Query) -> Page;
-    find(sha256: &str) -> Option<String>;
-    stats(now_ms: u64) -> serde_json::Value;
-    login_attempt(ip: &str, now_ms: u64, ok: bool) -> Result<(), u64>;
-    charge(who: &str, day: u64, add: Usage, quota: Usage) -> Result<Usage, Usage>;
-    refund(who: &str, day: u64, back: Usage) -> ();
-    session_start(nonce: &str, until_ms: u64, now_ms: u64) -> ();
-    session_live(nonce: &str, now_ms: u64) -> bool;
-    session_end(nonce: &str) -> ();
-}
+crate::pool_methods!(faulty_pool);
 
 impl<T: Http> Http for Faulty<T> {
     async fn send(&self, req: OutRequest, max_bytes: u64) -> Result<OutResponse, UpstreamError> {

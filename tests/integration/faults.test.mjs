@@ -4,13 +4,14 @@
 // pools agree. Then the cron's self-repair mends staged leftovers and reports it.
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { worker, corpus, unique, uploadOne, bearer, audit, exportAll, ADMIN_TOKEN } from './harness.mjs';
+import { worker, corpus, unique, uploadOne, postFiles, bearer, audit, exportAll, ADMIN_TOKEN } from './harness.mjs';
 import { startTelegram } from '../fakes/telegram.mjs';
 import { startReplicate } from '../fakes/replicate.mjs';
 
 const control = (url, body) => fetch(`${url}/__faults`, { method: 'POST', body: JSON.stringify(body) })
   .then((r) => assert.equal(r.status, 204, 'the fault switch is on'));
 const admin = bearer(ADMIN_TOKEN);
+const uploadTo = (url) => postFiles(url, '/upload', [['file', unique(corpus('small-320x211.jpg')), 'a.jpg']], { headers: bearer() });
 
 async function expectClear(r, statuses, what) {
   const text = await r.text();
@@ -30,7 +31,7 @@ describe('injected faults', () => {
     const url = await worker({ TEST_FAULTS: 'true', INSTANCE: 'faults-storage' });
     const { id } = await uploadOne(url, unique(corpus('small-320x211.jpg')));
     await uploadOne(url, unique(corpus('portrait-1600x2400.jpg')));
-    const upload = () => fetch(`${url}/upload`, { method: 'POST', headers: bearer(), body: (() => { const f = new FormData(); f.append('file', new Blob([unique(corpus('small-320x211.jpg'))]), 'a.jpg'); return f; })() });
+    const upload = () => uploadTo(url);
     const steps = {
       upload,
       delete: () => fetch(`${url}/api/admin/images/${id}`, { method: 'DELETE', headers: admin }),
@@ -70,7 +71,7 @@ describe('injected faults', () => {
       TELEGRAM_BOT_TOKEN: tg.bots.join(','), TELEGRAM_CHAT_ID: tg.chatId, TELEGRAM_API_BASE: tg.base,
       REPLICATE_API_TOKEN: 'r8_test', REPLICATE_API_BASE: rep.base, PLACEHOLDER_DEADLINE_S: '3',
     });
-    const upload = () => fetch(`${url}/upload`, { method: 'POST', headers: bearer(), body: (() => { const f = new FormData(); f.append('file', new Blob([unique(corpus('small-320x211.jpg'))]), 'a.jpg'); return f; })() });
+    const upload = () => uploadTo(url);
     const word = () => `/96x64/fault-${Date.now()}-${Math.floor(Math.random() * 1e6)}.png`;
     const cases = [
       [upload, { service: 'telegram', op: 'sendDocument', mode: 'fail' }, [503]],
@@ -102,7 +103,7 @@ describe('self-repair (cron)', () => {
     const lostKey = (await exportAll(url)).find((m) => m.id === lost.id).location;
     // An upload whose record write failed and whose clean-up failed too: bytes, no record.
     await control(url, { rules: [{ service: 'kv', op: 'put', mode: 'fail' }, { service: 'r2', op: 'delete', mode: 'fail' }] });
-    assert.equal((await fetch(`${url}/upload`, { method: 'POST', headers: bearer(), body: (() => { const f = new FormData(); f.append('file', new Blob([unique(corpus('small-320x211.jpg'))]), 'o.jpg'); return f; })() })).status, 503);
+    assert.equal((await uploadTo(url)).status, 503);
     // Bytes lost behind a record's back, and a record lost behind the catalog's back.
     await control(url, { drop_objects: [lostKey], drop_records: [gone.id] });
     const before = await audit(url);
