@@ -291,13 +291,33 @@ pub fn indexed<P: Platform>(app: &App<P>, meta: &ImageMeta) -> Indexed {
 /// Writes a changed record; catalog and pools follow in one step of the index store. If the
 /// record cannot be written, the index goes back to `before`.
 pub async fn update<P: Platform>(app: &App<P>, before: &ImageMeta, after: &ImageMeta) -> Result<(), ApiError> {
-    let record = serde_json::to_string(after).map_err(|e| ApiError::internal(e.to_string()))?;
-    app.pool.index(&[indexed(app, after)]).await?;
-    if let Err(e) = app.kv.put(&ImageMeta::kv_key(&after.id), &record).await {
-        let _ = app.pool.index(&[indexed(app, before)]).await;
-        return Err(e.into());
+    update_many(app, &[(before, after)]).await?.pop().unwrap_or(Ok(()))
+}
+
+/// Changes several records: catalog and pools for all of them in one step of the index store,
+/// then each record. An image whose record cannot be written gets its index entry back (all of
+/// them in one more step), so listings never show a change that did not happen.
+pub async fn update_many<P: Platform>(app: &App<P>, changes: &[(&ImageMeta, &ImageMeta)]) -> Result<Vec<Result<(), ApiError>>, ApiError> {
+    let records = changes
+        .iter()
+        .map(|(_, after)| serde_json::to_string(after).map_err(|e| ApiError::internal(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    app.pool.index(&changes.iter().map(|(_, after)| indexed(app, after)).collect::<Vec<_>>()).await?;
+    let mut results = Vec::with_capacity(changes.len());
+    let mut undo = Vec::new();
+    for ((before, after), record) in changes.iter().zip(&records) {
+        match app.kv.put(&ImageMeta::kv_key(&after.id), record).await {
+            Ok(()) => results.push(Ok(())),
+            Err(e) => {
+                undo.push(indexed(app, before));
+                results.push(Err(e.into()));
+            }
+        }
     }
-    Ok(())
+    if !undo.is_empty() {
+        let _ = app.pool.index(&undo).await;
+    }
+    Ok(results)
 }
 
 /// What a delete took away.

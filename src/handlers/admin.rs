@@ -285,19 +285,33 @@ pub async fn bulk<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, 
     }
     // Refuse an unknown action or bad fields before touching anything.
     bulk_change(action, &body, &sample_meta())?;
+    let failure = |id: &str, e: ApiError| json!({"id": id, "ok": false, "error": {"code": e.code, "message": e.message}});
+    // Deletes go one by one; changes are collected and indexed in one step.
     let mut results = Vec::with_capacity(ids.len());
+    let mut changes: Vec<(usize, ImageMeta, ImageMeta)> = Vec::new();
     for id in ids {
         let outcome = async {
             let meta = load(app, id).await?;
             match bulk_change(action, &body, &meta)? {
                 None => Ok(json!({"id": id, "ok": true, "deleted": library::remove(app, &meta).await?})),
                 Some(after) => {
-                    library::update(app, &meta, &after).await?;
-                    Ok::<_, ApiError>(json!({"id": id, "ok": true, "status": after.status}))
+                    changes.push((results.len(), meta, after));
+                    Ok::<_, ApiError>(Value::Null)
                 }
             }
         };
-        results.push(outcome.await.unwrap_or_else(|e| json!({"id": id, "ok": false, "error": {"code": e.code, "message": e.message}})));
+        results.push(outcome.await.unwrap_or_else(|e| failure(id, e)));
+    }
+    let pairs: Vec<(&ImageMeta, &ImageMeta)> = changes.iter().map(|(_, before, after)| (before, after)).collect();
+    let written = match pairs.is_empty() {
+        true => Vec::new(),
+        false => library::update_many(app, &pairs).await.unwrap_or_else(|e| pairs.iter().map(|_| Err(e.clone())).collect()),
+    };
+    for ((at, _, after), outcome) in changes.iter().zip(written) {
+        results[*at] = match outcome {
+            Ok(()) => json!({"id": after.id, "ok": true, "status": after.status}),
+            Err(e) => failure(&after.id, e),
+        };
     }
     let failed = results.iter().filter(|r| r["ok"] == false).count();
     Ok(no_store(Response::json(200, &json!({"action": action, "done": results.len() - failed, "failed": failed, "results": results}))))
