@@ -39,8 +39,13 @@ pub async fn load<P: Platform>(app: &App<P>, id: &str) -> Result<Option<ImageMet
         .map(Some)
         .map_err(|e| {
             crate::log::error(&format!("the record of image {id} is unreadable: {e}"));
-            ApiError::new(502, "storage_garbled", "storage answered with something unreadable: try again in a moment").with_retry_after(5)
+            garbled()
         })
+}
+
+/// Storage answered, with something that cannot be what was stored: the details go to the log.
+fn garbled() -> ApiError {
+    ApiError::new(502, "storage_garbled", "storage answered with something unreadable: try again in a moment").with_retry_after(5)
 }
 
 /// Loads an image the way the public may see it: 404 when unknown or awaiting review (unless
@@ -212,7 +217,7 @@ pub async fn read_verified<P: Platform>(app: &App<P>, meta: &ImageMeta) -> Resul
     let bytes = read(app, meta, None).await?;
     if sha256_hex(&bytes) != meta.sha256 {
         crate::log::error(&format!("image {}: the stored bytes do not match the record's SHA-256", meta.id));
-        return Err(ApiError::new(502, "storage_garbled", "storage answered with something unreadable: try again in a moment").with_retry_after(5));
+        return Err(garbled());
     }
     Ok(bytes)
 }

@@ -84,5 +84,11 @@ describe('backup and restore', () => {
     const bad = await fetch(`${url}/api/admin/import`, { method: 'POST', headers: bearer(ADMIN_TOKEN), body: form('{"id":', bytes) });
     assert.deepEqual([bad.status, (await bad.json()).error.code], [400, 'bad_record']);
     assert.equal((await fetch(`${url}/api/admin/import`, { method: 'POST', headers: bearer(), body: form(record, bytes) })).status, 403);
+    const badId = await fetch(`${url}/api/admin/import`, { method: 'POST', headers: bearer(ADMIN_TOKEN), body: form(record.replace('AbCdEfGh1234', '../etc'), bytes) });
+    assert.deepEqual([badId.status, (await badId.json()).error.code], [400, 'bad_record']);
+    const noFile = new FormData(); noFile.append('record', record);
+    const missing = await fetch(`${url}/api/admin/import`, { method: 'POST', headers: bearer(ADMIN_TOKEN), body: noFile });
+    assert.deepEqual([missing.status, (await missing.json()).error.code], [400, 'no_file']);
+    assert.deepEqual((await exportAll(url)).filter((m) => m.id === 'AbCdEfGh1234'), [], 'nothing stored');
   });
 });

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { origin } from './origin.mjs';
+import { EXT } from '../../scripts/lib/admin-client.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CORPUS = process.env.IMGBED_CORPUS ?? join(ROOT, '..', 'shared', 'corpus');
@@ -245,7 +246,6 @@ export async function exportAll(url) {
   return records;
 }
 
-const EXT = { jpeg: 'jpg', png: 'png', gif: 'gif', webp: 'webp', avif: 'avif', bmp: 'bmp', ico: 'ico' };
 
 /** Checks that records, bytes, catalog and pools agree: every record serves bytes with its
  * SHA-256, the catalog counts every record, and the random pools hold exactly the active
