@@ -110,10 +110,24 @@ pub const MANAGED_TOKEN_PREFIX: &str = "ib_";
 /// read. `None` when there is none (it may still come in the body), it is good, or it may be a
 /// console-made token (checked later, against KV).
 pub fn refuse_early(config: &Config, req: &Request) -> Option<ApiError> {
-    let t = presented_token(req)?;
+    let Some(t) = presented_token(req) else {
+        // A form may carry the token in a field; a raw body cannot, so it is not read at all.
+        return (has_body(req) && !is_form(req) && !config.allow_anonymous_upload).then(missing_token);
+    };
     let admin = header_token(req).is_some_and(|h| is_admin_token(config, &h));
     let good = admin || config.upload_tokens.iter().any(|u| same_secret(u, &t)) || t.starts_with(MANAGED_TOKEN_PREFIX);
     (!good && !config.allow_anonymous_upload).then(|| ApiError::forbidden("the upload token is not accepted"))
+}
+
+/// Whether the body is a form (multipart, URL-encoded or JSON) that may hold fields.
+pub fn is_form(req: &Request) -> bool {
+    let t = req.content_type().trim().to_ascii_lowercase();
+    ["multipart/", "application/x-www-form-urlencoded", "application/json"].iter().any(|f| t.starts_with(f))
+}
+
+/// Whether a request says it has a body (a length above zero, or chunks).
+pub fn has_body(req: &Request) -> bool {
+    req.header("transfer-encoding").is_some() || req.header("content-length").is_some_and(|v| v.trim() != "0")
 }
 
 /// Who a configured token belongs to: the admin (from a header only) or an upload token.

@@ -17,14 +17,23 @@ fn is_identifying(marker: u8, payload: &[u8]) -> bool {
     }
 }
 
-/// Returns the JPEG with identifying segments removed, or `None` when there is nothing to strip.
-/// `orientation` (1–8) is kept as the only EXIF tag when it is not 1.
-pub fn strip_jpeg(jpeg: &[u8], orientation: u16) -> Option<Vec<u8>> {
+/// Removes identifying segments from a JPEG in place: only the header (everything before the
+/// image data) is rewritten, and the image data moves up without a second copy of the file.
+/// `orientation` (1–8) is kept as the only EXIF tag when it is not 1. False when there was
+/// nothing to strip.
+pub fn strip_jpeg_in_place(jpeg: &mut Vec<u8>, orientation: u16) -> bool {
+    let Some((header, end)) = stripped_header(jpeg, orientation) else { return false };
+    jpeg.splice(..end, header);
+    true
+}
+
+/// The header without identifying segments, and where the original's header ends.
+fn stripped_header(jpeg: &[u8], orientation: u16) -> Option<(Vec<u8>, usize)> {
     let segs = jpeg_segments(jpeg).ok()?;
     if !segs.iter().any(|s| is_identifying(s.marker, &jpeg[s.payload.clone()])) {
         return None;
     }
-    let mut out = Vec::with_capacity(jpeg.len());
+    let mut out = Vec::with_capacity(segs.last().map_or(2, |s| s.end));
     out.extend_from_slice(&jpeg[..2]);
     let mut orientation_written = orientation <= 1;
     let mut copied_to = 2;
@@ -39,8 +48,7 @@ pub fn strip_jpeg(jpeg: &[u8], orientation: u16) -> Option<Vec<u8>> {
         }
         copied_to = s.end;
     }
-    out.extend_from_slice(&jpeg[copied_to..]);
-    Some(out)
+    Some((out, copied_to))
 }
 
 /// An APP1 segment holding a big-endian TIFF with a single IFD0 entry: Orientation.
@@ -57,6 +65,11 @@ fn orientation_segment(orientation: u16) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::sniff::{sniff, tests::tiny_jpeg};
+
+    fn strip_jpeg(jpeg: &[u8], orientation: u16) -> Option<Vec<u8>> {
+        let mut out = jpeg.to_vec();
+        strip_jpeg_in_place(&mut out, orientation).then_some(out)
+    }
 
     fn contains(hay: &[u8], needle: &[u8]) -> bool {
         hay.windows(needle.len()).any(|w| w == needle)

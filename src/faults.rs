@@ -7,10 +7,11 @@
 //! deployment: without it the rules stay empty and every call goes straight through).
 
 use crate::catalog::{Indexed, Page, Query, Usage};
+use crate::http::Stream;
 use crate::placeholder::Claim;
 use crate::random::PoolEntry;
 use crate::storage::{Blob, Blobs, Kv, Pool, StoreError, StoreResult};
-use crate::upstream::{Http, OutRequest, OutResponse, UpstreamError};
+use crate::upstream::{Http, OutRequest, OutResponse, Piece, UpstreamError};
 use serde::Deserialize;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -52,6 +53,10 @@ pub struct Faults(RefCell<Vec<Rule>>);
 impl Faults {
     pub fn set(&self, rules: Vec<Rule>) {
         *self.0.borrow_mut() = rules;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.borrow().is_empty()
     }
 
     /// The fault for this call, if a rule hits it (and counts the hit).
@@ -108,11 +113,15 @@ impl<T: Blobs> Blobs for Faulty<T> {
     async fn get(&self, key: &str, range: Option<(u64, u64)>) -> StoreResult<Option<Blob>> {
         let mode = self.check("r2", "get")?;
         let blob = self.inner.get(key, range).await?;
-        Ok(match mode {
+        match (mode, blob) {
             // Same length, wrong bytes: the kind of garbage only a checksum notices.
-            Some(Mode::Garbage) => blob.map(|b| Blob { bytes: b.bytes.iter().map(|x| x ^ 0x5a).collect(), size: b.size }),
-            _ => blob,
-        })
+            (Some(Mode::Garbage), Some(b)) => {
+                let bytes = b.body.read_all().await.map_err(|e| StoreError(format!("r2 get: {e}")))?;
+                let body = Stream::from_bytes(bytes.iter().map(|x| x ^ 0x5a).collect()).map_err(StoreError)?;
+                Ok(Some(Blob { body, size: b.size }))
+            }
+            (_, blob) => Ok(blob),
+        }
     }
     async fn head(&self, key: &str) -> StoreResult<Option<Vec<(String, String)>>> {
         if self.check("r2", "head")?.is_some() {
@@ -195,6 +204,13 @@ impl<T: Http> Http for Faulty<T> {
     }
     async fn sleep(&self, ms: u64) {
         self.inner.sleep(ms).await
+    }
+    async fn stream(&self, pieces: &[Piece], timeout_ms: u64) -> Result<Result<Stream, u16>, UpstreamError> {
+        // While faults are set, piece by piece through `send`, where they apply.
+        match self.faults.is_empty() {
+            true => self.inner.stream(pieces, timeout_ms).await,
+            false => crate::upstream::stream_by_send(self, pieces, timeout_ms).await,
+        }
     }
     fn now_ms(&self) -> u64 {
         self.inner.now_ms()

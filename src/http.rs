@@ -116,18 +116,100 @@ impl Request {
     }
 }
 
+/// A body the platform pipes from storage to the client without it entering wasm memory:
+/// a `ReadableStream` in the Worker. Natively (tests) it holds the bytes it would stream.
+#[cfg(target_arch = "wasm32")]
+#[derive(Debug, Clone)]
+pub struct Stream(pub worker::web_sys::ReadableStream);
+#[cfg(not(target_arch = "wasm32"))]
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stream(pub Vec<u8>);
+
+impl Stream {
+    /// A stream over bytes already in memory.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Stream, String> {
+        #[cfg(target_arch = "wasm32")]
+        {
+            let mut bytes = bytes;
+            let resp = worker::web_sys::Response::new_with_opt_u8_array(Some(&mut bytes)).map_err(|e| format!("{e:?}"))?;
+            resp.body().map(Stream).ok_or_else(|| "a response over bytes has no body".to_string())
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            Ok(Stream(bytes))
+        }
+    }
+
+    /// Reads the whole stream into memory: for the few readers that must look at the bytes
+    /// (transforms, moves), never for serving them.
+    pub async fn read_all(self) -> Result<Vec<u8>, String> {
+        #[cfg(target_arch = "wasm32")]
+        {
+            use worker::wasm_bindgen::JsCast;
+            let resp = worker::web_sys::Response::new_with_opt_readable_stream(Some(&self.0)).map_err(|e| format!("{e:?}"))?;
+            let promise = resp.array_buffer().map_err(|e| format!("{e:?}"))?;
+            let buffer = worker::wasm_bindgen_futures::JsFuture::from(promise).await.map_err(|e| format!("{e:?}"))?;
+            Ok(worker::js_sys::Uint8Array::new(buffer.unchecked_ref()).to_vec())
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            Ok(self.0)
+        }
+    }
+}
+
+/// What an answer carries: bytes imgbed made (pages, JSON, transforms), or a stream from
+/// storage (originals, edge-cache hits, Telegram parts) that never enters wasm memory.
+#[derive(Debug, Clone)]
+pub enum Body {
+    Bytes(Vec<u8>),
+    Stream(Stream),
+}
+
+impl Body {
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Body::Bytes(b) if b.is_empty())
+    }
+
+    /// The bytes of a body, as native tests see them.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Body::Bytes(b) | Body::Stream(Stream(b)) => b,
+        }
+    }
+}
+
+impl Default for Body {
+    fn default() -> Body {
+        Body::Bytes(Vec::new())
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(b: Vec<u8>) -> Body {
+        Body::Bytes(b)
+    }
+}
+
+#[derive(Debug, Clone)]
 pub struct Response {
     pub status: u16,
     pub headers: Headers,
-    pub body: Vec<u8>,
+    pub body: Body,
 }
 
 impl Response {
     pub fn new(status: u16, content_type: &str, body: Vec<u8>) -> Response {
         let mut headers = Headers::new();
         headers.set("content-type", content_type);
-        Response { status, headers, body }
+        Response { status, headers, body: Body::Bytes(body) }
+    }
+
+    pub fn stream(status: u16, content_type: &str, body: Stream) -> Response {
+        let mut r = Response::new(status, content_type, Vec::new());
+        r.body = Body::Stream(body);
+        r
     }
 
     pub fn json(status: u16, value: &serde_json::Value) -> Response {
@@ -143,7 +225,7 @@ impl Response {
     }
 
     pub fn empty(status: u16) -> Response {
-        Response { status, headers: Headers::new(), body: Vec::new() }
+        Response { status, headers: Headers::new(), body: Body::default() }
     }
 
     pub fn redirect(status: u16, location: &str) -> Response {

@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::exif;
 use crate::security::{self, MAX_LABEL_CHARS, MAX_TAGS};
-use crate::ids::{legacy_digests, sha256_hex};
+use crate::digest::Digests;
 use crate::sniff::{sniff, Format, Sniffed};
 use crate::transform::compress::compress;
 
@@ -114,7 +114,10 @@ pub struct Prepared {
     pub original_bytes: u64,
 }
 
-pub fn prepare(file: IncomingFile, config: &Config, options: &UploadOptions) -> Result<Prepared, ApiError> {
+/// Checks one file and makes it ready to store. The file's bytes are held once: compression
+/// replaces them, EXIF is stripped in place, and the digests are the runtime's (see
+/// [`crate::digest`]).
+pub async fn prepare(file: IncomingFile, config: &Config, options: &UploadOptions) -> Result<Prepared, ApiError> {
     if file.bytes.len() as u64 > config.max_upload_bytes {
         return Err(ApiError::too_large(config.max_upload_bytes));
     }
@@ -140,14 +143,12 @@ pub fn prepare(file: IncomingFile, config: &Config, options: &UploadOptions) -> 
         }
     }
     if sniffed.format == Format::Jpeg && config.strip_exif && !options.keep_exif {
-        if let Some(stripped) = exif::strip_jpeg(&bytes, sniffed.exif_orientation) {
-            bytes = stripped;
-        }
+        exif::strip_jpeg_in_place(&mut bytes, sniffed.exif_orientation);
     }
-    let (md5, sha1) = legacy_digests(&bytes);
+    let Digests { sha256, sha1, md5 } = crate::digest::all(&bytes).await?;
     Ok(Prepared {
         name: base_name(file.name.as_deref(), sniffed.format),
-        sha256: sha256_hex(&bytes),
+        sha256,
         md5,
         sha1,
         original_bytes,
@@ -191,7 +192,7 @@ mod tests {
     #[test]
     fn over_the_limit_is_413() {
         let config = Config { max_upload_bytes: 10, ..Config::default() };
-        let e = prepare(IncomingFile { name: None, bytes: tiny_png() }, &config, &UploadOptions::default()).unwrap_err();
+        let e = pollster::block_on(prepare(IncomingFile { name: None, bytes: tiny_png() }, &config, &UploadOptions::default())).unwrap_err();
         assert_eq!(e.status, 413);
         assert!(e.message.contains("10 B"));
     }
@@ -200,10 +201,10 @@ mod tests {
     fn exif_is_stripped_unless_asked_to_keep() {
         let config = Config::default();
         let file = || IncomingFile { name: Some("p.jpg".into()), bytes: tiny_jpeg(6) };
-        let stripped = prepare(file(), &config, &UploadOptions::default()).unwrap();
+        let stripped = pollster::block_on(prepare(file(), &config, &UploadOptions::default())).unwrap();
         assert!(!stripped.bytes.windows(3).any(|w| w == b"GPS"));
         assert_eq!(stripped.sniffed.exif_orientation, 6);
-        let kept = prepare(file(), &config, &UploadOptions { keep_exif: true, ..Default::default() }).unwrap();
+        let kept = pollster::block_on(prepare(file(), &config, &UploadOptions { keep_exif: true, ..Default::default() })).unwrap();
         assert_eq!(kept.bytes, tiny_jpeg(6));
     }
 

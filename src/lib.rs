@@ -19,6 +19,7 @@ pub mod catalog;
 pub mod conditional;
 pub mod config;
 pub mod dates;
+pub mod digest;
 pub mod error;
 pub mod exif;
 pub mod faults;

@@ -15,7 +15,7 @@ use crate::upstream::Http;
 use crate::auth::Uploader;
 use crate::handlers::transform::variant_prefix;
 use crate::error::ApiError;
-use crate::http::Request;
+use crate::http::{Request, Stream};
 use crate::ids::{delete_token, new_id, sha256_hex};
 use crate::ingest::{Prepared, UploadOptions};
 use crate::config::Storage;
@@ -197,12 +197,12 @@ pub fn telegram<P: Platform>(app: &App<P>) -> Telegram<'_, P::Http> {
     Telegram { http: &app.http, base: &c.telegram_api_base, bots: &c.telegram_bot_tokens, chat_id: c.telegram_chat_id.as_deref().unwrap_or("") }
 }
 
-/// An image's bytes (or `len` bytes from `offset`): from R2, or from Telegram when the image
-/// lives there or its R2 copy is missing.
-pub async fn read<P: Platform>(app: &App<P>, meta: &ImageMeta, range: Option<(u64, u64)>) -> Result<Vec<u8>, ApiError> {
+/// An image's bytes (or `len` bytes from `offset`), streamed: from R2, or from Telegram when
+/// the image lives there or its R2 copy is missing.
+pub async fn read<P: Platform>(app: &App<P>, meta: &ImageMeta, range: Option<(u64, u64)>) -> Result<Stream, ApiError> {
     if meta.channel == Channel::R2 {
         if let Some(blob) = app.blobs.get(&meta.location, range).await? {
-            return Ok(blob.bytes);
+            return Ok(blob.body);
         }
     }
     match &meta.telegram {
@@ -211,11 +211,19 @@ pub async fn read<P: Platform>(app: &App<P>, meta: &ImageMeta, range: Option<(u6
     }
 }
 
+/// An image's whole bytes in memory, for the few uses that must look at them.
+pub async fn read_bytes<P: Platform>(app: &App<P>, meta: &ImageMeta) -> Result<Vec<u8>, ApiError> {
+    read(app, meta, None).await?.read_all().await.map_err(|e| {
+        crate::log::error(&format!("image {}: reading its bytes failed: {e}", meta.id));
+        ApiError::new(503, "storage_unavailable", "storage is unavailable right now: try again in a moment").with_retry_after(5)
+    })
+}
+
 /// An image's whole bytes, checked against the SHA-256 in its record: what is decoded must be
 /// what was uploaded (a garbled read would otherwise become a variant cached for a year).
 pub async fn read_verified<P: Platform>(app: &App<P>, meta: &ImageMeta) -> Result<Vec<u8>, ApiError> {
-    let bytes = read(app, meta, None).await?;
-    if sha256_hex(&bytes) != meta.sha256 {
+    let bytes = read_bytes(app, meta).await?;
+    if crate::digest::sha256_hex(&bytes).await? != meta.sha256 {
         crate::log::error(&format!("image {}: the stored bytes do not match the record's SHA-256", meta.id));
         return Err(garbled());
     }
@@ -228,7 +236,7 @@ pub async fn move_to<P: Platform>(app: &App<P>, meta: &ImageMeta, to: Channel) -
     if meta.channel == to && (to == Channel::R2 || meta.telegram.is_some()) {
         return Ok((meta.clone(), 0));
     }
-    let bytes = read(app, meta, None).await?;
+    let bytes = read_bytes(app, meta).await?;
     let mut after = meta.clone();
     let mut left = 0;
     match to {

@@ -349,7 +349,7 @@ impl Blobs for MemoryBlobs {
                 Some((offset, len)) => bytes[offset as usize..(offset + len) as usize].to_vec(),
                 None => bytes.clone(),
             };
-            Blob { bytes, size }
+            Blob { body: crate::http::Stream(bytes), size }
         }))
     }
     async fn head(&self, key: &str) -> StoreResult<Option<Vec<(String, String)>>> {

@@ -13,14 +13,14 @@ use crate::http::{Method, Request, Response};
 
 const ALLOWED_HEADERS: &str = "Authorization, Content-Type, token, X-API-Key, authCode, Range, If-None-Match";
 
-pub async fn handle<P: Platform>(app: &App<P>, req: Request) -> Response {
+pub async fn handle<P: Platform>(app: &App<P>, mut req: Request) -> Response {
     let resp = if req.method == Method::Options {
         Response::empty(204)
             .with_header("access-control-allow-methods", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
             .with_header("access-control-allow-headers", ALLOWED_HEADERS)
             .with_header("access-control-max-age", "86400")
     } else {
-        route(app, &req).await.unwrap_or_else(Response::from)
+        route(app, &mut req).await.unwrap_or_else(Response::from)
     };
     let mut resp = decorate(resp);
     let ops = app.ops.header();
@@ -46,13 +46,21 @@ pub fn decorate(mut resp: Response) -> Response {
 /// declared body over the limit. `req.body` is empty here.
 pub fn before_body(config: &Config, req: &Request) -> Option<Response> {
     let declared = req.header("content-length").and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0);
-    let limit = config.max_body_bytes();
+    let limit = body_limit(config, req);
     if declared > limit {
         return Some(decorate(shaped(req, security::body_too_large(limit))));
     }
     let uploads = matches!(req.method, Method::Post | Method::Put) && is_upload_path(&req.segments());
     let refusal = uploads.then(|| auth::refuse_early(config, req)).flatten()?;
     Some(decorate(shaped(req, refusal)))
+}
+
+/// The most of a body that is read: one file when the body is the file itself, else a batch.
+pub fn body_limit(config: &Config, req: &Request) -> u64 {
+    match auth::is_form(req) {
+        true => config.max_body_bytes(),
+        false => config.max_upload_bytes,
+    }
 }
 
 fn is_upload_path(segs: &[String]) -> bool {
@@ -73,7 +81,8 @@ pub fn shaped(req: &Request, e: ApiError) -> Response {
     }
 }
 
-async fn route<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, ApiError> {
+/// Upload handlers take the request mutably: they move its body out instead of copying it.
+async fn route<P: Platform>(app: &App<P>, req: &mut Request) -> Result<Response, ApiError> {
     use Method::*;
     let segs = req.segments();
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();

@@ -9,7 +9,8 @@
 //! (the number before `:` in its token), never by the token.
 
 use crate::error::ApiError;
-use crate::upstream::{Http, OutRequest, UpstreamError};
+use crate::http::Stream;
+use crate::upstream::{Http, OutRequest, Piece, UpstreamError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::cell::RefCell;
@@ -223,52 +224,43 @@ impl<H: Http> Telegram<'_, H> {
         Ok(path)
     }
 
-    /// The bytes of a stored file, or `len` bytes from `offset`: only the parts the range
-    /// touches are downloaded, one at a time.
-    pub async fn read(&self, copy: &TelegramCopy, range: Option<(u64, u64)>, end: u64) -> Result<Vec<u8>, ApiError> {
+    /// A stored file, or `len` bytes from `offset`, as a stream: only the parts the range
+    /// touches are requested, each when the one before it has been read (see [`Http::stream`]).
+    /// A stale `file_path` (404) is looked up again once.
+    pub async fn read(&self, copy: &TelegramCopy, range: Option<(u64, u64)>, end: u64) -> Result<Stream, ApiError> {
         let token = self.token_of(&copy.bot).ok_or_else(|| {
             ApiError::new(503, "storage_unavailable", format!("the Telegram bot {} that stored this file is no longer in TELEGRAM_BOT_TOKEN", copy.bot))
         })?;
         let total: u64 = copy.parts.iter().map(|p| p.bytes).sum();
         let (offset, len) = range.unwrap_or((0, total));
-        let mut out = Vec::with_capacity(len as usize);
+        let mut touched = Vec::new();
         let mut start = 0u64;
         for part in &copy.parts {
             let (from, to) = (offset.max(start), (offset + len).min(start + part.bytes));
             if from < to {
-                let (a, b) = (from - start, to - start);
-                out.extend(self.download(token, part, (a, b), end).await?);
+                touched.push((part, from - start, to - from));
             }
             start += part.bytes;
         }
-        Ok(out)
-    }
-
-    /// Bytes `a..b` of one part. A stale `file_path` (404) is fetched again once.
-    async fn download(&self, token: &str, part: &Part, (a, b): (u64, u64), end: u64) -> Result<Vec<u8>, ApiError> {
         for fresh in [false, true] {
             let now = self.http.now_ms();
-            if fresh {
-                PATHS.with(|p| p.borrow_mut().remove(&part.file_unique_id));
+            let mut pieces = Vec::with_capacity(touched.len());
+            for (part, from, len) in &touched {
+                if fresh {
+                    PATHS.with(|p| p.borrow_mut().remove(&part.file_unique_id));
+                }
+                let path = self.file_path(token, part, now, end).await?;
+                pieces.push(Piece { url: format!("{}/file/bot{token}/{path}", self.base), from: *from, len: *len, size: part.bytes });
             }
-            let path = self.file_path(token, part, now, end).await?;
-            let whole = a == 0 && b == part.bytes;
-            let mut req = OutRequest::get(&format!("{}/file/bot{token}/{path}", self.base));
-            req.timeout_ms = end.saturating_sub(now).max(1);
-            if !whole {
-                req.headers.push(("range".into(), format!("bytes={a}-{}", b - 1)));
-            }
-            let resp = self.http.send(req, part.bytes.max(b - a)).await.map_err(|_| {
-                crate::log::error("telegram download: unreachable or too slow");
-                unavailable(30)
-            })?;
-            match resp.status {
-                // A server that ignores Range sends the whole part: take the slice.
-                200 if resp.body.len() as u64 == part.bytes => return Ok(if whole { resp.body } else { resp.body[a as usize..b as usize].to_vec() }),
-                206 if resp.body.len() as u64 == b - a => return Ok(resp.body),
-                404 if !fresh => continue,
-                s => {
+            match self.http.stream(&pieces, end.saturating_sub(now).max(1)).await {
+                Ok(Ok(stream)) => return Ok(stream),
+                Ok(Err(404)) if !fresh => continue,
+                Ok(Err(s)) => {
                     crate::log::error(&format!("telegram download: HTTP {s}"));
+                    return Err(unavailable(30));
+                }
+                Err(_) => {
+                    crate::log::error("telegram download: unreachable or too slow");
                     return Err(unavailable(30));
                 }
             }
@@ -410,7 +402,7 @@ mod tests {
         answer(&http, &format!("{BASE}/bot{}/getFile", BOTS[1]), 200, json!({"ok": true, "result": {"file_path": "documents/x"}}));
         http.routes.borrow_mut().insert(format!("{BASE}/file/bot{}/documents/x", BOTS[1]), (200, vec![], b"ABCD".to_vec()));
         let got = pollster::block_on(client(&&http, &bots).read(&copy, Some((2, 4)), 60_000)).unwrap();
-        assert_eq!(got, b"CDAB", "bytes 2..6 span the boundary: the end of part 1 and the start of part 2");
+        assert_eq!(got.0, b"CDAB", "bytes 2..6 span the boundary: the end of part 1 and the start of part 2");
         assert!(http.sent.borrow().iter().all(|r| !r.url.contains("/bot11:")), "file ids belong to the bot that stored them");
         let gone = TelegramCopy { bot: "33".into(), ..copy };
         assert_eq!(pollster::block_on(client(&&http, &bots).read(&gone, None, 60_000)).unwrap_err().status, 503);

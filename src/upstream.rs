@@ -7,7 +7,7 @@
 //! after [`FETCH_TIMEOUT_MS`](crate::security::FETCH_TIMEOUT_MS).
 
 use crate::error::{human_bytes, ApiError};
-use crate::http::Headers;
+use crate::http::{Headers, Stream};
 use crate::security::{FETCH_TIMEOUT_MS, MAX_FETCH_REDIRECTS};
 use std::net::{IpAddr, Ipv4Addr};
 use url::{Host, Url};
@@ -47,6 +47,43 @@ pub enum UpstreamError {
     TimedOut,
 }
 
+/// One piece of a streamed answer: `len` bytes from `from` of the `size` bytes `url` serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Piece {
+    pub url: String,
+    pub from: u64,
+    pub len: u64,
+    pub size: u64,
+}
+
+impl Piece {
+    /// All of it: no `Range` is sent.
+    pub fn whole(&self) -> bool {
+        self.from == 0 && self.len == self.size
+    }
+
+    pub fn request(&self, timeout_ms: u64) -> OutRequest {
+        let mut req = OutRequest::get(&self.url);
+        req.timeout_ms = timeout_ms;
+        if !self.whole() {
+            req.headers.push(("range".into(), format!("bytes={}-{}", self.from, self.from + self.len - 1)));
+        }
+        req
+    }
+
+    /// This piece out of an answer: a 206 is the piece, a 200 (a server that ignores `Range`)
+    /// holds it; anything else is refused with its status.
+    pub fn take(&self, resp: OutResponse) -> Result<Vec<u8>, u16> {
+        let (from, end) = (self.from as usize, (self.from + self.len) as usize);
+        match resp.status {
+            200 if resp.body.len() >= end => Ok(if self.whole() { resp.body } else { resp.body[from..end].to_vec() }),
+            206 if resp.body.len() as u64 == self.len => Ok(resp.body),
+            200 | 206 => Err(502),
+            s => Err(s),
+        }
+    }
+}
+
 #[allow(async_fn_in_trait)]
 pub trait Http {
     /// Sends a request. Reading the answer stops as soon as it passes `max_bytes`, so a hostile
@@ -56,6 +93,25 @@ pub trait Http {
     async fn sleep(&self, ms: u64);
     /// Milliseconds since the epoch, for deadlines that span several requests.
     fn now_ms(&self) -> u64;
+    /// The pieces one after another as one stream. The first is requested before this returns
+    /// (`Ok(Err(status))` when it is refused); the Worker requests each next one only when the
+    /// one before it has been read, so at most a chunk is held. This default reads them all
+    /// through [`Http::send`], which is what the native fakes need.
+    async fn stream(&self, pieces: &[Piece], timeout_ms: u64) -> Result<Result<Stream, u16>, UpstreamError> {
+        stream_by_send(self, pieces, timeout_ms).await
+    }
+}
+
+/// [`Http::stream`] in memory, one [`Http::send`] after another.
+pub async fn stream_by_send<H: Http + ?Sized>(http: &H, pieces: &[Piece], timeout_ms: u64) -> Result<Result<Stream, u16>, UpstreamError> {
+    let mut out = Vec::new();
+    for piece in pieces {
+        match piece.take(http.send(piece.request(timeout_ms), piece.size).await?) {
+            Ok(bytes) => out.extend(bytes),
+            Err(status) => return Ok(Err(status)),
+        }
+    }
+    Ok(Ok(Stream::from_bytes(out).map_err(UpstreamError::Unreachable)?))
 }
 
 fn refused(why: &str) -> ApiError {

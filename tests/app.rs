@@ -73,7 +73,7 @@ fn get(path: &str) -> Request {
 }
 
 fn json(r: &Response) -> serde_json::Value {
-    serde_json::from_slice(&r.body).unwrap()
+    serde_json::from_slice(r.body.bytes()).unwrap()
 }
 
 #[test]
@@ -81,11 +81,11 @@ fn upload_then_serve() {
     let w = World::new();
     let bytes = corpus("small-320x211.jpg");
     let r = w.run(upload(&bytes));
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(r.body.bytes()));
     let src = json(&r)[0]["src"].as_str().unwrap().to_string();
     let served = w.run(get(&src));
     assert_eq!(served.status, 200);
-    assert_eq!(served.body, bytes);
+    assert_eq!(served.body.bytes(), bytes);
     assert_eq!(served.header("x-storage-ops"), Some("kv-read=1, r2-read=1"));
 }
 
@@ -188,7 +188,7 @@ fn deleted_images_leave_the_random_pool() {
         let r = w.run(upload(&corpus(name)));
         ids.push(json(&r)[0]["src"].as_str().unwrap().trim_start_matches("/file/").trim_end_matches(".jpg").to_string());
     }
-    assert_eq!(w.run(get("/random/count?orientation=portrait&format=text")).body, b"2");
+    assert_eq!(w.run(get("/random/count?orientation=portrait&format=text")).body.bytes(), b"2");
     // Delete the first portrait image through its delete link (token derived from SECRET_KEY).
     let token = imgbed::ids::delete_token(Some("k"), &ids[1]);
     let mut del = get(&format!("/delete/{}/{token}", ids[1]));
@@ -262,7 +262,7 @@ fn the_admin_moves_blocks_and_approves_images() {
         w.run(r)
     };
     let moved = patch(r#"{"album":"travel","tags":["Sea","sun"],"name":"beach.jpg"}"#, Some("adm"));
-    assert_eq!(moved.status, 200, "{}", String::from_utf8_lossy(&moved.body));
+    assert_eq!(moved.status, 200, "{}", String::from_utf8_lossy(moved.body.bytes()));
     assert_eq!(json(&moved)["album"], "travel");
     assert_eq!(json(&moved)["tags"], serde_json::json!(["sea", "sun"]));
     assert_eq!(json(&w.run(get("/random?album=travel&orientation=portrait&mode=json")))["id"], id.as_str());
@@ -271,7 +271,7 @@ fn the_admin_moves_blocks_and_approves_images() {
     assert_eq!(w.run(get(&src)).status, 451);
     assert_eq!(w.run(get("/random?album=travel")).status, 404, "blocked images leave the pools");
     assert_eq!(patch(r#"{"status":"active"}"#, Some("adm")).status, 200);
-    assert_eq!(w.run(get("/random/count?album=travel&format=text")).body, b"1");
+    assert_eq!(w.run(get("/random/count?album=travel&format=text")).body.bytes(), b"1");
     // Bad input: wrong token, unknown field, bad values, not JSON.
     assert_eq!(patch(r#"{"album":"x"}"#, Some("tok")).status, 403);
     assert_eq!(patch(r#"{"album":"x"}"#, None).status, 401);
@@ -298,7 +298,7 @@ fn a_batch_that_fails_part_way_stores_nothing_and_leaks_nothing() {
     w.kv.writes_left.set(Some(1));
     let r = w.run(req);
     assert_eq!(r.status, 503);
-    let text = String::from_utf8_lossy(&r.body);
+    let text = String::from_utf8_lossy(r.body.bytes());
     assert!(text.contains("Nothing from this batch was stored"), "{text}");
     assert!(!text.contains("SQLITE"), "internal error text reached the client: {text}");
     assert!(w.kv.entries.borrow().is_empty(), "records left behind");
@@ -361,18 +361,18 @@ fn r2_and_telegram_serves_from_telegram_when_the_r2_object_is_missing() {
     let mut req = upload(&bytes);
     req.body = [b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\r\n".as_slice(), &bytes, b"\r\n--B--\r\n"].concat();
     let r = w.run_with(c.clone(), req);
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(r.body.bytes()));
     let src = json(&r)[0]["src"].as_str().unwrap().to_string();
     assert_eq!(w.blobs.objects.borrow().len(), 1, "a copy in R2");
     let record: serde_json::Value = serde_json::from_str(w.kv.entries.borrow().values().next().unwrap()).unwrap();
     assert_eq!(record["telegram"]["parts"][0]["file_id"], "F1", "and one in Telegram");
     assert!(!record.to_string().contains("secret"), "the record never holds the token");
-    assert_eq!(w.run_with(c.clone(), get(&src)).body, bytes, "served from R2");
+    assert_eq!(w.run_with(c.clone(), get(&src)).body.bytes(), bytes, "served from R2");
     assert!(!w.http.sent.borrow().iter().any(|r| r.url.contains("getFile")));
     w.blobs.objects.borrow_mut().clear();
     let served = w.run_with(c, get(&src));
     assert_eq!(served.status, 200);
-    assert_eq!(served.body, bytes, "served from Telegram once the R2 object is gone");
+    assert_eq!(served.body.bytes(), bytes, "served from Telegram once the R2 object is gone");
 }
 
 /// Records, bytes and pools agree: every record's bytes are there and serve exactly, and the
@@ -385,7 +385,7 @@ fn assert_consistent(w: &World, case: &str) {
         assert!(bytes.is_some(), "{case}: record {} without bytes", m.id);
         let served = w.run(admin(get(&format!("/file/{}.jpg", m.id))));
         assert_eq!(served.status, 200, "{case}: {} is not served", m.id);
-        assert!(Some(served.body) == bytes, "{case}: {} does not serve its bytes", m.id);
+        assert!(Some(served.body.bytes().to_vec()) == bytes, "{case}: {} does not serve its bytes", m.id);
     }
     let mut active: Vec<String> = records.iter().filter(|m| m.status == Status::Active).map(|m| m.id.clone()).collect();
     active.sort();
@@ -467,7 +467,7 @@ fn injected_faults_give_clear_errors_and_leave_everything_consistent() {
             Random => w.run(get("/random")),
         };
         w.faults.set(Vec::new());
-        let body = String::from_utf8_lossy(&r.body).to_string();
+        let body = String::from_utf8_lossy(r.body.bytes()).to_string();
         assert!([502, 503, 504].contains(&r.status), "{case}: {} {body}", r.status);
         if hang {
             assert_eq!(r.status, 504, "{case}: {body}");

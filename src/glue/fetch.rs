@@ -1,8 +1,11 @@
 //! [`Http`] over the Workers `fetch` API: bodies are read chunk by chunk and dropped at the
 //! caller's limit, and the whole exchange races a timer.
 
-use crate::http::Headers;
-use crate::upstream::{Http, OutRequest, OutResponse, UpstreamError};
+use crate::http::{Headers, Stream};
+use crate::upstream::{Http, OutRequest, OutResponse, Piece, UpstreamError};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use worker::wasm_bindgen_futures::JsFuture;
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
 use std::time::Duration;
@@ -62,4 +65,29 @@ impl Http for WorkerFetch {
     fn now_ms(&self) -> u64 {
         worker::Date::now().as_millis()
     }
+    async fn stream(&self, pieces: &[Piece], timeout_ms: u64) -> Result<Result<Stream, u16>, UpstreamError> {
+        let list = js_sys::Array::new();
+        for p in pieces {
+            let range = if p.whole() { JsValue::NULL } else { JsValue::from_str(&format!("bytes={}-{}", p.from, p.from + p.len - 1)) };
+            let item = [JsValue::from_str(&p.url), range, JsValue::from_f64(p.from as f64), JsValue::from_f64(p.len as f64)];
+            list.push(&item.into_iter().collect::<js_sys::Array>());
+        }
+        let opened = JsFuture::from(open_pieces(list, timeout_ms as f64));
+        let timer = Delay::from(Duration::from_millis(timeout_ms));
+        let answer = match select(std::pin::pin!(opened), std::pin::pin!(timer)).await {
+            Either::Left((answer, _)) => answer.map_err(|e| UpstreamError::Unreachable(format!("{e:?}")))?,
+            Either::Right(_) => return Err(UpstreamError::TimedOut),
+        };
+        match answer.as_f64() {
+            Some(status) => Ok(Err(status as u16)),
+            None => Ok(Ok(Stream(answer.unchecked_into()))),
+        }
+    }
+}
+
+#[wasm_bindgen(module = "/src/glue/pieces.js")]
+extern "C" {
+    /// See `pieces.js`: a promise of the stream, or of the first piece's refusing status.
+    #[wasm_bindgen(js_name = openPieces)]
+    fn open_pieces(pieces: js_sys::Array, timeout_ms: f64) -> js_sys::Promise;
 }

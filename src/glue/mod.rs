@@ -49,11 +49,11 @@ async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<
 }
 
 /// Reads a body chunk by chunk, giving up as soon as it passes `limit`: a chunked upload has no
-/// `Content-Length` to refuse it by.
-async fn read_body(req: &mut worker::Request, limit: u64) -> Result<Vec<u8>, ApiError> {
+/// `Content-Length` to refuse it by. A declared length sizes the buffer once (no doubling).
+async fn read_body(req: &mut worker::Request, limit: u64, declared: u64) -> Result<Vec<u8>, ApiError> {
     let unreadable = |e: worker::Error| ApiError::bad_request("unreadable_body", format!("the request body could not be read: {e}"));
     let Ok(mut stream) = req.stream() else { return Ok(Vec::new()) };
-    let mut body = Vec::new();
+    let mut body = Vec::with_capacity(declared.min(limit) as usize);
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(unreadable)?;
         if (body.len() + chunk.len()) as u64 > limit {
@@ -74,7 +74,8 @@ async fn serve(mut req: worker::Request, env: &Env) -> Result<http::Response, Ap
         return Ok(refusal);
     }
     if matches!(method, Method::Post | Method::Put | Method::Patch) {
-        request.body = match read_body(&mut req, config.max_body_bytes()).await {
+        let declared = request.header("content-length").and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+        request.body = match read_body(&mut req, crate::router::body_limit(&config, &request), declared).await {
             Ok(body) => body,
             Err(e) => return Ok(crate::router::decorate(crate::router::shaped(&request, e))),
         };
@@ -171,12 +172,22 @@ struct EdgeCache;
 
 impl crate::storage::EdgeCache for EdgeCache {
     async fn get(&self, key: &str) -> Option<http::Response> {
-        let mut hit = Cache::default().get(key, false).await.ok()??;
+        let hit = Cache::default().get(key, false).await.ok()??;
         let headers: http::Headers = hit.headers().entries().collect();
-        let body = hit.bytes().await.ok()?;
-        Some(http::Response { status: hit.status_code(), headers, body })
+        let status = hit.status_code();
+        // The cached body is piped to the client as it is.
+        let body = match hit.into_parts().1 {
+            worker::ResponseBody::Stream(s) => http::Body::Stream(http::Stream(s)),
+            worker::ResponseBody::Body(b) => http::Body::Bytes(b),
+            worker::ResponseBody::Empty => http::Body::default(),
+        };
+        Some(http::Response { status, headers, body })
     }
     async fn put(&self, key: &str, resp: &http::Response) {
+        // Only bytes imgbed made go in (variants); a stream could be read only once.
+        if matches!(resp.body, http::Body::Stream(_)) {
+            return;
+        }
         if let Ok(copy) = to_worker(resp.clone()) {
             let _ = Cache::default().put(key, copy).await;
         }
@@ -187,7 +198,11 @@ impl crate::storage::EdgeCache for EdgeCache {
 }
 
 fn to_worker(resp: http::Response) -> worker::Result<worker::Response> {
-    let out = if resp.body.is_empty() { worker::Response::empty()? } else { worker::Response::from_bytes(resp.body)? };
+    let out = match resp.body {
+        http::Body::Stream(s) => worker::Response::from_body(worker::ResponseBody::Stream(s.0))?,
+        body if body.is_empty() => worker::Response::empty()?,
+        http::Body::Bytes(b) => worker::Response::from_bytes(b)?,
+    };
     let headers = worker::Headers::new();
     for (k, v) in resp.headers.iter() {
         headers.set(k, v)?;

@@ -1,8 +1,9 @@
 //! [`Blobs`] over an R2 bucket binding.
 
+use crate::http::Stream;
 use crate::storage::{Blob, Blobs, Listed, StoreError, StoreResult};
 use std::collections::HashMap;
-use worker::{Bucket, HttpMetadata, Include, Range};
+use worker::{Bucket, HttpMetadata, Include, Range, ResponseBody};
 
 pub struct R2(pub Bucket);
 
@@ -27,7 +28,12 @@ impl Blobs for R2 {
         // `Object::range()` panics in workers-rs 0.8, so the caller computes ranges itself.
         let size = object.size();
         let body = object.body().ok_or_else(|| StoreError(format!("R2: object {key} has no body")))?;
-        Ok(Some(Blob { bytes: body.bytes().await.map_err(err)?, size }))
+        // The runtime's own stream: served without passing through wasm memory.
+        match body.response_body().map_err(err)? {
+            ResponseBody::Stream(s) => Ok(Some(Blob { body: Stream(s), size })),
+            ResponseBody::Body(bytes) => Ok(Some(Blob { body: Stream::from_bytes(bytes).map_err(StoreError)?, size })),
+            ResponseBody::Empty => Ok(Some(Blob { body: Stream::from_bytes(Vec::new()).map_err(StoreError)?, size })),
+        }
     }
 
     async fn head(&self, key: &str) -> StoreResult<Option<Vec<(String, String)>>> {

@@ -418,9 +418,10 @@ pub async fn reindex<P: Platform>(app: &App<P>, req: &Request) -> Result<Respons
 /// `POST /api/admin/import`: one image from a backup (`scripts/restore`), as multipart with
 /// `record` (its line of the export) and `file` (its bytes). 201 when stored, 200 when it was
 /// here already.
-pub async fn import<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, ApiError> {
+pub async fn import<P: Platform>(app: &App<P>, req: &mut Request) -> Result<Response, ApiError> {
     guard::admin(app, req).await?;
     let mut form = crate::handlers::upload::read_form(&app.config, req, None)?;
+    let req = &*req;
     let record = form.field(req, "record").ok_or_else(|| ApiError::bad_request("bad_parameter", "send the record as a form field named 'record'"))?;
     let meta: ImageMeta = serde_json::from_str(&record).map_err(|e| ApiError::bad_request("bad_record", format!("the record is not an export line: {e}")))?;
     if !is_valid_id(&meta.id) {

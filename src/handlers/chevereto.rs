@@ -19,7 +19,7 @@ enum Layout {
     ImgBB,
 }
 
-pub async fn upload<P: Platform>(app: &App<P>, req: &Request) -> Response {
+pub async fn upload<P: Platform>(app: &App<P>, req: &mut Request) -> Response {
     match store(app, req).await {
         Ok((u, layout, format)) => match format.as_deref() {
             Some("txt") => Response::text(200, u.links.url.clone()),
@@ -31,9 +31,11 @@ pub async fn upload<P: Platform>(app: &App<P>, req: &Request) -> Response {
     }
 }
 
-async fn store<P: Platform>(app: &App<P>, req: &Request) -> Result<(Uploaded, Layout, Option<String>), ApiError> {
+async fn store<P: Platform>(app: &App<P>, req: &mut Request) -> Result<(Uploaded, Layout, Option<String>), ApiError> {
+    let image_file = form_has_file_field(req, "image");
     let mut form = upload::read_form(&app.config, req, None)?;
-    let layout = if form.field(req, "image").is_some() || form_has_file_field(req, "image") {
+    let req = &*req;
+    let layout = if form.field(req, "image").is_some() || image_file {
         Layout::ImgBB
     } else {
         Layout::Chevereto

@@ -6,7 +6,7 @@
 use crate::app::{App, Platform};
 use crate::conditional::{not_modified, range, RangeAnswer};
 use crate::error::ApiError;
-use crate::http::{http_date, pct_encode, Method, Request, Response};
+use crate::http::{http_date, pct_encode, Body, Method, Request, Response};
 use crate::handlers::transform;
 use crate::library;
 use crate::transform::options::Options;
@@ -48,6 +48,6 @@ pub async fn serve<P: Platform>(app: &App<P>, req: &Request, file: &str) -> Resu
     if req.method == Method::Head {
         return Ok(resp);
     }
-    resp.body = library::read(app, &meta, slice).await?;
+    resp.body = Body::Stream(library::read(app, &meta, slice).await?);
     Ok(resp)
 }

@@ -19,12 +19,13 @@ pub fn error(e: ApiError) -> Response {
     Response::json(e.status, &json!({"status": false, "message": e.message, "data": {}})).retrying(&e)
 }
 
-pub async fn upload<P: Platform>(app: &App<P>, req: &Request) -> Response {
+pub async fn upload<P: Platform>(app: &App<P>, req: &mut Request) -> Response {
     answer(store(app, req).await)
 }
 
-async fn store<P: Platform>(app: &App<P>, req: &Request) -> Result<Value, ApiError> {
+async fn store<P: Platform>(app: &App<P>, req: &mut Request) -> Result<Value, ApiError> {
     let mut form = upload::read_form(&app.config, req, None)?;
+    let req = &*req;
     // Lsky albums are numbers; imgbed albums are names, so `album_id` becomes the album.
     if let Some(album) = form.field(req, "album_id").filter(|a| !a.is_empty()) {
         form.fields.push(("album".into(), album));

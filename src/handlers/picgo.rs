@@ -30,7 +30,7 @@ fn failure(status: u16, message: &str) -> Response {
     Response::json(status, &json!({"success": false, "message": message, "msg": message}))
 }
 
-pub async fn upload<P: Platform>(app: &App<P>, req: &Request) -> Response {
+pub async fn upload<P: Platform>(app: &App<P>, req: &mut Request) -> Response {
     if req.content_type().starts_with("application/json") || req.body.is_empty() {
         // PicGo's local mode: a list of paths on the client's disk, which a server cannot read.
         return failure(
@@ -39,7 +39,9 @@ pub async fn upload<P: Platform>(app: &App<P>, req: &Request) -> Response {
              in your client so it sends the image itself (multipart)",
         );
     }
-    let uploaded = match upload::read_form(&app.config, req, None) {
+    let form = upload::read_form(&app.config, req, None);
+    let req = &*req;
+    let uploaded = match form {
         Ok(form) => upload::store_all(app, req, form).await,
         Err(e) => Err(e),
     };

@@ -105,7 +105,7 @@ async fn generated<P: Platform>(app: &App<P>, req: &Request, spec: &Spec, opts: 
         let options = UploadOptions { album: Some(PLACEHOLDER_ALBUM.into()), ..UploadOptions::default() };
         // The model's output is checked like any upload; a bad one is the model's fault.
         let file = IncomingFile { name: Some(format!("{}.webp", spec.slug)), bytes };
-        let prepared = prepare(file, c, &options).map_err(|e| {
+        let prepared = prepare(file, c, &options).await.map_err(|e| {
             crate::log::error(&format!("replicate output refused: {e}"));
             ApiError::new(502, "generation_failed", "the image model returned something that is not a usable image")
         })?;
@@ -156,7 +156,7 @@ fn local(req: &Request, spec: &Spec, opts: Options, requested: OutFormat) -> Res
     let body = finish_drawn(image::DynamicImage::ImageRgb8(draw(&spec, size)), &opts, format)?;
     resp.headers.set("content-length", body.len().to_string());
     if req.method != Method::Head {
-        resp.body = body;
+        resp.body = body.into();
     }
     Ok(resp)
 }

@@ -52,15 +52,15 @@ pub async fn draw<P: Platform>(app: &App<P>, req: &Request, filter: Filter) -> R
             transform::serve(app, req, &meta, opts, &pairs).await?
         }
         Mode::Image => {
-            let bytes = match app.blobs.get(&entry.location, None).await? {
-                Some(blob) => blob.bytes,
+            let body = match app.blobs.get(&entry.location, None).await? {
+                Some(blob) => blob.body,
                 // Not in R2: a Telegram image, read through its record.
                 None => match library::load(app, &entry.id).await? {
                     Some(meta) => library::read(app, &meta, None).await?,
                     None => return Err(ApiError::new(404, "no_images", "the image drawn was deleted a moment ago: try again")),
                 },
             };
-            Response::new(200, &entry.mime, bytes).with_header("link", format!("<{url}>; rel=\"canonical\""))
+            Response::stream(200, &entry.mime, body).with_header("link", format!("<{url}>; rel=\"canonical\""))
         }
         Mode::Redirect => Response::redirect(302, &url),
         Mode::Json => Response::json(

@@ -28,12 +28,14 @@ pub fn error(e: ApiError) -> Response {
     Response::json(e.status, &json!({"success": false, "code": e.code, "message": e.message, "data": [], "RequestId": random_token()})).retrying(&e)
 }
 
-pub async fn upload<P: Platform>(app: &App<P>, req: &Request) -> Response {
+pub async fn upload<P: Platform>(app: &App<P>, req: &mut Request) -> Response {
     answer(store(app, req).await)
 }
 
-async fn store<P: Platform>(app: &App<P>, req: &Request) -> Result<Value, ApiError> {
-    let u = upload::store_all(app, req, upload::read_form(&app.config, req, None)?).await?.remove(0);
+async fn store<P: Platform>(app: &App<P>, req: &mut Request) -> Result<Value, ApiError> {
+    let form = upload::read_form(&app.config, req, None)?;
+    let req = &*req;
+    let u = upload::store_all(app, req, form).await?.remove(0);
     let m = &u.meta;
     let hash = u.delete_key.clone().unwrap_or_else(|| m.id.clone());
     let delete = format!("{}/api/v2/delete/{hash}", app.base_url(req));

@@ -118,8 +118,10 @@ pub async fn serve<P: Platform>(app: &App<P>, req: &Request, meta: &ImageMeta, o
         }
     }
     if let Some(blob) = app.blobs.get(&key, None).await? {
+        // Variants are small; held as bytes so that one read serves and fills the edge cache.
+        let bytes = blob.body.read_all().await.map_err(|e| crate::storage::StoreError(format!("R2 variant {key}: {e}")))?;
         resp.headers.set("x-variant-cache", "hit");
-        return Ok(cached(app, &meta.id, edge_key, finish(req, resp, blob.bytes)).await);
+        return Ok(cached(app, &meta.id, edge_key, finish(req, resp, bytes)).await);
     }
     guard(app, req, &meta.id, &opts, pairs).await?;
     crate::limits::check(app, req, Limit::Variants).await?;
@@ -170,7 +172,7 @@ async fn cached<P: Platform>(app: &App<P>, id: &str, edge_key: Option<String>, r
 fn finish(req: &Request, mut resp: Response, body: Vec<u8>) -> Response {
     resp.headers.set("content-length", body.len().to_string());
     if req.method != Method::Head {
-        resp.body = body;
+        resp.body = body.into();
     }
     resp
 }

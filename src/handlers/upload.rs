@@ -37,17 +37,18 @@ impl UploadForm {
 
 /// Takes a request apart: `multipart/form-data` (any field names, several files), a URL-encoded
 /// or JSON form (fields only), or the image itself as the body (`PUT /upload/<name>`,
-/// `curl --data-binary`).
-/// Files over the limit are refused here, before their bytes are copied out of the body: in a
-/// Worker every copy of an 8 MB upload counts against the isolate's 128 MB.
-pub fn read_form(config: &Config, req: &Request, raw_name: Option<&str>) -> Result<UploadForm, ApiError> {
+/// `curl --data-binary`). The body moves out of the request: a raw body, or the one file of a
+/// form, becomes the file without a copy (in a Worker every copy of an upload counts against
+/// the isolate's 128 MB). Files over the limit are refused before anything is copied.
+pub fn read_form(config: &Config, req: &mut Request, raw_name: Option<&str>) -> Result<UploadForm, ApiError> {
+    let body = std::mem::take(&mut req.body);
     let content_type = req.content_type().split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     if content_type == "application/x-www-form-urlencoded" {
-        let fields = url::form_urlencoded::parse(&req.body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        let fields = url::form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
         return Ok(UploadForm { files: Vec::new(), fields });
     }
     if content_type == "application/json" {
-        let value: serde_json::Value = serde_json::from_slice(&req.body)
+        let value: serde_json::Value = serde_json::from_slice(&body)
             .map_err(|e| ApiError::bad_request("malformed_json", format!("the JSON body could not be read: {e}")))?;
         let fields = value
             .as_object()
@@ -57,7 +58,9 @@ pub fn read_form(config: &Config, req: &Request, raw_name: Option<&str>) -> Resu
     }
     if let Some(boundary) = multipart::boundary(req.content_type()) {
         let mut form = UploadForm::default();
-        for part in multipart::parse(&req.body, &boundary)? {
+        // Where each file lies in the body, taken out once every part has been read.
+        let mut files: Vec<(Option<String>, std::ops::Range<usize>)> = Vec::new();
+        for part in multipart::parse(&body, &boundary)? {
             // A file field without a filename may still be text: Chevereto scripts send
             // `source` as base64 or a URL in a plain form field.
             let is_file = part.filename.is_some()
@@ -71,21 +74,32 @@ pub fn read_form(config: &Config, req: &Request, raw_name: Option<&str>) -> Resu
                 return Err(e);
             }
             if is_file {
-                form.files.push(IncomingFile { name: part.filename.clone(), bytes: part.data.to_vec() });
+                let start = part.data.as_ptr() as usize - body.as_ptr() as usize;
+                files.push((part.filename.clone(), start..start + part.data.len()));
             } else {
                 form.fields.push((part.name.clone(), part.text()));
             }
         }
+        form.files = match files.len() {
+            1 => {
+                let (name, range) = files.remove(0);
+                let mut bytes = body;
+                bytes.truncate(range.end);
+                bytes.drain(..range.start);
+                vec![IncomingFile { name, bytes }]
+            }
+            _ => files.into_iter().map(|(name, range)| IncomingFile { name, bytes: body[range].to_vec() }).collect(),
+        };
         return Ok(form);
     }
-    if req.body.is_empty() {
+    if body.is_empty() {
         return Err(ApiError::bad_request(
             "no_file",
             "no file in the request: send multipart/form-data with a 'file' field, or the image bytes as the body",
         ));
     }
     let name = raw_name.map(str::to_string).or_else(|| req.query("filename"));
-    Ok(UploadForm { files: vec![IncomingFile { name, bytes: req.body.clone() }], fields: Vec::new() })
+    Ok(UploadForm { files: vec![IncomingFile { name, bytes: body }], fields: Vec::new() })
 }
 
 /// One stored upload, with everything the API shapes hand back.
@@ -128,14 +142,11 @@ pub async fn store_all<P: Platform>(app: &App<P>, req: &Request, form: UploadFor
         }
         e
     };
-    let prepared = form
-        .files
-        .into_iter()
-        .map(|f| {
-            let name = f.name.clone();
-            prepare(f, &app.config, &options).map_err(|e| named(&name, e))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut prepared = Vec::with_capacity(form.files.len());
+    for f in form.files {
+        let name = f.name.clone();
+        prepared.push(prepare(f, &app.config, &options).await.map_err(|e| named(&name, e))?);
+    }
     let add = Usage { uploads: prepared.len() as u64, bytes: prepared.iter().map(|p| p.bytes.len() as u64).sum() };
     let charged = crate::limits::charge(app, req, &uploader, add).await?;
     let base = app.base_url(req);
@@ -177,8 +188,10 @@ pub async fn store_all<P: Platform>(app: &App<P>, req: &Request, form: UploadFor
 
 /// `POST /upload` in the Telegraph-Image shape: `[{"src":"/file/<id>.<ext>"}]`, plus the delete
 /// link (clients read `0.src` and ignore the rest). `?format=txt` answers the URLs as text.
-pub async fn telegraph<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, ApiError> {
-    let uploaded = store_all(app, req, read_form(&app.config, req, None)?).await?;
+pub async fn telegraph<P: Platform>(app: &App<P>, req: &mut Request) -> Result<Response, ApiError> {
+    let form = read_form(&app.config, req, None)?;
+    let req = &*req;
+    let uploaded = store_all(app, req, form).await?;
     if let Some(text) = as_text(req, &uploaded) {
         return Ok(text);
     }
@@ -195,8 +208,10 @@ pub async fn telegraph<P: Platform>(app: &App<P>, req: &Request) -> Result<Respo
 
 /// `PUT /upload/<filename>` with the bytes as the body: the links as JSON, or text with
 /// `?format=txt`.
-pub async fn raw<P: Platform>(app: &App<P>, req: &Request, name: &str) -> Result<Response, ApiError> {
-    let uploaded = store_all(app, req, read_form(&app.config, req, Some(name))?).await?;
+pub async fn raw<P: Platform>(app: &App<P>, req: &mut Request, name: &str) -> Result<Response, ApiError> {
+    let form = read_form(&app.config, req, Some(name))?;
+    let req = &*req;
+    let uploaded = store_all(app, req, form).await?;
     if let Some(text) = as_text(req, &uploaded) {
         return Ok(text);
     }

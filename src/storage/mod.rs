@@ -36,10 +36,10 @@ impl From<StoreError> for ApiError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// An object's bytes (or the requested slice of them) and its full size.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An object's bytes (or the requested slice of them), as a stream, and its full size.
+#[derive(Debug, Clone)]
 pub struct Blob {
-    pub bytes: Vec<u8>,
+    pub body: crate::http::Stream,
     pub size: u64,
 }
 
