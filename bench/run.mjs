@@ -1,11 +1,12 @@
 // Benchmarks against the real Worker under wrangler dev, each beside its anchor, as ratios
-// from one run. Usage: node bench/run.mjs [foundation] [transform] [random] [placeholder] [admin]
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, statSync } from 'node:fs';
+// from one run. Usage: node bench/run.mjs [foundation] [transform] [random] [placeholder] [admin] [cpu] [serve]
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
-import { worker, stopAll, corpus, unique, audit, CORPUS, UPLOAD_TOKEN, ADMIN_TOKEN } from '../tests/integration/harness.mjs';
+import { worker, instance, freePort, stopAll, corpus, unique, audit, CORPUS, ROOT, UPLOAD_TOKEN, ADMIN_TOKEN } from '../tests/integration/harness.mjs';
 import { startReplicate } from '../tests/fakes/replicate.mjs';
 
 const auth = { Authorization: `Bearer ${UPLOAD_TOKEN}` };
@@ -304,11 +305,215 @@ async function load() {
   console.log(`  uploads answered 200: ${uploaded.size}; lost: ${lost}; wrong bytes: ${wrong}; catalog, pools and records: ${problems.length ? problems.join('; ') : 'agree'}`);
 }
 
+// ---- CPU and memory of the user Worker's own workerd process (not wrangler's proxy) ----
+
+/** The workerd process that runs the Worker at `url`: a descendant of its wrangler, and not
+ * the one that listens on the public port (that is wrangler's entry proxy). */
+async function workerdOf(url, child) {
+  child ??= (await instance(url)).child;
+  const port = new URL(url).port;
+  const parent = (pid) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+  const below = (pid) => { for (let p = pid; p > 1; p = parent(p)) if (p === child.pid) return true; return false; };
+  for (const d of readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number)) {
+    try {
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
+      if (cmd.split('\0')[0].endsWith('/workerd') && !cmd.includes(`entry=127.0.0.1:${port}\0`) && below(d)) return d;
+    } catch { /* gone */ }
+  }
+  throw new Error('no workerd process found for ' + url);
+}
+const TICK_MS = 1000 / Number(spawnSync('getconf', ['CLK_TCK']).stdout.toString().trim() || 100);
+const cpuOf = (pid) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) * TICK_MS; };
+const statusKiB = (pid, field) => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`${field}:\\s+(\\d+)`))[1]);
+/** Peak resident growth of `pid` while `fn` runs, in MiB (the peak is reset first). */
+async function growth(pid, fn) {
+  writeFileSync(`/proc/${pid}/clear_refs`, '5');
+  const before = statusKiB(pid, 'VmRSS');
+  const result = await fn();
+  return [(statusKiB(pid, 'VmHWM') - before) / 1024, result];
+}
+const sha = (b) => createHash('sha256').update(b).digest('hex');
+
+/** A PNG of noise, stored uncompressed: `side`² RGB pixels, about 3·side² bytes. */
+function noisePng(side) {
+  const crc32 = (buf) => { let c = ~0; for (const b of buf) { c ^= b; for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1; } return ~c >>> 0; };
+  const chunk = (type, data, crc = true) => {
+    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+    const c = Buffer.alloc(4); c.writeUInt32BE(crc ? crc32(Buffer.concat([Buffer.from(type), data])) : 0);
+    return [len, Buffer.from(type), data, c];
+  };
+  const ihdr = Buffer.alloc(13); ihdr.writeUInt32BE(side, 0); ihdr.writeUInt32BE(side, 4); ihdr[8] = 8; ihdr[9] = 2;
+  const raw = randomBytes((side * 3 + 1) * side);
+  for (let y = 0; y < side; y++) raw[y * (side * 3 + 1)] = 0;
+  const idat = deflateSync(raw, { level: 0 });
+  const parts = [Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), ...chunk('IHDR', ihdr), ...chunk('IDAT', idat), ...chunk('IEND', Buffer.alloc(0))];
+  return Buffer.concat(parts);
+}
+
+/** `cpu`: the Worker process's CPU per request class (N sequential requests), less what a
+ * route that touches no storage costs, beside the Free plan's 10 ms. An upper bound: the
+ * local R2, KV and Durable Object run in the same process. */
+async function cpu() {
+  console.log('\n## CPU per request (user workerd process, N sequential requests; net = less /api/config)');
+  const url = await worker({ BENCH: 'cpu', MAX_UPLOAD_BYTES: String(25 << 20) });
+  const pid = await workerdOf(url);
+  const admin = { Authorization: `Bearer ${ADMIN_TOKEN}` };
+  const photo = corpus('landscape-3840x2400.jpg');
+  const large = corpus('large-8.9MB-3840x2400.jpg');
+  const { id, url: file } = await put(url, unique(photo), 'photo.jpg');
+  await (await fetch(`${file}?w=256`)).arrayBuffer();
+  let width = 300;
+  const classes = [
+    ['no storage: /api/config', 200, () => fetch(`${url}/api/config`)],
+    ['view 1.4 MB original', 50, () => fetch(file)],
+    ['view, Range 64 KiB', 100, () => fetch(file, { headers: { Range: 'bytes=100000-165535' } })],
+    ['cached variant ?w=256', 100, () => fetch(`${file}?w=256`)],
+    ['/random', 100, () => fetch(`${url}/random`)],
+    ['metadata /api/images/<id>', 100, () => fetch(`${url}/api/images/${id}`)],
+    ['console first page /api/admin/images', 50, () => fetch(`${url}/api/admin/images`, { headers: admin })],
+    ['console page /admin', 100, () => fetch(`${url}/admin`)],
+    ['upload page /', 100, () => fetch(`${url}/`)],
+    ['upload 1.4 MB photo', 20, () => fetch(`${url}/upload/p.jpg`, { method: 'PUT', headers: auth, body: unique(photo) })],
+    ['upload 8.9 MB photo', 6, () => fetch(`${url}/upload/l.jpg`, { method: 'PUT', headers: auth, body: unique(large) })],
+    ['new variant (wasm engine)', 8, () => fetch(`${file}?w=${width++}`)],
+    ['placeholder drawn locally', 20, () => fetch(`${url}/${400 + width++}x300/sunglasses-sloth`)],
+  ];
+  const rows = [['request', 'N', 'CPU/request', 'net', 'budget', '']];
+  let base = 0;
+  for (const [name, n, fn] of classes) {
+    const r0 = await fn(); await r0.arrayBuffer();
+    if (r0.status >= 400) throw new Error(`${name}: ${r0.status}`);
+    const start = cpuOf(pid);
+    for (let i = 0; i < n; i++) { const r = await fn(); await r.arrayBuffer(); if (r.status >= 400) throw new Error(`${name}: ${r.status}`); }
+    const per = (cpuOf(pid) - start) / n;
+    if (!base) base = per;
+    const net = Math.max(0, per - base);
+    rows.push([name, n, ms(per), base === per ? '—' : ms(net), '10 ms', net <= 10 ? 'ok' : 'OVER']);
+  }
+  // The floor of this method for uploads: the local R2 and KV simulators run in the same
+  // process, so the minimal JavaScript Worker storing the same bytes (R2 put + KV put) is
+  // measured the same way.
+  const minimal = await minimalWorker();
+  try {
+    const mpid = await workerdOf(minimal.url, minimal.child);
+    const per = async (n, fn) => { await (await fn(0)).arrayBuffer(); const t = cpuOf(mpid); for (let i = 0; i < n; i++) await (await fn(i)).arrayBuffer(); return (cpuOf(mpid) - t) / n; };
+    const mbase = await per(200, () => fetch(`${minimal.url}/file/none`));
+    const mput = await per(20, (i) => fetch(`${minimal.url}/seed/p${i}`, { method: 'PUT', body: photo }));
+    rows.push(['anchor: minimal JS Worker, R2+KV put of the 1.4 MB photo', 20, ms(mput), ms(Math.max(0, mput - mbase)), '', '(simulator floor)']);
+  } finally { minimal.stop(); }
+  table(rows);
+  console.log(`  (CPU time from /proc/<pid>/stat in ${TICK_MS} ms ticks; the first request of each class is not counted)`);
+}
+
+/** Starts the minimal KV + R2 Worker in bench/minimal; returns its URL and a stop function. */
+async function minimalWorker() {
+  const port = await freePort();
+  const persist = mkdtempSync(join(tmpdir(), 'imgbed-minimal-'));
+  const child = spawn('npx', ['--no-install', 'wrangler', 'dev', '--config', join(ROOT, 'bench/minimal/wrangler.toml'), '--local', '--ip', '127.0.0.1',
+    '--port', String(port), '--persist-to', persist, '--show-interactive-dev-session=false', '--log-level', 'warn'],
+  { cwd: ROOT, detached: true, stdio: 'ignore', env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' } });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 600; i++) {
+    if ((await fetch(`${url}/file/none`).catch(() => null))?.status === 404) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { url, child, stop: () => { try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ } rmSync(persist, { recursive: true, force: true }); } };
+}
+
+/** nginx serving `bytes` as /f.jpg; returns its URL and a stop function. */
+async function nginx(bytes) {
+  const dir = mkdtempSync(join(tmpdir(), 'imgbed-nginx-'));
+  const port = await freePort();
+  writeFileSync(join(dir, 'f.jpg'), bytes);
+  writeFileSync(join(dir, 'nginx.conf'), `user root; daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
+events { worker_connections 1024; }
+http { access_log off; server { listen 127.0.0.1:${port}; root ${dir}; } }`);
+  const child = spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: 'ignore', detached: true });
+  const url = `http://127.0.0.1:${port}/f.jpg`;
+  for (let i = 0; i < 50 && (await fetch(url).catch(() => null))?.status !== 200; i++) await new Promise((r) => setTimeout(r, 100));
+  return { url, stop: () => { try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ } rmSync(dir, { recursive: true, force: true }); } };
+}
+
+/** Requests per second from wrk: 2 threads, 16 connections, `seconds` long. */
+function wrk(url, seconds = 5) {
+  const r = spawnSync('wrk', ['-t2', '-c16', `-d${seconds}s`, url]);
+  const out = r.stdout.toString();
+  const rate = Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1]);
+  const errors = out.match(/Non-2xx or 3xx responses: (\d+)/)?.[1];
+  if (!rate || errors) throw new Error(`wrk ${url}: ${out}`);
+  return rate;
+}
+
+/** `serve`: /file throughput beside the minimal KV + R2 Worker, /api/config and nginx; then
+ * the Worker's memory under 24 concurrent views of a 20 MB original (full and Range), its
+ * growth from a 20 MB upload and from 140 MiB chunked PUTs, every body hashed. */
+async function serve() {
+  console.log('\n## Serving: /file of a 40 KB JPEG beside a minimal KV + R2 Worker (wrk, 16 connections, 5 s each)');
+  const url = await worker({ BENCH: 'serve', MAX_UPLOAD_BYTES: String(25 << 20) });
+  // A 40 KB JPEG: a photo made smaller by the Worker itself.
+  const small = Buffer.from(await (await fetch(`${(await put(url, unique(corpus('landscape-3840x2400.jpg')), 'l.jpg')).url}?w=700&f=jpeg&q=80`)).arrayBuffer());
+  const { url: file } = await put(url, small, 'small.jpg');
+  const minimal = await minimalWorker();
+  const web = await nginx(small);
+  try {
+    const seeded = await fetch(`${minimal.url}/seed/x`, { method: 'PUT', body: small, headers: { 'content-type': 'image/jpeg' } });
+    if (seeded.status !== 200) throw new Error('seeding the minimal worker failed');
+    for (const u of [file, `${minimal.url}/file/x`, web.url]) {
+      if (sha(Buffer.from(await (await fetch(u)).arrayBuffer())) !== sha(small)) throw new Error(`${u} serves other bytes`);
+    }
+    wrk(file, 2); wrk(`${minimal.url}/file/x`, 2); // warm both
+    const imgbed = wrk(file), anchor = wrk(`${minimal.url}/file/x`), config = wrk(`${url}/api/config`), plain = wrk(web.url);
+    console.log(`  imgbed /file ÷ minimal KV+R2 Worker: ${(imgbed / anchor).toFixed(2)}×   (÷ /api/config: ${(imgbed / config).toFixed(2)}×, ÷ nginx: ${(imgbed / plain).toFixed(3)}×)`);
+    table([['server', 'requests/s'], ['imgbed /file', imgbed.toFixed(0)], ['minimal KV+R2 Worker', anchor.toFixed(0)],
+      ['imgbed /api/config (no storage)', config.toFixed(0)], ['nginx, same bytes', plain.toFixed(0)]]);
+    console.log(`  (${small.length} bytes per answer)`);
+  } finally { minimal.stop(); web.stop(); }
+
+  console.log('\n## Memory of a fresh Worker (peak resident growth of its workerd process)');
+  const fresh = await worker({ BENCH: 'memory', MAX_UPLOAD_BYTES: String(25 << 20) });
+  const pid = await workerdOf(fresh);
+  const big = noisePng(2600);
+  const [up, stored] = await growth(pid, () => put(fresh, big, 'big.png'));
+  const whole = sha(big);
+  const views = async (headers, expect) => {
+    const bodies = await Promise.all(Array.from({ length: 24 }, async (_, i) => {
+      const r = await fetch(stored.url, { headers: headers(i) });
+      return [r.status, sha(Buffer.from(await r.arrayBuffer())), i];
+    }));
+    return bodies.filter(([status, digest, i]) => !(status < 300 && digest === expect(i))).length;
+  };
+  const slice = (i) => { const from = (i * 500_000) % (big.length - (8 << 20)); return [from, from + (8 << 20) - 1]; };
+  const [ranged, badRange] = await growth(pid, () => views((i) => ({ Range: `bytes=${slice(i)[0]}-${slice(i)[1]}` }), (i) => sha(big.subarray(slice(i)[0], slice(i)[1] + 1))));
+  const [full, badFull] = await growth(pid, () => views(() => ({}), () => whole));
+  const chunked = (headers) => new Promise((resolve) => {
+    // 140 MiB sent in 1 MiB chunks with no Content-Length.
+    const u = new URL(`${fresh}/upload/huge.png`);
+    import('node:http').then(({ request }) => {
+      const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'PUT', headers }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
+      req.on('error', () => resolve('dropped'));
+      const chunk = randomBytes(1 << 20);
+      let sent = 0;
+      const more = () => { while (sent < 140) { sent++; if (!req.write(chunk)) return req.once('drain', more); } req.end(); };
+      more();
+    });
+  });
+  const [anonymous, s1] = await growth(pid, () => chunked({}));
+  const [tokened, s2] = await growth(pid, () => chunked(auth));
+  table([['what', 'worker grew', 'target', 'answers'],
+    ['upload of a 20 MB PNG', `${up.toFixed(1)} MiB`, '< 40 MiB', `${big.length} bytes stored`],
+    ['24 concurrent 8 MiB Range GETs', `${ranged.toFixed(1)} MiB`, '< 64 MiB', badRange ? `${badRange} wrong` : '24 byte-exact'],
+    ['24 concurrent full GETs', `${full.toFixed(1)} MiB`, '< 64 MiB', badFull ? `${badFull} wrong` : '24 byte-exact'],
+    ['chunked 140 MiB PUT, no credential', `${anonymous.toFixed(1)} MiB`, '(local draining)', String(s1)],
+    ['chunked 140 MiB PUT, upload token', `${tokened.toFixed(1)} MiB`, `< ${(anonymous + 40).toFixed(0)} MiB`, String(s2)]]);
+}
+
 const which = process.argv.slice(2).filter((a, i, all) => a !== '--seconds' && all[i - 1] !== '--seconds');
-const all = { foundation, transform, random, placeholder, admin, load };
+const all = { foundation, transform, random, placeholder, admin, load, cpu, serve };
 try {
   // The load test runs only when named: it takes minutes.
   for (const [name, fn] of Object.entries(all)) if (which.includes(name) || (!which.length && name !== 'load')) await fn();
+  const unknown = which.filter((w) => !(w in all));
+  if (unknown.length) console.log(`unknown benchmark ${unknown.join(', ')}: use ${Object.keys(all).join(', ')}`);
 } finally {
   await stopAll();
 }

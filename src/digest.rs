@@ -8,7 +8,7 @@
 use crate::error::ApiError;
 use crate::ids::hex;
 
-/// The three digests of one file, as lower-case hex.
+/// The digests of one file, as lower-case hex (MD5 and SHA-1 empty unless asked for).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Digests {
     pub sha256: String,
@@ -32,17 +32,16 @@ pub async fn sha256_hex(data: &[u8]) -> Result<String, ApiError> {
     Ok(hex(&digest(Algo::Sha256, data).await.ok_or_else(failed)?))
 }
 
-/// All three at once: in the Worker the runtime works on them while wasm waits.
-pub async fn all(data: &[u8]) -> Result<Digests, ApiError> {
-    #[cfg(target_arch = "wasm32")]
-    let [sha256, sha1, md5] = {
-        let [a, b, c] = [Algo::Sha256, Algo::Sha1, Algo::Md5].map(|a| worker_digest::start(a, data));
-        [worker_digest::finish(a).await, worker_digest::finish(b).await, worker_digest::finish(c).await]
-    };
-    #[cfg(not(target_arch = "wasm32"))]
-    let [sha256, sha1, md5] = [digest(Algo::Sha256, data).await, digest(Algo::Sha1, data).await, digest(Algo::Md5, data).await];
-    let hexed = |d: Option<Vec<u8>>| d.map(|d| hex(&d)).ok_or_else(failed);
-    Ok(Digests { sha256: hexed(sha256)?, sha1: hexed(sha1)?, md5: hexed(md5)? })
+/// SHA-256, and MD5 and SHA-1 when `legacy` (only the Lsky and Chevereto answers show them:
+/// MD5 alone costs more CPU than SHA-256 with the CPU's SHA instructions).
+pub async fn of(data: &[u8], legacy: bool) -> Result<Digests, ApiError> {
+    let sha256 = hex(&digest(Algo::Sha256, data).await.ok_or_else(failed)?);
+    if !legacy {
+        return Ok(Digests { sha256, sha1: String::new(), md5: String::new() });
+    }
+    let sha1 = hex(&digest(Algo::Sha1, data).await.ok_or_else(failed)?);
+    let md5 = hex(&digest(Algo::Md5, data).await.ok_or_else(failed)?);
+    Ok(Digests { sha256, sha1, md5 })
 }
 
 async fn digest(algo: Algo, data: &[u8]) -> Option<Vec<u8>> {
@@ -99,7 +98,8 @@ mod tests {
 
     #[test]
     fn digests_match_the_known_values() {
-        let d = pollster::block_on(all(b"abc")).unwrap();
+        assert_eq!(pollster::block_on(of(b"abc", false)).unwrap().md5, "");
+        let d = pollster::block_on(of(b"abc", true)).unwrap();
         assert_eq!(d.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(d.sha1, "a9993e364706816aba3e25717850c26c9cd0d89d");
         assert_eq!(d.md5, "900150983cd24fb0d6963f7d28e17f72");

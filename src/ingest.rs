@@ -33,6 +33,8 @@ pub struct UploadOptions {
     pub max_side: Option<u32>,
     /// Storage channel for this upload (`channel=r2|telegram`), when more than one exists.
     pub channel: Option<String>,
+    /// MD5 and SHA-1 are computed too: the client's protocol shows them (not a form field).
+    pub legacy_digests: bool,
 }
 
 impl UploadOptions {
@@ -67,6 +69,7 @@ impl UploadOptions {
                 Some(c) => return Err(ApiError::bad_request("bad_parameter", format!("channel must be r2 or telegram, not {c:?}"))),
                 None => None,
             },
+            legacy_digests: false,
         })
     }
 }
@@ -145,7 +148,7 @@ pub async fn prepare(file: IncomingFile, config: &Config, options: &UploadOption
     if sniffed.format == Format::Jpeg && config.strip_exif && !options.keep_exif {
         exif::strip_jpeg_in_place(&mut bytes, sniffed.exif_orientation);
     }
-    let Digests { sha256, sha1, md5 } = crate::digest::all(&bytes).await?;
+    let Digests { sha256, sha1, md5 } = crate::digest::of(&bytes, options.legacy_digests).await?;
     Ok(Prepared {
         name: base_name(file.name.as_deref(), sniffed.format),
         sha256,

@@ -49,11 +49,16 @@ async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<
 }
 
 /// Reads a body chunk by chunk, giving up as soon as it passes `limit`: a chunked upload has no
-/// `Content-Length` to refuse it by. A declared length sizes the buffer once (no doubling).
+/// `Content-Length` to refuse it by. A body whose declared length is within the limit is read
+/// in one piece (one copy into wasm memory, no growing buffer).
 async fn read_body(req: &mut worker::Request, limit: u64, declared: u64) -> Result<Vec<u8>, ApiError> {
     let unreadable = |e: worker::Error| ApiError::bad_request("unreadable_body", format!("the request body could not be read: {e}"));
+    if declared > 0 && declared <= limit {
+        // One copy into wasm memory; the runtime has checked the length against the header.
+        return req.bytes().await.map_err(unreadable);
+    }
     let Ok(mut stream) = req.stream() else { return Ok(Vec::new()) };
-    let mut body = Vec::with_capacity(declared.min(limit) as usize);
+    let mut body = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(unreadable)?;
         if (body.len() + chunk.len()) as u64 > limit {

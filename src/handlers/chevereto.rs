@@ -34,6 +34,7 @@ pub async fn upload<P: Platform>(app: &App<P>, req: &mut Request) -> Response {
 async fn store<P: Platform>(app: &App<P>, req: &mut Request) -> Result<(Uploaded, Layout, Option<String>), ApiError> {
     let image_file = form_has_file_field(req, "image");
     let mut form = upload::read_form(&app.config, req, None)?;
+    form.legacy_digests = true;
     let req = &*req;
     let layout = if form.field(req, "image").is_some() || image_file {
         Layout::ImgBB

@@ -25,6 +25,7 @@ pub async fn upload<P: Platform>(app: &App<P>, req: &mut Request) -> Response {
 
 async fn store<P: Platform>(app: &App<P>, req: &mut Request) -> Result<Value, ApiError> {
     let mut form = upload::read_form(&app.config, req, None)?;
+    form.legacy_digests = true;
     let req = &*req;
     // Lsky albums are numbers; imgbed albums are names, so `album_id` becomes the album.
     if let Some(album) = form.field(req, "album_id").filter(|a| !a.is_empty()) {

@@ -26,6 +26,8 @@ const FILE_FIELDS: [&str; 6] = ["file", "files", "smfile", "source", "image", "l
 pub struct UploadForm {
     pub files: Vec<IncomingFile>,
     pub fields: Vec<(String, String)>,
+    /// The answer shows MD5 and SHA-1 (Lsky, Chevereto).
+    pub legacy_digests: bool,
 }
 
 impl UploadForm {
@@ -45,7 +47,7 @@ pub fn read_form(config: &Config, req: &mut Request, raw_name: Option<&str>) -> 
     let content_type = req.content_type().split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     if content_type == "application/x-www-form-urlencoded" {
         let fields = url::form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-        return Ok(UploadForm { files: Vec::new(), fields });
+        return Ok(UploadForm { fields, ..UploadForm::default() });
     }
     if content_type == "application/json" {
         let value: serde_json::Value = serde_json::from_slice(&body)
@@ -54,7 +56,7 @@ pub fn read_form(config: &Config, req: &mut Request, raw_name: Option<&str>) -> 
             .as_object()
             .map(|o| o.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
             .unwrap_or_default();
-        return Ok(UploadForm { files: Vec::new(), fields });
+        return Ok(UploadForm { fields, ..UploadForm::default() });
     }
     if let Some(boundary) = multipart::boundary(req.content_type()) {
         let mut form = UploadForm::default();
@@ -99,7 +101,7 @@ pub fn read_form(config: &Config, req: &mut Request, raw_name: Option<&str>) -> 
         ));
     }
     let name = raw_name.map(str::to_string).or_else(|| req.query("filename"));
-    Ok(UploadForm { files: vec![IncomingFile { name, bytes: body }], fields: Vec::new() })
+    Ok(UploadForm { files: vec![IncomingFile { name, bytes: body }], ..UploadForm::default() })
 }
 
 /// One stored upload, with everything the API shapes hand back.
@@ -128,7 +130,7 @@ pub async fn store_all<P: Platform>(app: &App<P>, req: &Request, form: UploadFor
     if uploader != Uploader::Admin {
         crate::limits::check(app, req, Limit::Uploads).await?;
     }
-    let options = UploadOptions::from_fields(|k| form.field(req, k))?;
+    let options = UploadOptions { legacy_digests: form.legacy_digests, ..UploadOptions::from_fields(|k| form.field(req, k))? };
     if form.files.is_empty() {
         return Err(ApiError::bad_request("no_file", "the form has no file in it: send the image in a field named 'file'"));
     }
@@ -155,6 +157,7 @@ pub async fn store_all<P: Platform>(app: &App<P>, req: &Request, form: UploadFor
     for p in prepared {
         let original_bytes = p.original_bytes;
         let name = Some(p.name.clone());
+        let legacy = (p.md5.clone(), p.sha1.clone());
         let stored = match library::save(app, p, &options, &uploader).await {
             Ok(s) => s,
             Err(e) => {
@@ -173,6 +176,11 @@ pub async fn store_all<P: Platform>(app: &App<P>, req: &Request, form: UploadFor
         };
         if !stored.deduped {
             new_here.push(stored.meta.clone());
+        }
+        let mut stored = stored;
+        if stored.meta.md5.is_empty() {
+            // A repeat of an image stored without them: these bytes are those bytes.
+            (stored.meta.md5, stored.meta.sha1) = legacy;
         }
         let links = Links::new(&base, &stored.meta, stored.delete_token.as_deref());
         uploaded.push(Uploaded {
