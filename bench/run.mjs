@@ -451,7 +451,7 @@ async function serve() {
   console.log('\n## Serving: /file of a 40 KB JPEG beside a minimal KV + R2 Worker (wrk, 16 connections, 5 s each)');
   const url = await worker({ BENCH: 'serve', MAX_UPLOAD_BYTES: String(25 << 20) });
   // A 40 KB JPEG: a photo made smaller by the Worker itself.
-  const small = Buffer.from(await (await fetch(`${(await put(url, unique(corpus('landscape-3840x2400.jpg')), 'l.jpg')).url}?w=700&f=jpeg&q=80`)).arrayBuffer());
+  const small = Buffer.from(await (await fetch(`${(await put(url, unique(corpus('landscape-3840x2400.jpg')), 'l.jpg')).url}?w=1200&f=jpeg&q=80`)).arrayBuffer());
   const { url: file } = await put(url, small, 'small.jpg');
   const minimal = await minimalWorker();
   const web = await nginx(small);

@@ -18,7 +18,8 @@ pub trait Platform {
 }
 
 pub struct App<P: Platform> {
-    pub config: Config,
+    /// Shared: the Worker parses its settings once per isolate.
+    pub config: Rc<Config>,
     pub blobs: Counted<P::Blobs>,
     pub kv: Counted<P::Kv>,
     pub pool: Counted<P::Pool>,
@@ -31,10 +32,10 @@ pub struct App<P: Platform> {
 }
 
 impl<P: Platform> App<P> {
-    pub fn new(config: Config, blobs: P::Blobs, kv: P::Kv, pool: P::Pool, http: P::Http, edge: P::Cache, limits: P::Limits, now_ms: u64) -> Self {
+    pub fn new(config: impl Into<Rc<Config>>, blobs: P::Blobs, kv: P::Kv, pool: P::Pool, http: P::Http, edge: P::Cache, limits: P::Limits, now_ms: u64) -> Self {
         let ops = Rc::new(Ops::default());
         App {
-            config,
+            config: config.into(),
             blobs: Counted::new(blobs, ops.clone()),
             kv: Counted::new(kv, ops.clone()),
             pool: Counted::new(pool, ops.clone()),

@@ -12,10 +12,10 @@ use crate::error::ApiError;
 use crate::http::{self, Method};
 use crate::security;
 use crate::faults::{Faults, Faulty, Rule};
-use futures_util::StreamExt;
 use std::cell::Cell;
+use worker::wasm_bindgen::prelude::*;
 use std::rc::Rc;
-use worker::{event, Cache, Context, Env, ScheduleContext, ScheduledEvent};
+use worker::{event, web_sys, Cache, Context, Env, ScheduleContext, ScheduledEvent};
 
 thread_local! {
     /// Injected faults and a clock offset, set by tests through `POST /__faults`; they live as
@@ -38,49 +38,102 @@ impl Platform for Cloudflare {
     type Limits = Limits;
 }
 
+/// Takes the runtime's own `Request`: workers-rs's wrapper reads `request.cf` on every request,
+/// which the runtime builds as a fresh object each time.
 #[event(fetch)]
-async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<worker::Response> {
+async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> worker::Result<web_sys::Response> {
     console_error_panic_hook::set_once();
     let resp = match serve(req, &env).await {
         Ok(r) => r,
         Err(e) => crate::router::decorate(http::Response::from(e)),
     };
-    to_worker(resp)
+    to_web(resp)
 }
 
-/// Reads a body chunk by chunk, giving up as soon as it passes `limit`: a chunked upload has no
-/// `Content-Length` to refuse it by. A body whose declared length is within the limit is read
-/// in one piece (one copy into wasm memory, no growing buffer).
-async fn read_body(req: &mut worker::Request, limit: u64, declared: u64) -> Result<Vec<u8>, ApiError> {
-    let unreadable = |e: worker::Error| ApiError::bad_request("unreadable_body", format!("the request body could not be read: {e}"));
-    if declared > 0 && declared <= limit {
-        // One copy into wasm memory; the runtime has checked the length against the header.
-        return req.bytes().await.map_err(unreadable);
+#[wasm_bindgen(module = "/src/glue/http.js")]
+extern "C" {
+    /// See `http.js`: every header in one string, `name:value` per line.
+    #[wasm_bindgen(js_name = headerLines)]
+    fn header_lines(headers: &web_sys::Headers) -> String;
+    #[wasm_bindgen(catch)]
+    fn respond(status: u16, lines: &str, body: &JsValue) -> Result<web_sys::Response, JsValue>;
+}
+
+fn headers_of(headers: &web_sys::Headers) -> http::Headers {
+    header_lines(headers).lines().filter_map(|l| l.split_once(':')).collect()
+}
+
+fn to_web(resp: http::Response) -> worker::Result<web_sys::Response> {
+    let mut lines = String::new();
+    for (k, v) in resp.headers.iter() {
+        lines.push_str(k);
+        lines.push(':');
+        lines.push_str(v);
+        lines.push('\n');
     }
-    let Ok(mut stream) = req.stream() else { return Ok(Vec::new()) };
-    let mut body = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(unreadable)?;
-        if (body.len() + chunk.len()) as u64 > limit {
+    let body: JsValue = match resp.body {
+        http::Body::Stream(s) => s.0.into(),
+        http::Body::Bytes(b) if b.is_empty() => JsValue::NULL,
+        // A copy into JavaScript: the runtime may read a body after wasm memory has moved on.
+        http::Body::Bytes(b) => worker::js_sys::Uint8Array::from(b.as_slice()).into(),
+    };
+    respond(resp.status, &lines, &body).map_err(worker::Error::from)
+}
+
+#[wasm_bindgen(module = "/src/glue/body.js")]
+extern "C" {
+    /// See `body.js`: `next()` gives the next chunk (a view of one reused buffer) or null.
+    type BodyReader;
+    #[wasm_bindgen(js_name = bodyReader)]
+    fn body_reader(stream: &worker::web_sys::ReadableStream) -> BodyReader;
+    #[wasm_bindgen(method)]
+    fn next(this: &BodyReader) -> worker::js_sys::Promise;
+    #[wasm_bindgen(method)]
+    fn cancel(this: &BodyReader) -> worker::js_sys::Promise;
+}
+
+/// Reads a body chunk by chunk straight into one buffer (each chunk copied once), giving up as
+/// soon as it passes `limit`: a chunked upload has no `Content-Length` to refuse it by. A
+/// declared length sizes the buffer.
+async fn read_body(req: &web_sys::Request, limit: u64, declared: u64) -> Result<Vec<u8>, ApiError> {
+    use worker::js_sys::Uint8Array;
+    use worker::wasm_bindgen::JsCast;
+    let unreadable = |e: JsValue| ApiError::bad_request("unreadable_body", format!("the request body could not be read: {e:?}"));
+    let Some(stream) = req.body() else { return Ok(Vec::new()) };
+    let reader = body_reader(&stream);
+    let mut body = Vec::with_capacity(declared.min(limit) as usize);
+    loop {
+        let chunk = worker::wasm_bindgen_futures::JsFuture::from(reader.next()).await.map_err(unreadable)?;
+        if chunk.is_null() {
+            return Ok(body);
+        }
+        let chunk: Uint8Array = chunk.unchecked_into();
+        let (at, n) = (body.len(), chunk.length() as usize);
+        if (at + n) as u64 > limit {
+            let _ = reader.cancel();
             return Err(security::body_too_large(limit));
         }
-        body.extend_from_slice(&chunk);
+        if body.capacity() < at + n {
+            // Unknown length: double, but never past the limit.
+            body.reserve_exact(((at * 2).max(at + n) as u64).min(limit) as usize - at);
+        }
+        body.resize(at + n, 0);
+        chunk.copy_to(&mut body[at..]);
     }
-    Ok(body)
 }
 
-async fn serve(mut req: worker::Request, env: &Env) -> Result<http::Response, ApiError> {
-    let config = Config::from_vars(|name| env.var(name).ok().map(|v| v.to_string()))?;
-    let method = Method::parse(req.method().as_ref());
-    let url = req.url().map_err(|e| ApiError::bad_request("bad_url", e.to_string()))?;
-    let headers: http::Headers = req.headers().entries().collect();
+async fn serve(req: web_sys::Request, env: &Env) -> Result<http::Response, ApiError> {
+    let config = config(env)?;
+    let method = Method::parse(&req.method());
+    let url = url::Url::parse(&req.url()).map_err(|e| ApiError::bad_request("bad_url", e.to_string()))?;
+    let headers = headers_of(&req.headers());
     let mut request = http::Request { method, url, headers, body: Vec::new() };
     if let Some(refusal) = crate::router::before_body(&config, &request) {
         return Ok(refusal);
     }
     if matches!(method, Method::Post | Method::Put | Method::Patch) {
         let declared = request.header("content-length").and_then(|v| v.trim().parse().ok()).unwrap_or(0);
-        request.body = match read_body(&mut req, crate::router::body_limit(&config, &request), declared).await {
+        request.body = match read_body(&req, crate::router::body_limit(&config, &request), declared).await {
             Ok(body) => body,
             Err(e) => return Ok(crate::router::decorate(crate::router::shaped(&request, e))),
         };
@@ -93,16 +146,30 @@ async fn serve(mut req: worker::Request, env: &Env) -> Result<http::Response, Ap
     Ok(crate::router::handle(&app, request).await)
 }
 
-fn app(config: Config, env: &Env) -> Result<App<Cloudflare>, ApiError> {
+/// The settings, read once per isolate: an isolate's variables never change, and reading some
+/// fifty of them through the JS boundary on every request was a fifth of a view's CPU.
+fn config(env: &Env) -> Result<Rc<Config>, ApiError> {
+    thread_local! {
+        static CONFIG: std::cell::OnceCell<Rc<Config>> = const { std::cell::OnceCell::new() };
+    }
+    if let Some(c) = CONFIG.with(|c| c.get().cloned()) {
+        return Ok(c);
+    }
+    let c = Rc::new(Config::from_vars(|name| env.var(name).ok().map(|v| v.to_string()))?);
+    CONFIG.with(|cell| cell.set(c.clone()).ok());
+    Ok(c)
+}
+
+fn app(config: Rc<Config>, env: &Env) -> Result<App<Cloudflare>, ApiError> {
     let binding = |e: worker::Error| {
         crate::log::error(&format!("a binding is missing from wrangler.toml: {e}"));
         ApiError::internal("the Worker is not configured completely: see the log")
     };
     let faults = FAULTS.with(Rc::clone);
-    let blobs = Faulty::new(r2::R2(env.bucket("IMAGES").map_err(binding)?), faults.clone());
+    let blobs = Faulty::new(r2::R2::from_env(env, "IMAGES").map_err(binding)?, faults.clone());
     let kv = Faulty::new(kv::WorkersKv(env.kv("META").map_err(binding)?), faults.clone());
-    let stub = env.durable_object("POOL").and_then(|ns| ns.id_from_name("pools")?.get_stub()).map_err(binding)?;
-    let pool = Faulty::new(pool::DoPool(stub), faults.clone());
+    env.durable_object("POOL").map_err(binding)?;
+    let pool = Faulty::new(pool::DoPool::new(env.clone()), faults.clone());
     let http = Faulty::new(fetch::WorkerFetch, faults);
     let now_ms = worker::Date::now().as_millis() + CLOCK_OFFSET_MS.with(Cell::get);
     Ok(App::<Cloudflare>::new(config, blobs, kv, pool, http, EdgeCache, Limits(env.clone()), now_ms))
@@ -146,7 +213,7 @@ async fn set_faults(app: &App<Cloudflare>, req: &http::Request) -> http::Respons
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     console_error_panic_hook::set_once();
     let run = async {
-        let config = Config::from_vars(|name| env.var(name).ok().map(|v| v.to_string()))?;
+        let config = config(&env)?;
         crate::repair::run(&app(config, &env)?).await
     };
     match run.await {
@@ -178,7 +245,7 @@ struct EdgeCache;
 impl crate::storage::EdgeCache for EdgeCache {
     async fn get(&self, key: &str) -> Option<http::Response> {
         let hit = Cache::default().get(key, false).await.ok()??;
-        let headers: http::Headers = hit.headers().entries().collect();
+        let headers = headers_of(&hit.headers().0);
         let status = hit.status_code();
         // The cached body is piped to the client as it is.
         let body = match hit.into_parts().1 {
@@ -193,24 +260,12 @@ impl crate::storage::EdgeCache for EdgeCache {
         if matches!(resp.body, http::Body::Stream(_)) {
             return;
         }
-        if let Ok(copy) = to_worker(resp.clone()) {
+        if let Ok(copy) = to_web(resp.clone()) {
+            let copy = worker::Response::from(copy);
             let _ = Cache::default().put(key, copy).await;
         }
     }
     async fn delete(&self, key: &str) -> bool {
         matches!(Cache::default().delete(key, false).await, Ok(worker::CacheDeletionOutcome::Success))
     }
-}
-
-fn to_worker(resp: http::Response) -> worker::Result<worker::Response> {
-    let out = match resp.body {
-        http::Body::Stream(s) => worker::Response::from_body(worker::ResponseBody::Stream(s.0))?,
-        body if body.is_empty() => worker::Response::empty()?,
-        http::Body::Bytes(b) => worker::Response::from_bytes(b)?,
-    };
-    let headers = worker::Headers::new();
-    for (k, v) in resp.headers.iter() {
-        headers.set(k, v)?;
-    }
-    Ok(out.with_status(resp.status).with_headers(headers))
 }

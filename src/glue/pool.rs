@@ -33,16 +33,32 @@ enum Op {
     Settle { key: String, id: Option<String> },
 }
 
-pub struct DoPool(pub Stub);
+/// The index Durable Object's stub, made on first use: most views never call it.
+pub struct DoPool {
+    env: worker::Env,
+    stub: std::cell::OnceCell<Stub>,
+}
 
 impl DoPool {
+    pub fn new(env: worker::Env) -> DoPool {
+        DoPool { env, stub: std::cell::OnceCell::new() }
+    }
+
+    fn stub(&self) -> worker::Result<&Stub> {
+        if let Some(stub) = self.stub.get() {
+            return Ok(stub);
+        }
+        let stub = self.env.durable_object("POOL")?.id_from_name("pools")?.get_stub()?;
+        Ok(self.stub.get_or_init(|| stub))
+    }
+
     async fn call<T: serde::de::DeserializeOwned>(&self, op: &Op) -> StoreResult<T> {
         let err = |e: worker::Error| StoreError(format!("pool: {e}"));
         let body = serde_json::to_string(op).map_err(|e| StoreError(e.to_string()))?;
         let mut init = RequestInit::new();
         init.with_method(Method::Post).with_body(Some(body.into()));
         let req = Request::new_with_init("https://pool/", &init).map_err(err)?;
-        let mut resp = self.0.fetch_with_request(req).await.map_err(err)?;
+        let mut resp = self.stub().map_err(err)?.fetch_with_request(req).await.map_err(err)?;
         if resp.status_code() != 200 {
             // The SQL error text goes to the log, never to a client.
             crate::log::error(&format!("pool: {}", resp.text().await.unwrap_or_default()));

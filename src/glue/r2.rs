@@ -2,10 +2,34 @@
 
 use crate::http::Stream;
 use crate::storage::{Blob, Blobs, Listed, StoreError, StoreResult};
-use std::collections::HashMap;
-use worker::{Bucket, HttpMetadata, Include, Range, ResponseBody};
+use worker::js_sys::{Object, Promise, Reflect, Uint8Array};
+use worker::wasm_bindgen::prelude::*;
+use worker::wasm_bindgen::JsCast;
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{Bucket, Include, Range, ResponseBody};
 
-pub struct R2(pub Bucket);
+/// The bucket through workers-rs, and the same binding as a plain JS object for `put`.
+pub struct R2 {
+    pub bucket: Bucket,
+    raw: RawBucket,
+}
+
+impl R2 {
+    pub fn from_env(env: &worker::Env, name: &str) -> worker::Result<R2> {
+        let bucket = env.bucket(name)?;
+        let raw = Reflect::get(env, &JsValue::from_str(name)).map_err(worker::Error::from)?.unchecked_into();
+        Ok(R2 { bucket, raw })
+    }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// `R2Bucket.put` taking a view of the bytes: workers-rs's `put` copies a `Vec` into a new
+    /// JS array first, a second whole copy of every upload.
+    type RawBucket;
+    #[wasm_bindgen(method, catch)]
+    fn put(this: &RawBucket, key: &str, value: &Uint8Array, options: &Object) -> Result<Promise, JsValue>;
+}
 
 fn err(e: worker::Error) -> StoreError {
     StoreError(format!("R2: {e}"))
@@ -13,14 +37,29 @@ fn err(e: worker::Error) -> StoreError {
 
 impl Blobs for R2 {
     async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str, custom: &[(&str, &str)]) -> StoreResult<()> {
-        let custom: HashMap<String, String> = custom.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let http = HttpMetadata { content_type: Some(content_type.to_string()), ..Default::default() };
-        self.0.put(key, bytes).http_metadata(http).custom_metadata(custom).execute().await.map_err(err)?;
+        let js_err = |e: JsValue| StoreError(format!("R2: {e:?}"));
+        let object = |pairs: &[(&str, &JsValue)]| -> Result<Object, JsValue> {
+            let o = Object::new();
+            for (k, v) in pairs {
+                Reflect::set(&o, &JsValue::from_str(k), v)?;
+            }
+            Ok(o)
+        };
+        let custom: Vec<(&str, JsValue)> = custom.iter().map(|(k, v)| (*k, JsValue::from_str(v))).collect();
+        let custom = object(&custom.iter().map(|(k, v)| (*k, v)).collect::<Vec<_>>()).map_err(js_err)?;
+        let http = object(&[("contentType", &JsValue::from_str(content_type))]).map_err(js_err)?;
+        let options = object(&[("httpMetadata", &http.into()), ("customMetadata", &custom.into())]).map_err(js_err)?;
+        // SAFETY: the runtime takes the bytes during this call (holding on to the memory they
+        // are in), before anything can grow wasm memory; `bytes` outlives the whole put.
+        let view = unsafe { Uint8Array::view(&bytes) };
+        let started = self.raw.put(key, &view, &options).map_err(js_err)?;
+        JsFuture::from(started).await.map_err(js_err)?;
+        drop(bytes);
         Ok(())
     }
 
     async fn get(&self, key: &str, range: Option<(u64, u64)>) -> StoreResult<Option<Blob>> {
-        let mut get = self.0.get(key);
+        let mut get = self.bucket.get(key);
         if let Some((offset, length)) = range {
             get = get.range(Range::OffsetWithLength { offset, length });
         }
@@ -37,18 +76,18 @@ impl Blobs for R2 {
     }
 
     async fn head(&self, key: &str) -> StoreResult<Option<Vec<(String, String)>>> {
-        match self.0.head(key).await.map_err(err)? {
+        match self.bucket.head(key).await.map_err(err)? {
             None => Ok(None),
             Some(object) => Ok(Some(object.custom_metadata().map_err(err)?.into_iter().collect())),
         }
     }
 
     async fn delete(&self, key: &str) -> StoreResult<()> {
-        self.0.delete(key).await.map_err(err)
+        self.bucket.delete(key).await.map_err(err)
     }
 
     async fn list(&self, prefix: &str, after: Option<&str>, limit: u32) -> StoreResult<Vec<Listed>> {
-        let mut list = self.0.list().prefix(prefix).limit(limit).include(vec![Include::CustomMetadata]);
+        let mut list = self.bucket.list().prefix(prefix).limit(limit).include(vec![Include::CustomMetadata]);
         if let Some(after) = after {
             list = list.start_after(after);
         }
