@@ -3,7 +3,7 @@
 use crate::config::Config;
 use crate::http::Request;
 use crate::limits::RateLimiter;
-use crate::storage::{Blobs, Counted, EdgeCache, Kv, Ops, Pool};
+use crate::storage::{Blobs, Counted, EdgeCache, Images, Kv, Ops, Pool};
 use crate::upstream::Http;
 use std::rc::Rc;
 
@@ -15,6 +15,7 @@ pub trait Platform {
     type Http: Http;
     type Cache: EdgeCache;
     type Limits: RateLimiter;
+    type Images: Images;
 }
 
 pub struct App<P: Platform> {
@@ -26,13 +27,25 @@ pub struct App<P: Platform> {
     pub http: P::Http,
     pub edge: P::Cache,
     pub limits: P::Limits,
+    pub images: P::Images,
     pub ops: Rc<Ops>,
     /// Milliseconds since the epoch, from the platform clock.
     pub now_ms: u64,
 }
 
 impl<P: Platform> App<P> {
-    pub fn new(config: impl Into<Rc<Config>>, blobs: P::Blobs, kv: P::Kv, pool: P::Pool, http: P::Http, edge: P::Cache, limits: P::Limits, now_ms: u64) -> Self {
+    #[allow(clippy::too_many_arguments)] // one per port
+    pub fn new(
+        config: impl Into<Rc<Config>>,
+        blobs: P::Blobs,
+        kv: P::Kv,
+        pool: P::Pool,
+        http: P::Http,
+        edge: P::Cache,
+        limits: P::Limits,
+        images: P::Images,
+        now_ms: u64,
+    ) -> Self {
         let ops = Rc::new(Ops::default());
         App {
             config: config.into(),
@@ -42,6 +55,7 @@ impl<P: Platform> App<P> {
             http,
             edge,
             limits,
+            images,
             ops,
             now_ms,
         }

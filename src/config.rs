@@ -59,6 +59,9 @@ pub struct Config {
     pub public_url: Option<String>,
     /// When set, new transform variants need a `sig` (`TRANSFORM_SIGNING_KEY`).
     pub transform_signing_key: Option<String>,
+    /// Who makes variants (`TRANSFORM_ENGINE`): Cloudflare Images, the wasm pipeline, or the
+    /// binding when one is bound (`auto`).
+    pub transform_engine: Engine,
     /// Widths anyone may ask for without a signature (`TRANSFORM_WIDTHS`, e.g. `320,640,1280`).
     pub transform_widths: Vec<u32>,
     /// Most variants one image may have (`MAX_VARIANTS_PER_IMAGE`).
@@ -87,6 +90,15 @@ pub struct Config {
     pub placeholders_in_random: bool,
     /// Host names that answer with random images (`RANDOM_HOSTS`, see [`crate::random::host_route`]).
     pub random_hosts: Option<String>,
+}
+
+/// The transform engine setting. `Auto` is the Images binding when one is bound: it works
+/// outside the isolate, so a new variant costs no Worker CPU; otherwise the wasm pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Auto,
+    Images,
+    Wasm,
 }
 
 /// `REVIEW_MODE`: `off` publishes at once, `manual` holds every upload for approval, `auto`
@@ -163,6 +175,7 @@ impl Default for Config {
             compress_uploads: false,
             compress_quality: 82,
             transform_signing_key: None,
+            transform_engine: Engine::Auto,
             transform_widths: Vec::new(),
             max_variants_per_image: 50,
         }
@@ -272,6 +285,12 @@ impl Config {
                 Some(v) => v.parse().ok().filter(|q| (1..=100).contains(q)).ok_or_else(|| bad("COMPRESS_QUALITY", &v, "a number from 1 to 100"))?,
             },
             transform_signing_key: get("TRANSFORM_SIGNING_KEY"),
+            transform_engine: match get("TRANSFORM_ENGINE").map(|v| v.to_ascii_lowercase()).as_deref() {
+                None | Some("auto") => Engine::Auto,
+                Some("images") => Engine::Images,
+                Some("wasm") => Engine::Wasm,
+                Some(v) => return Err(bad("TRANSFORM_ENGINE", v, "auto, images or wasm")),
+            },
             transform_widths: match get("TRANSFORM_WIDTHS") {
                 None => Vec::new(),
                 Some(v) => v

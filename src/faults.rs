@@ -118,7 +118,7 @@ impl<T: Blobs> Blobs for Faulty<T> {
             (Some(Mode::Garbage), Some(b)) => {
                 let bytes = b.body.read_all().await.map_err(|e| StoreError(format!("r2 get: {e}")))?;
                 let body = Stream::from_bytes(bytes.iter().map(|x| x ^ 0x5a).collect()).map_err(StoreError)?;
-                Ok(Some(Blob { body, size: b.size }))
+                Ok(Some(Blob { body, size: b.size, custom: b.custom }))
             }
             (_, blob) => Ok(blob),
         }

@@ -42,6 +42,7 @@ pub mod pages;
 pub mod placeholder;
 pub mod random;
 pub mod repair;
+pub mod render;
 pub mod replicate;
 pub mod router;
 pub mod security;

@@ -8,7 +8,7 @@ use crate::limits::{Limit, RateLimiter};
 use crate::placeholder::{self, Claim};
 use serde_json::Value;
 use crate::random::{self, PoolEntry, PoolTable};
-use crate::storage::{Blob, Blobs, EdgeCache, Kv, Listed, Pool, StoreError, StoreResult};
+use crate::storage::{Blob, Blobs, EdgeCache, Images, ImagesError, Kv, Listed, Pool, StoreError, StoreResult};
 use crate::upstream::{Http, OutRequest, OutResponse, UpstreamError};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -24,6 +24,19 @@ impl<'a> Platform for MemoryPlatform<'a> {
     type Http = Faulty<&'a MemoryHttp>;
     type Cache = &'a MemoryCache;
     type Limits = &'a MemoryLimits;
+    type Images = NoImages;
+}
+
+/// No Cloudflare Images binding: natively, every variant is made by the wasm pipeline.
+pub struct NoImages;
+
+impl Images for NoImages {
+    fn bound(&self) -> bool {
+        false
+    }
+    async fn transform(&self, _: crate::http::Stream, _: &str, _: &crate::transform::engine::Spec) -> Result<Vec<u8>, ImagesError> {
+        Err(ImagesError::Failed("no [images] binding".into()))
+    }
 }
 
 /// The rate-limiting binding as counters that never reset: `caps` holds the limits that are
@@ -343,13 +356,13 @@ impl Blobs for MemoryBlobs {
     }
     async fn get(&self, key: &str, range: Option<(u64, u64)>) -> StoreResult<Option<Blob>> {
         self.check()?;
-        Ok(self.objects.borrow().get(key).map(|(bytes, _)| {
+        Ok(self.objects.borrow().get(key).map(|(bytes, custom)| {
             let size = bytes.len() as u64;
             let bytes = match range {
                 Some((offset, len)) => bytes[offset as usize..(offset + len) as usize].to_vec(),
                 None => bytes.clone(),
             };
-            Blob { body: crate::http::Stream(bytes), size }
+            Blob { body: crate::http::Stream(bytes), size, custom: custom.clone() }
         }))
     }
     async fn head(&self, key: &str) -> StoreResult<Option<Vec<(String, String)>>> {

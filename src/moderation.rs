@@ -9,6 +9,7 @@ use crate::config::ReviewMode;
 use crate::ingest::Prepared;
 use crate::meta::{Moderation, Status};
 use crate::replicate::Replicate;
+use crate::storage::Images;
 use crate::transform::options::{OutFormat, Options};
 use base64::Engine;
 
@@ -47,8 +48,13 @@ async fn classify<P: Platform>(app: &App<P>, file: &Prepared) -> Option<(String,
         return None;
     };
     let opts = Options { width: Some(PREVIEW_SIDE), height: Some(PREVIEW_SIDE), quality: 80, ..Options::default() };
-    let preview = match crate::transform::run(&file.bytes, &file.sniffed, &opts, OutFormat::Jpeg) {
-        Ok(p) => p,
+    let source = crate::render::Source::Bytes { bytes: &file.bytes, sniffed: &file.sniffed, sha256: &file.sha256 };
+    let made = async {
+        let engine = crate::transform::engine::choose(c.transform_engine, app.images.bound(), file.sniffed.format, OutFormat::Jpeg)?;
+        crate::render::render(app, source, &opts, OutFormat::Jpeg, engine).await
+    };
+    let preview = match made.await {
+        Ok((p, _)) => p,
         Err(e) => {
             crate::log::error(&format!("moderation: no preview: {}", e.message));
             return None;

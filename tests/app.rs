@@ -52,6 +52,7 @@ impl World {
             Faulty::new(&self.http, f(())),
             &self.edge,
             &self.limits,
+            imgbed::memory::NoImages,
             self.blobs.clock.get(),
         );
         pollster::block_on(handle(&app, req))
@@ -496,7 +497,7 @@ fn the_repair_run_mends_leftovers_in_bounded_batches_and_reports_them() {
     // A young orphan may be an upload under way: it is left alone.
     let cron = |w: &World| {
         let app = App::<MemoryPlatform>::new(config(), Faulty::new(&w.blobs, w.faults.clone()), Faulty::new(&w.kv, w.faults.clone()),
-            Faulty::new(&w.pool, w.faults.clone()), Faulty::new(&w.http, w.faults.clone()), &w.edge, &w.limits, w.blobs.clock.get());
+            Faulty::new(&w.pool, w.faults.clone()), Faulty::new(&w.http, w.faults.clone()), &w.edge, &w.limits, imgbed::memory::NoImages, w.blobs.clock.get());
         pollster::block_on(imgbed::repair::run(&app)).unwrap()
     };
     let first = cron(&w);

@@ -2,6 +2,7 @@
 //! over the `IMAGES` (R2) and `META` (KV) bindings, and hands the request to the router.
 
 mod fetch;
+mod images;
 mod kv;
 mod pool;
 mod r2;
@@ -36,6 +37,7 @@ impl Platform for Cloudflare {
     type Http = Faulty<fetch::WorkerFetch>;
     type Cache = EdgeCache;
     type Limits = Limits;
+    type Images = images::CfImages;
 }
 
 /// Takes the runtime's own `Request`: workers-rs's wrapper reads `request.cf` on every request,
@@ -172,7 +174,7 @@ fn app(config: Rc<Config>, env: &Env) -> Result<App<Cloudflare>, ApiError> {
     let pool = Faulty::new(pool::DoPool::new(env.clone()), faults.clone());
     let http = Faulty::new(fetch::WorkerFetch, faults);
     let now_ms = worker::Date::now().as_millis() + CLOCK_OFFSET_MS.with(Cell::get);
-    Ok(App::<Cloudflare>::new(config, blobs, kv, pool, http, EdgeCache, Limits(env.clone()), now_ms))
+    Ok(App::<Cloudflare>::new(config, blobs, kv, pool, http, EdgeCache, Limits(env.clone()), images::CfImages::from_env(env), now_ms))
 }
 
 /// `POST /__faults` `{"rules": [Rule…], "clock_offset_ms": n, "drop_objects": [key…],

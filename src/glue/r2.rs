@@ -67,12 +67,14 @@ impl Blobs for R2 {
         // `Object::range()` panics in workers-rs 0.8, so the caller computes ranges itself.
         let size = object.size();
         let body = object.body().ok_or_else(|| StoreError(format!("R2: object {key} has no body")))?;
+        let custom = object.custom_metadata().map_err(err)?.into_iter().collect();
         // The runtime's own stream: served without passing through wasm memory.
-        match body.response_body().map_err(err)? {
-            ResponseBody::Stream(s) => Ok(Some(Blob { body: Stream(s), size })),
-            ResponseBody::Body(bytes) => Ok(Some(Blob { body: Stream::from_bytes(bytes).map_err(StoreError)?, size })),
-            ResponseBody::Empty => Ok(Some(Blob { body: Stream::from_bytes(Vec::new()).map_err(StoreError)?, size })),
-        }
+        let body = match body.response_body().map_err(err)? {
+            ResponseBody::Stream(s) => Stream(s),
+            ResponseBody::Body(bytes) => Stream::from_bytes(bytes).map_err(StoreError)?,
+            ResponseBody::Empty => Stream::from_bytes(Vec::new()).map_err(StoreError)?,
+        };
+        Ok(Some(Blob { body, size, custom }))
     }
 
     async fn head(&self, key: &str) -> StoreResult<Option<Vec<(String, String)>>> {

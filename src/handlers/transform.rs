@@ -12,10 +12,12 @@ use crate::limits::Limit;
 use crate::ids::{hmac_base64, sha256_hex};
 use crate::meta::{ImageMeta, Status};
 use crate::security::SOURCE_TOO_LARGE;
-use crate::sniff::{sniff, Format};
-use crate::storage::{Blobs, EdgeCache, Pool};
+use crate::sniff::Format;
+use crate::render::Source;
+use crate::storage::{Blobs, EdgeCache, Images, Pool};
+use crate::transform::engine::{self, Which};
 use crate::transform::options::{negotiate, OutFormat, Options};
-use crate::transform::{run, same_format};
+use crate::transform::same_format;
 
 /// The edge-cache (Cache API) key for a transform: its URL, the image it is of (a placeholder
 /// URL can come to name another image when it is made again), and which side of the `f=auto`
@@ -87,14 +89,15 @@ fn original(meta: &ImageMeta, why: &str) -> Response {
 }
 
 pub async fn serve<P: Platform>(app: &App<P>, req: &Request, meta: &ImageMeta, opts: Options, pairs: &[(String, String)]) -> Result<Response, ApiError> {
-    if meta.animated || meta.format == Format::Avif {
+    if meta.animated {
         return Ok(original(meta, "animated and AVIF images are served as they are"));
     }
     let accept = req.header("accept").unwrap_or("");
     let may_have_alpha = !matches!(meta.format, Format::Jpeg);
     let format = negotiate(opts.format, accept, may_have_alpha, same_format(meta.format));
-    if format == OutFormat::Avif {
-        return Err(ApiError::bad_request("bad_parameter", "format=avif is not available as an output: use webp or jpeg"));
+    let engine = engine::choose(app.config.transform_engine, app.images.bound(), meta.format, format)?;
+    if meta.format == Format::Avif && engine == Which::Wasm {
+        return Ok(original(meta, "animated and AVIF images are served as they are"));
     }
     let key = format!("{}{}", variant_prefix(&meta.id), opts.key(format));
     let etag = format!("\"{}-{}\"", &meta.sha256[..16.min(meta.sha256.len())], &sha256_hex(key.as_bytes())[..16]);
@@ -119,8 +122,10 @@ pub async fn serve<P: Platform>(app: &App<P>, req: &Request, meta: &ImageMeta, o
     }
     if let Some(blob) = app.blobs.get(&key, None).await? {
         // Variants are small; held as bytes so that one read serves and fills the edge cache.
+        let made_by = blob.custom.iter().find(|(k, _)| k == "engine").map_or("wasm", |(_, v)| v.as_str()).to_string();
         let bytes = blob.body.read_all().await.map_err(|e| crate::storage::StoreError(format!("R2 variant {key}: {e}")))?;
         resp.headers.set("x-variant-cache", "hit");
+        resp.headers.set("x-transform-engine", made_by);
         return Ok(cached(app, &meta.id, edge_key, finish(req, resp, bytes)).await);
     }
     guard(app, req, &meta.id, &opts, pairs).await?;
@@ -133,12 +138,8 @@ pub async fn serve<P: Platform>(app: &App<P>, req: &Request, meta: &ImageMeta, o
             app.config.max_variants_per_image
         )));
     }
-    let made = async {
-        let source = crate::library::read_verified(app, meta).await?;
-        let sniffed = sniff(&source)?;
-        run(&source, &sniffed, &opts, format)
-    };
-    let out = match made.await {
+    let made = crate::render::render(app, Source::Stored(meta), &opts, format, engine).await;
+    let (out, engine) = match made {
         Ok(out) => out,
         Err(e) => {
             app.pool.release_variant(&meta.id, &key).await?;
@@ -148,8 +149,9 @@ pub async fn serve<P: Platform>(app: &App<P>, req: &Request, meta: &ImageMeta, o
             };
         }
     };
-    app.blobs.put(&key, out.clone(), format.mime(), &[("id", &meta.id)]).await?;
+    app.blobs.put(&key, out.clone(), format.mime(), &[("id", &meta.id), ("engine", engine.name())]).await?;
     resp.headers.set("x-variant-cache", "miss");
+    resp.headers.set("x-transform-engine", engine.name());
     let mut resp = cached(app, &meta.id, edge_key, finish(req, resp, out)).await;
     if let (true, Some(bytes)) = (admin, wasm_memory_bytes()) {
         // Wasm memory only grows, so this is the isolate's peak so far: for the operator's

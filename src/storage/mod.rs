@@ -36,11 +36,13 @@ impl From<StoreError> for ApiError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// An object's bytes (or the requested slice of them), as a stream, and its full size.
+/// An object's bytes (or the requested slice of them), as a stream, its full size and its
+/// custom metadata.
 #[derive(Debug, Clone)]
 pub struct Blob {
     pub body: crate::http::Stream,
     pub size: u64,
+    pub custom: Vec<(String, String)>,
 }
 
 /// An object in a listing: its key, when it was written, and the image id it was stored for.
@@ -116,6 +118,26 @@ pub trait Pool {
     async fn session_start(&self, nonce: &str, until_ms: u64, now_ms: u64) -> StoreResult<()>;
     async fn session_live(&self, nonce: &str, now_ms: u64) -> StoreResult<bool>;
     async fn session_end(&self, nonce: &str) -> StoreResult<()>;
+}
+
+/// Why Cloudflare Images made no variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImagesError {
+    /// The source did not match its record's SHA-256: storage answered with something else.
+    Garbled,
+    /// The binding refused or failed (an unreadable source, the month's allowance used up, an
+    /// outage): the text is for logs only.
+    Failed(String),
+}
+
+/// Cloudflare Images through the `[images]` binding: transforms outside the isolate.
+#[allow(async_fn_in_trait)]
+pub trait Images {
+    /// Whether a binding is configured at all.
+    fn bound(&self) -> bool;
+    /// Transforms the image streaming in from `input`, which must hash to `sha256` (checked as
+    /// it passes), and returns the output's bytes.
+    async fn transform(&self, input: crate::http::Stream, sha256: &str, spec: &crate::transform::engine::Spec) -> Result<Vec<u8>, ImagesError>;
 }
 
 /// This location's HTTP cache (the Cache API): free, per data centre, and keyed by whatever the

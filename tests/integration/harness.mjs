@@ -214,6 +214,11 @@ export function probe(b) {
     if (kind === 'VP8X') return { format: 'webp', width: 1 + b.readUIntLE(24, 3), height: 1 + b.readUIntLE(27, 3), lossy: b.includes(Buffer.from('VP8 ')) };
     if (kind === 'VP8L') { const bits = b.readUInt32LE(21); return { format: 'webp', lossy: false, width: (bits & 0x3fff) + 1, height: ((bits >> 14) & 0x3fff) + 1 }; }
   }
+  if (b.subarray(4, 12).toString() === 'ftypavif') {
+    // The size is in the first image spatial extent ('ispe') property.
+    const at = b.indexOf('ispe');
+    return { format: 'avif', width: at > 0 ? b.readUInt32BE(at + 8) : 0, height: at > 0 ? b.readUInt32BE(at + 12) : 0 };
+  }
   return { format: 'unknown' };
 }
 

@@ -6,6 +6,9 @@ import { createHmac } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
 import { worker, corpus, unique, uploadOne, errorOf, probe, makePng, u16, ADMIN_TOKEN, UPLOAD_TOKEN } from './harness.mjs';
 
+/** The wasm pipeline, whatever wrangler.toml binds: these tests pin its own behaviour. */
+const WASM = { TRANSFORM_ENGINE: 'wasm' };
+
 const get = async (url, headers = {}) => {
   const r = await fetch(url, { headers });
   return { r, body: Buffer.from(await r.arrayBuffer()) };
@@ -13,7 +16,7 @@ const get = async (url, headers = {}) => {
 
 describe('transforms', () => {
   it('gives the exact size for every fit mode', async () => {
-    const url = await worker();
+    const url = await worker(WASM);
     const { src } = await uploadOne(url, unique(corpus('landscape-3840x2400.jpg')), 'l.jpg');
     for (const [q, w, h] of [
       ['w=800', 800, 500], ['h=300', 480, 300], ['w=400&h=400&fit=scale-down', 400, 250], ['w=400&h=400&fit=contain', 400, 250],
@@ -29,7 +32,7 @@ describe('transforms', () => {
   });
 
   it('encodes every output format, lossy WebP included, with no EXIF left', async () => {
-    const url = await worker();
+    const url = await worker(WASM);
     const { src } = await uploadOne(url, unique(corpus('exif-orientation6-gps.jpg')), 'phone.jpg');
     for (const f of ['jpeg', 'png', 'webp', 'gif']) {
       const { r, body } = await get(`${url}${src}?w=300&f=${f}`);
@@ -47,7 +50,7 @@ describe('transforms', () => {
   });
 
   it('negotiates f=auto from Accept and says Vary: Accept', async () => {
-    const url = await worker();
+    const url = await worker(WASM);
     const { src } = await uploadOne(url, unique(corpus('landscape-3840x2400.jpg')), 'l.jpg');
     const chrome = await get(`${url}${src}?w=320&f=auto`, { Accept: 'image/avif,image/webp,image/apng,image/*,*/*;q=0.8' });
     assert.equal(probe(chrome.body).format, 'webp');
@@ -60,7 +63,7 @@ describe('transforms', () => {
   });
 
   it('stores a variant once and serves it from storage after (X-Variant-Cache: hit)', async () => {
-    const url = await worker();
+    const url = await worker(WASM);
     const { src } = await uploadOne(url, unique(corpus('small-320x211.jpg')), 's.jpg');
     const first = await get(`${url}${src}?width=100&quality=70`);
     assert.equal(first.r.headers.get('x-variant-cache'), 'miss');
@@ -80,7 +83,7 @@ describe('transforms', () => {
 
   it('transforms the 24 MP photo within 64 MB of wasm memory', async () => {
     // A fresh isolate of its own, so the figure is this transform's peak.
-    const url = await worker({ PROBE: '24mp' });
+    const url = await worker({ ...WASM, PROBE: '24mp' });
     const { src } = await uploadOne(url, unique(corpus('phone-24MP-6000x4000.jpg')), 'p.jpg');
     const { r, body } = await get(`${url}${src}?w=800&f=webp`, { Authorization: `Bearer ${ADMIN_TOKEN}` });
     assert.equal(r.status, 200);
@@ -95,7 +98,7 @@ describe('transforms', () => {
   });
 
   it('refuses decompression bombs cleanly', async () => {
-    const url = await worker();
+    const url = await worker(WASM);
     // A 20000×20000 1-bit PNG: 50 KB on disk, 1.6 GB as RGBA. Over 12,000 px a side: refused
     // at upload, nothing stored.
     const png = (w, h) => makePng(w, h, 1, 0, deflateSync(Buffer.alloc((1 + w / 8) * h), { level: 9 }));
@@ -119,7 +122,7 @@ describe('transforms', () => {
   });
 
   it('bad parameters → 400 naming the parameter', async () => {
-    const url = await worker();
+    const url = await worker(WASM);
     const { src } = await uploadOne(url, unique(corpus('small-320x211.jpg')), 's.jpg');
     for (const [q, name] of [['w=0', 'w='], ['width=abc', 'width='], ['h=99999', 'h='], ['fit=stretch', 'fit='], ['q=0', 'q='],
       ['f=tiff', 'f='], ['dpr=5', 'dpr='], ['blur=999', 'blur='], ['rotate=45', 'rotate='], ['flip=x', 'flip='],
@@ -132,7 +135,7 @@ describe('transforms', () => {
   });
 
   it('passes animated GIFs through untransformed', async () => {
-    const url = await worker();
+    const url = await worker(WASM);
     const { src } = await uploadOne(url, unique(corpus('animated-400x300.gif')), 'a.gif');
     const r = await fetch(`${url}${src}?w=100`, { redirect: 'manual' });
     assert.equal(r.status, 307);
@@ -140,12 +143,64 @@ describe('transforms', () => {
   });
 
   it('applies transforms to random images', async () => {
-    const url = await worker();
+    const url = await worker(WASM);
     const album = `tr-${Date.now()}`;
     await uploadOne(url, unique(corpus('portrait-1600x2400.jpg')), 'p.jpg', `?album=${album}`);
     const { r, body } = await get(`${url}/random?album=${album}&w=160&f=webp`);
     assert.equal(r.headers.get('cache-control'), 'no-store');
     assert.deepEqual([probe(body).format, probe(body).width, probe(body).height], ['webp', 160, 240]);
+  });
+});
+
+describe('transform engines', () => {
+  // Cloudflare Images runs on Sharp under wrangler dev: it honours sizes, rotation and formats
+  // (blur, fit and quality only in production), so these tests check what both engines must
+  // agree on: the exact size and the format of every answer.
+  const grammar = [
+    ['w=800', 800, 500], ['h=300', 480, 300], ['w=400&h=400&fit=scale-down', 400, 250], ['w=400&h=400&fit=contain', 400, 250],
+    ['w=400&h=400&fit=cover', 400, 400], ['w=400&h=400&fit=crop', 400, 400], ['w=400&h=400&fit=pad&bg=000', 400, 400],
+    ['w=400&h=100&fit=fill', 400, 100], ['w=5000&fit=scale-down', 3840, 2400], ['w=300&h=300&fit=cover&gravity=top', 300, 300],
+    ['w=200&dpr=2', 400, 250], ['w=200&rotate=90', 200, 320], ['w=320&flip=hv&gray', 320, 200], ['w=320&blur=20&sharpen=3', 320, 200],
+  ];
+  for (const [engine, formats] of [['images', ['jpeg', 'png', 'webp', 'avif']], ['wasm', ['jpeg', 'png', 'webp', 'gif']]]) {
+    it(`${engine}: every size and format of the grammar, and says which engine made it`, async () => {
+      const url = await worker({ TRANSFORM_ENGINE: engine });
+      const { src } = await uploadOne(url, unique(corpus('landscape-3840x2400.jpg')), 'l.jpg');
+      for (const [i, [q, w, h]] of grammar.entries()) {
+        const f = formats[i % formats.length];
+        const { r, body } = await get(`${url}${src}?${q}&f=${f}`);
+        assert.equal(r.status, 200, `${q}: ${body}`);
+        assert.equal(r.headers.get('x-transform-engine'), f === 'gif' ? 'wasm' : engine, q);
+        assert.equal(r.headers.get('content-type'), `image/${f}`, q);
+        const p = probe(body);
+        assert.deepEqual([p.format, p.width, p.height], [f, w, h], `${q}&f=${f}`);
+      }
+      // Made once: the stored variant says who made it, and is the same bytes.
+      const first = await get(`${url}${src}?w=100&f=webp`);
+      const again = await get(`${url}${src}?f=webp&w=100`);
+      assert.deepEqual([again.r.headers.get('x-variant-cache'), again.r.headers.get('x-transform-engine')], ['hit', engine]);
+      assert.deepEqual(again.body, first.body);
+    });
+  }
+
+  it('images: AVIF out, AVIF in; GIF and BMP go to the wasm pipeline; the wasm engine refuses AVIF output', async () => {
+    const url = await worker({ TRANSFORM_ENGINE: 'images' });
+    const { src } = await uploadOne(url, unique(corpus('portrait-1600x2400.jpg')), 'p.jpg');
+    const avif = await get(`${url}${src}?w=300&f=avif`);
+    assert.deepEqual([avif.r.status, probe(avif.body).format, probe(avif.body).width, probe(avif.body).height], [200, 'avif', 300, 450]);
+    // An AVIF upload can be transformed too (the wasm pipeline serves AVIF sources as they are).
+    const stored = await fetch(`${url}/upload/p.avif`, { method: 'PUT', headers: { Authorization: `Bearer ${UPLOAD_TOKEN}` }, body: avif.body });
+    const { url: avifUrl } = await stored.json();
+    const fromAvif = await get(`${avifUrl}?w=100&f=png`);
+    assert.deepEqual([fromAvif.r.status, probe(fromAvif.body).format, probe(fromAvif.body).width], [200, 'png', 100]);
+    const wasm = await worker(WASM);
+    const again = await uploadOne(wasm, unique(corpus('portrait-1600x2400.jpg')), 'p.jpg');
+    const e = await errorOf(await fetch(`${wasm}${again.src}?w=300&f=avif`));
+    assert.deepEqual([e.status, e.code], [400, 'bad_parameter']);
+    assert.match(e.message, /Cloudflare Images/);
+    const onWasm = await (await fetch(`${wasm}/upload/p.avif`, { method: 'PUT', headers: { Authorization: `Bearer ${UPLOAD_TOKEN}` }, body: avif.body })).json();
+    const skipped = await fetch(`${onWasm.url}?w=100`, { redirect: 'manual' });
+    assert.deepEqual([skipped.status, skipped.headers.get('location')], [307, new URL(onWasm.url).pathname], 'the wasm engine serves AVIF as it is');
   });
 });
 
