@@ -14,9 +14,13 @@ async function put(url, bytes, query = '', headers = bearer()) {
   return { status: r.status, body: await r.json() };
 }
 
+// The wasm pipeline's memory model (Cloudflare Images, the default engine, works outside the
+// isolate): these pin TRANSFORM_ENGINE=wasm.
+const WASM = { TRANSFORM_ENGINE: 'wasm' };
+
 describe('security: memory', () => {
   it('refuses huge outputs with 422 before allocating, and the isolate stays under 128 MB', async () => {
-    const url = await worker({ PROBE: 'memory' });
+    const url = await worker({ ...WASM, PROBE: 'memory' });
     const tiny = makePng(16, 16, 8, 2, deflateSync(Buffer.alloc((1 + 48) * 16)));
     const { src } = await uploadOne(url, tiny, 'tiny.png');
     const strip = await uploadOne(url, makePng(2000, 2, 8, 2, deflateSync(Buffer.alloc((1 + 6000) * 2))), 'strip.png');
@@ -41,7 +45,7 @@ describe('security: memory', () => {
   });
 
   it('a progressive JPEG declaring 10000×10000 is served as the original for transforms', async () => {
-    const url = await worker();
+    const url = await worker(WASM);
     const { src } = await uploadOne(url, unique(corpus('small-320x211.jpg')), 's.jpg');
     const small = Buffer.from(await (await fetch(`${url}${src}?w=64&f=jpeg`)).arrayBuffer());
     assert.equal(probe(small).progressive, true);
@@ -56,7 +60,7 @@ describe('security: memory', () => {
   });
 
   it('files only decoding finds broken are served as originals, never a 422 to every size', async () => {
-    const url = await worker();
+    const url = await worker(WASM);
     // Valid chunk checksums around an IDAT that is not zlib data.
     const png = makePng(64, 64, 8, 2, Buffer.from(`not zlib at all ${Date.now()}`));
     const { src } = await uploadOne(url, png, 'broken.png');
