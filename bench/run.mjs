@@ -409,6 +409,9 @@ async function cpu() {
     const mbase = await per(200, () => fetch(`${minimal.url}/file/none`));
     const mput = await per(20, (i) => fetch(`${minimal.url}/seed/p${i}`, { method: 'PUT', body: photo }));
     rows.push(['anchor: minimal JS Worker, R2+KV put of the 1.4 MB photo', 20, ms(mput), ms(Math.max(0, mput - mbase)), '', '(simulator floor)']);
+    let w = 300;
+    const mtransform = await per(20, () => fetch(`${minimal.url}/transform/p0?w=${w++}`));
+    rows.push(['anchor: minimal JS Worker, R2 get → Images binding', 20, ms(mtransform), ms(Math.max(0, mtransform - mbase)), '', '(simulator floor)']);
   } finally { minimal.stop(); }
   table(rows);
   console.log(`  (CPU time from /proc/<pid>/stat in ${TICK_MS} ms ticks; the first request of each class is not counted)`);

@@ -95,15 +95,16 @@ extern "C" {
 }
 
 /// Reads a body chunk by chunk straight into one buffer (each chunk copied once), giving up as
-/// soon as it passes `limit`: a chunked upload has no `Content-Length` to refuse it by. A
-/// declared length sizes the buffer.
+/// soon as it passes `limit`: a chunked upload has no `Content-Length` to refuse it by.
 async fn read_body(req: &web_sys::Request, limit: u64, declared: u64) -> Result<Vec<u8>, ApiError> {
     use worker::js_sys::Uint8Array;
     use worker::wasm_bindgen::JsCast;
     let unreadable = |e: JsValue| ApiError::bad_request("unreadable_body", format!("the request body could not be read: {e:?}"));
     let Some(stream) = req.body() else { return Ok(Vec::new()) };
     let reader = body_reader(&stream);
-    let mut body = Vec::with_capacity(declared.min(limit) as usize);
+    // Without a declared length, room for the limit: pages are only taken as they are written,
+    // and growing by doubling would hold the old and the new buffer at once (1.5× the limit).
+    let mut body = Vec::with_capacity(if declared > 0 { declared.min(limit) } else { limit } as usize);
     loop {
         let chunk = worker::wasm_bindgen_futures::JsFuture::from(reader.next()).await.map_err(unreadable)?;
         if chunk.is_null() {
@@ -114,10 +115,6 @@ async fn read_body(req: &web_sys::Request, limit: u64, declared: u64) -> Result<
         if (at + n) as u64 > limit {
             let _ = reader.cancel();
             return Err(security::body_too_large(limit));
-        }
-        if body.capacity() < at + n {
-            // Unknown length: double, but never past the limit.
-            body.reserve_exact(((at * 2).max(at + n) as u64).min(limit) as usize - at);
         }
         body.resize(at + n, 0);
         chunk.copy_to(&mut body[at..]);
