@@ -5,6 +5,7 @@ use crate::app::{App, Platform};
 use crate::auth::{self, Uploader};
 use crate::error::ApiError;
 use crate::http::{Method, Request};
+use crate::limits::{client_key, Limit, RateLimiter};
 use crate::storage::Pool;
 use crate::tokens::{self, Scope};
 
@@ -25,6 +26,38 @@ pub fn not_configured() -> ApiError {
     )
 }
 
+/// Every credential check ends here, whichever door it came through (the login form, HTTP
+/// Basic, a bearer token, an upload token): one failure counter per address in the index
+/// store, five failures in a quarter hour lock the address out, and a locked address is
+/// refused even with the right credential. Failures also count against the login rate limit.
+pub async fn credential<P: Platform>(app: &App<P>, req: &Request, ok: bool) -> Result<(), ApiError> {
+    if !ok && !app.limits.allow(Limit::Logins, &client_key(req)).await {
+        let wait = 60 - (app.now_ms / 1000) % 60;
+        return Err(ApiError::new(429, "rate_limited", format!("too many login attempts from your address: try again in {wait} s")).with_retry_after(wait));
+    }
+    lockout(app, req, ok).await
+}
+
+/// The failure counter and lockout alone (the login form counts every attempt against the
+/// rate limit itself).
+pub async fn lockout<P: Platform>(app: &App<P>, req: &Request, ok: bool) -> Result<(), ApiError> {
+    match app.pool.login_attempt(&client_key(req), app.now_ms, ok).await? {
+        Ok(()) => Ok(()),
+        Err(wait) => Err(ApiError::new(429, "too_many_logins", format!("too many failed logins from this address: try again in {} minutes", wait.div_ceil(60)))
+            .with_retry_after(wait)),
+    }
+}
+
+/// Whether the header token is an upload token (configured, or made in the console): a client
+/// showing its upload token where the admin is asked for is not guessing.
+async fn is_upload_token<P: Platform>(app: &App<P>, req: &Request) -> Result<bool, ApiError> {
+    let Some(t) = auth::header_token(req) else { return Ok(false) };
+    if app.config.upload_tokens.iter().any(|u| auth::same_secret(u, &t)) {
+        return Ok(true);
+    }
+    Ok(t.starts_with(auth::MANAGED_TOKEN_PREFIX) && tokens::find(app, &t).await?.is_some())
+}
+
 /// Checks an admin request. Fails closed: with no password and no admin token set, 503.
 pub async fn admin<P: Platform>(app: &App<P>, req: &Request) -> Result<Admin, ApiError> {
     let c = &app.config;
@@ -32,8 +65,21 @@ pub async fn admin<P: Platform>(app: &App<P>, req: &Request) -> Result<Admin, Ap
         return Err(not_configured());
     }
     match auth::admin_credentials(c, req) {
-        Some(true) => return Ok(Admin::Credentials),
-        Some(false) => return Err(ApiError::forbidden("the admin credentials are not accepted")),
+        Some(true) => {
+            // A password can be weak, so a locked-out address is refused even the right one.
+            // The admin token is a long random secret: checking the lock for it would cost an
+            // index call on every script request and protect nothing.
+            if auth::header_token(req).is_none() {
+                credential(app, req, true).await?;
+            }
+            return Ok(Admin::Credentials);
+        }
+        Some(false) => {
+            if !is_upload_token(app, req).await? {
+                credential(app, req, false).await?;
+            }
+            return Err(ApiError::forbidden("the admin credentials are not accepted"));
+        }
         None => {}
     }
     if let Some(nonce) = auth::session_nonce(c, req, app.now_ms) {
@@ -78,6 +124,7 @@ pub async fn uploader<P: Platform>(app: &App<P>, req: &Request, extra: Option<&s
     if c.allow_anonymous_upload {
         return Ok(Uploader::Anonymous);
     }
+    credential(app, req, false).await?;
     Err(ApiError::forbidden("the upload token is not accepted"))
 }
 

@@ -128,6 +128,12 @@ async fn serve(req: web_sys::Request, env: &Env) -> Result<http::Response, ApiEr
     let headers = headers_of(&req.headers());
     let mut request = http::Request { method, url, headers, body: Vec::new() };
     if let Some(refusal) = crate::router::before_body(&config, &request) {
+        if refusal.status == 403 {
+            // A token that is not accepted: a failed credential like any other.
+            if let Err(e) = crate::guard::credential(&app(config.clone(), env)?, &request, false).await {
+                return Ok(crate::router::decorate(crate::router::shaped(&request, e)));
+            }
+        }
         return Ok(refusal);
     }
     if matches!(method, Method::Post | Method::Put | Method::Patch) {

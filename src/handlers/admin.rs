@@ -72,11 +72,7 @@ pub async fn login<P: Platform>(app: &App<P>, req: &Request) -> Result<Response,
         Some(p) => auth::same_secret(p, password) & auth::same_secret(&c.admin_user, user),
         None => c.admin_token.as_deref().is_some_and(|t| auth::same_secret(t, password)),
     };
-    let ip = req.header("cf-connecting-ip").unwrap_or("unknown");
-    if let Err(wait) = app.pool.login_attempt(ip, app.now_ms, ok).await? {
-        return Err(ApiError::new(429, "too_many_logins", format!("too many failed logins from this address: try again in {} minutes", wait.div_ceil(60)))
-            .with_retry_after(wait));
-    }
+    guard::lockout(app, req, ok).await?;
     if !ok {
         app.http.sleep(FAILED_LOGIN_DELAY_MS).await;
         return Err(ApiError::unauthorized("wrong user name or password"));
@@ -118,7 +114,8 @@ pub async fn session<P: Platform>(app: &App<P>, req: &Request) -> Result<Respons
             session_json(app, &nonce, until)
         }
         Ok(Admin::Credentials) => json!({"user": app.config.admin_user, "csrf": null}),
-        Err(e) if e.status == 503 => return Err(e),
+        // A lockout is said as it is: a guess must not learn anything from this answer.
+        Err(e) if e.status == 503 || e.status == 429 => return Err(e),
         Err(_) => return Ok(no_store(Response::json(200, &json!({"logged_in": false})))),
     };
     v["logged_in"] = json!(true);

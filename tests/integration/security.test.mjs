@@ -2,7 +2,7 @@
 // get a clear 4xx, the Worker must keep answering, and nothing may be lost or leaked.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { worker, corpus, unique, uploadOne, errorOf, bearer, probe, makePng, UPLOAD_TOKEN, ADMIN_TOKEN } from './harness.mjs';
+import { worker, corpus, unique, uploadOne, errorOf, bearer, probe, makePng, postFiles, UPLOAD_TOKEN, ADMIN_TOKEN } from './harness.mjs';
 import { origin, hits, serveBytes, serveRedirect, serveChunked } from './origin.mjs';
 import { deflateSync } from 'node:zlib';
 
@@ -307,5 +307,64 @@ describe('security: bodies and tokens', () => {
     const [{ src }] = await r.json();
     const meta = await (await fetch(`${url}/api/images/${src.split('/').pop().split('.')[0]}`)).json();
     assert.equal(meta.name, 'b.jpg');
+  });
+});
+
+describe('security: guessing credentials', () => {
+  const PASSWORD = 'correct horse battery';
+  const basic = (user, password) => ({ Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+  let n = 0;
+  /** A fresh address per test (and per /64 for IPv6), so lockouts do not spill over. */
+  const address = (v6 = false) => (v6 ? `2001:db8:${(++n).toString(16)}:7::1` : `198.51.100.${++n}`);
+
+  it('HTTP Basic shares the login lockout: five wrong passwords, then even the right one is refused, /api/admin/session included', async () => {
+    const url = await worker({ ADMIN_PASSWORD: PASSWORD, INSTANCE: 'guessing' });
+    const ip = address();
+    const stats = (h) => fetch(`${url}/api/admin/stats`, { headers: { ...h, 'cf-connecting-ip': ip } });
+    for (let i = 0; i < 5; i++) assert.equal((await stats(basic('admin', `guess ${i}`))).status, 403, `guess ${i}`);
+    const locked = await stats(basic('admin', PASSWORD));
+    assert.deepEqual([locked.status, (await errorOf(locked)).code], [429, 'too_many_logins']);
+    assert.ok(Number(locked.headers.get('retry-after')) > 60);
+    const session = await fetch(`${url}/api/admin/session`, { headers: { ...basic('admin', PASSWORD), 'cf-connecting-ip': ip } });
+    assert.equal(session.status, 429, 'the session endpoint says the address is locked, not "logged out"');
+    const elsewhere = await fetch(`${url}/api/admin/stats`, { headers: { ...basic('admin', PASSWORD), 'cf-connecting-ip': address() } });
+    assert.equal(elsewhere.status, 200, 'other addresses are not locked');
+  });
+
+  it('failures on the login form and over Basic, bearer guesses and public routes count together', async () => {
+    const url = await worker({ ADMIN_PASSWORD: PASSWORD, REVIEW_MODE: 'manual', INSTANCE: 'guessing-review' });
+    const ip = address();
+    const h = (extra) => ({ ...extra, 'cf-connecting-ip': ip });
+    const login = await fetch(`${url}/api/admin/login`, { method: 'POST', headers: h(json), body: JSON.stringify({ user: 'admin', password: 'nope' }) });
+    assert.equal(login.status, 401);
+    assert.equal((await fetch(`${url}/api/admin/stats`, { headers: h(basic('admin', 'nope')) })).status, 403);
+    assert.equal((await fetch(`${url}/api/admin/stats`, { headers: h({ Authorization: 'Bearer not-the-admin-token' }) })).status, 403);
+    // A pending image asks "is this the admin?": a door like the others.
+    const { src } = await uploadOne(url, unique(corpus('small-320x211.jpg')), 's.jpg');
+    assert.equal((await fetch(`${url}${src}`, { headers: h(basic('admin', 'nope')) })).status, 404);
+    // That was the fourth failure; the fifth locks the address.
+    assert.equal((await fetch(`${url}/api/admin/stats`, { headers: h(basic('x', 'nope')) })).status, 403);
+    const right = await fetch(`${url}/api/admin/login`, { method: 'POST', headers: h(json), body: JSON.stringify({ user: 'admin', password: PASSWORD }) });
+    assert.equal(right.status, 429);
+    // Showing an upload token where the admin is asked for is not a guess.
+    const other = address();
+    for (let i = 0; i < 6; i++) {
+      assert.equal((await fetch(`${url}/api/admin/stats`, { headers: { ...bearer(), 'cf-connecting-ip': other } })).status, 403);
+    }
+    assert.equal((await fetch(`${url}/api/admin/stats`, { headers: { ...basic('admin', PASSWORD), 'cf-connecting-ip': other } })).status, 200);
+  });
+
+  it('upload-token guesses are counted too, before a body is read and after; an IPv6 /64 is one address', async () => {
+    const url = await worker({ INSTANCE: 'guessing' });
+    const ip = address(true);
+    const sibling = ip.replace(/::1$/, '::beef');
+    const guess = (i, who) => fetch(`${url}/upload/x.png`, { method: 'PUT', headers: { Authorization: `Bearer guess-${i}`, 'cf-connecting-ip': who }, body: unique(corpus('small-320x211.jpg')) });
+    for (let i = 0; i < 3; i++) assert.equal((await guess(i, ip)).status, 403);
+    // A form's token is checked after its body is read: the same counter.
+    const form = await postFiles(url, '/upload', [['file', unique(corpus('small-320x211.jpg')), 'a.jpg']], { headers: { 'cf-connecting-ip': sibling }, fields: { key: 'guess-form' } });
+    assert.equal(form.status, 403);
+    assert.equal((await guess(4, sibling)).status, 403);
+    const locked = await guess(5, ip);
+    assert.deepEqual([locked.status, (await errorOf(locked)).code], [429, 'too_many_logins'], 'another address of the same /64 is the same client');
   });
 });
