@@ -39,8 +39,14 @@ pub async fn credential<P: Platform>(app: &App<P>, req: &Request, ok: bool) -> R
 }
 
 /// The failure counter and lockout alone (the login form counts every attempt against the
-/// rate limit itself).
+/// rate limit itself). Loopback is not counted: no client on Cloudflare has that address, and
+/// under `wrangler dev`, where every local client has it, one shared counter would lock them
+/// all out together.
 pub async fn lockout<P: Platform>(app: &App<P>, req: &Request, ok: bool) -> Result<(), ApiError> {
+    let address = req.header("cf-connecting-ip").and_then(|ip| ip.trim().parse::<std::net::IpAddr>().ok());
+    if address.is_none_or(|ip| ip.is_loopback()) {
+        return Ok(());
+    }
     match app.pool.login_attempt(&client_key(req), app.now_ms, ok).await? {
         Ok(()) => Ok(()),
         Err(wait) => Err(ApiError::new(429, "too_many_logins", format!("too many failed logins from this address: try again in {} minutes", wait.div_ceil(60)))

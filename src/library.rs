@@ -64,6 +64,15 @@ pub async fn load_visible<P: Platform>(app: &App<P>, req: &Request, id: &str) ->
     }
 }
 
+/// How long an image's answers may be kept: a year by anyone when the public may see it; only
+/// the admin sees a pending or blocked one, and no cache may keep that.
+pub fn cache_control(meta: &ImageMeta) -> &'static str {
+    match meta.status {
+        Status::Active => "public, max-age=31536000, immutable",
+        _ => "private, no-store",
+    }
+}
+
 /// Stores a prepared upload, or finds the image that already has these bytes. A repeat
 /// upload hands back the delete link only to the image's owner: anyone can download a public
 /// image and upload it again, and must not gain the power to delete it by doing so.

@@ -144,6 +144,9 @@ async fn serve(req: web_sys::Request, env: &Env) -> Result<http::Response, ApiEr
         };
     }
     let test_control = request.url.path() == "/__faults" && config.test_faults;
+    if test_control && crate::auth::admin_credentials(&config, &request) != Some(true) {
+        return Ok(http::Response::from(ApiError::forbidden("POST /__faults needs the admin token")));
+    }
     let app = app(config, env)?;
     if test_control {
         return Ok(set_faults(&app, &request).await);

@@ -6,10 +6,11 @@ use crate::http::{Request, Response};
 use serde_json::json;
 
 /// A ShareX custom uploader for this host over the Lsky API. With a valid upload token in the
-/// request (`?key=`), the file is ready to import; otherwise it holds a placeholder.
+/// request (`?key=`), the file is ready to import; otherwise (the admin token included: a file
+/// people pass around must never hold it) it holds a placeholder.
 pub async fn sharex<P: Platform>(app: &App<P>, req: &Request) -> Response {
     let base = app.base_url(req);
-    let known = crate::guard::uploader(app, req, None).await.is_ok_and(|u| u != auth::Uploader::Anonymous);
+    let known = crate::guard::uploader(app, req, None).await.is_ok_and(|u| matches!(u, auth::Uploader::Token(_)));
     let token = auth::presented_token(req).filter(|_| known).unwrap_or_else(|| "YOUR_UPLOAD_TOKEN".to_string());
     let host = req.url.host_str().unwrap_or("imgbed").to_string();
     let sxcu = json!({

@@ -22,7 +22,7 @@ pub async fn serve<P: Platform>(app: &App<P>, req: &Request, file: &str) -> Resu
     let mut resp = Response::new(200, meta.format.mime(), Vec::new())
         .with_header("etag", etag.clone())
         .with_header("last-modified", http_date(meta.uploaded))
-        .with_header("cache-control", "public, max-age=31536000, immutable")
+        .with_header("cache-control", crate::library::cache_control(&meta))
         .with_header("accept-ranges", "bytes")
         .with_header("content-disposition", format!("inline; filename*=UTF-8''{}", pct_encode(&meta.name)));
     if not_modified(req, &etag, meta.uploaded) {

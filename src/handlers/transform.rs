@@ -103,7 +103,7 @@ pub async fn serve<P: Platform>(app: &App<P>, req: &Request, meta: &ImageMeta, o
     let etag = format!("\"{}-{}\"", &meta.sha256[..16.min(meta.sha256.len())], &sha256_hex(key.as_bytes())[..16]);
     let mut resp = Response::new(200, format.mime(), Vec::new())
         .with_header("etag", etag.clone())
-        .with_header("cache-control", "public, max-age=31536000, immutable");
+        .with_header("cache-control", crate::library::cache_control(meta));
     if opts.format == Some(OutFormat::Auto) {
         resp.headers.set("vary", "Accept");
     }

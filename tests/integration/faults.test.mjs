@@ -8,7 +8,7 @@ import { worker, corpus, unique, uploadOne, postFiles, bearer, audit, exportAll,
 import { startTelegram } from '../fakes/telegram.mjs';
 import { startReplicate } from '../fakes/replicate.mjs';
 
-const control = (url, body) => fetch(`${url}/__faults`, { method: 'POST', body: JSON.stringify(body) })
+const control = (url, body) => fetch(`${url}/__faults`, { method: 'POST', headers: { Authorization: `Bearer ${ADMIN_TOKEN}` }, body: JSON.stringify(body) })
   .then((r) => assert.equal(r.status, 204, 'the fault switch is on'));
 const admin = bearer(ADMIN_TOKEN);
 const uploadTo = (url) => postFiles(url, '/upload', [['file', unique(corpus('small-320x211.jpg')), 'a.jpg']], { headers: bearer() });

@@ -368,3 +368,45 @@ describe('security: guessing credentials', () => {
     assert.deepEqual([locked.status, (await errorOf(locked)).code], [429, 'too_many_logins'], 'another address of the same /64 is the same client');
   });
 });
+
+describe('security: review, round two (low)', () => {
+  const PASSWORD = 'correct horse battery';
+
+  it('a logout without the CSRF token still ends the session on the server', async () => {
+    const url = await worker({ ADMIN_PASSWORD: PASSWORD, INSTANCE: 'round-two' });
+    const r = await fetch(`${url}/api/admin/login`, { method: 'POST', headers: json, body: JSON.stringify({ user: 'admin', password: PASSWORD }) });
+    const cookie = r.headers.get('set-cookie').split(';')[0];
+    assert.equal((await fetch(`${url}/api/admin/stats`, { headers: { cookie } })).status, 200);
+    assert.equal((await fetch(`${url}/api/admin/logout`, { method: 'POST', headers: { cookie } })).status, 200);
+    assert.equal((await fetch(`${url}/api/admin/stats`, { headers: { cookie } })).status, 401, 'a copied cookie no longer works');
+  });
+
+  it("the admin's view of a pending image, and its variants, is private and never stored", async () => {
+    const url = await worker({ ADMIN_PASSWORD: PASSWORD, REVIEW_MODE: 'manual', INSTANCE: 'round-two-review' });
+    const { src } = await uploadOne(url, unique(corpus('small-320x211.jpg')), 's.jpg');
+    assert.equal((await fetch(`${url}${src}`)).status, 404, 'pending: not public');
+    for (const path of [src, `${src}?w=64`]) {
+      const r = await fetch(`${url}${path}`, { headers: admin });
+      assert.equal(r.status, 200, path);
+      assert.equal(r.headers.get('cache-control'), 'private, no-store', path);
+    }
+  });
+
+  it('the ShareX file downloaded with the admin token does not contain it', async () => {
+    const url = await worker({ INSTANCE: 'round-two' });
+    const withAdmin = await (await fetch(`${url}/api/clients/sharex.sxcu`, { headers: admin })).text();
+    assert.ok(!withAdmin.includes(ADMIN_TOKEN), 'the admin token was handed out');
+    assert.match(withAdmin, /YOUR_UPLOAD_TOKEN/);
+    const withUpload = await (await fetch(`${url}/api/clients/sharex.sxcu?key=${UPLOAD_TOKEN}`)).text();
+    assert.match(withUpload, new RegExp(UPLOAD_TOKEN));
+  });
+
+  it('the fault switch needs the admin token', async () => {
+    const url = await worker({ TEST_FAULTS: 'true', INSTANCE: 'round-two-faults' });
+    const anonymous = await fetch(`${url}/__faults`, { method: 'POST', body: JSON.stringify({ rules: [{ service: 'r2', mode: 'fail' }] }) });
+    assert.equal(anonymous.status, 403);
+    assert.equal((await fetch(`${url}/api/config`)).status, 200);
+    const { src } = await uploadOne(url, unique(corpus('small-320x211.jpg')), 's.jpg');
+    assert.equal((await fetch(`${url}${src}`)).status, 200, 'no fault was set');
+  });
+});
