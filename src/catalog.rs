@@ -306,9 +306,12 @@ pub fn list<S: Sql>(s: &S, q: &Query) -> Result<Page, S::Error> {
     Ok(Page { records, next, total })
 }
 
-/// The image that has these bytes, if any (dedupe where R2 holds no object to ask).
-pub fn find_sha<S: Sql>(s: &S, sha256: &str) -> Result<Option<String>, S::Error> {
-    Ok(s.rows("SELECT id FROM catalog WHERE sha256 = ? ORDER BY uploaded LIMIT 1", vec![sha256.into()])?.first().and_then(|r| text(&r["id"])))
+/// The oldest image with these bytes other than `except`, if any: dedupe where R2 holds no
+/// object to ask, and the reference count of shared bytes (they are deleted only when no
+/// other image uses them).
+pub fn find_sha<S: Sql>(s: &S, sha256: &str, except: Option<&str>) -> Result<Option<String>, S::Error> {
+    let rows = s.rows("SELECT id FROM catalog WHERE sha256 = ? AND id != ? ORDER BY uploaded LIMIT 1", vec![sha256.into(), except.unwrap_or("").into()])?;
+    Ok(rows.first().and_then(|r| text(&r["id"])))
 }
 
 /// One image's catalog record.

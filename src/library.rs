@@ -83,7 +83,7 @@ pub async fn save<P: Platform>(app: &App<P>, file: Prepared, options: &UploadOpt
     let existing = match app.blobs.head(&key).await? {
         Some(custom) => custom.into_iter().find(|(k, _)| k == "id").map(|(_, id)| id),
         // Telegram-only images have no R2 object to ask.
-        None if app.config.telegram_configured() => app.pool.find(&file.sha256).await?,
+        None if app.config.telegram_configured() => app.pool.find(&file.sha256, None).await?,
         None => None,
     };
     if let Some(id) = existing {
@@ -260,7 +260,7 @@ pub async fn move_to<P: Platform>(app: &App<P>, meta: &ImageMeta, to: Channel) -
             after.channel = Channel::Telegram;
             after.telegram = Some(copy);
             update(app, meta, &after).await?;
-            if owns_object(app, meta).await? {
+            if !bytes_shared(app, meta).await? {
                 app.blobs.delete(&meta.location).await?;
             }
         }
@@ -277,11 +277,11 @@ pub async fn move_to<P: Platform>(app: &App<P>, meta: &ImageMeta, to: Channel) -
     Ok((after, left))
 }
 
-/// Whether the R2 object at the image's location is this image's (two racing uploads of the
-/// same bytes can leave it owned by the other id).
-async fn owns_object<P: Platform>(app: &App<P>, meta: &ImageMeta) -> Result<bool, ApiError> {
-    let owner = app.blobs.head(&meta.location).await?;
-    Ok(owner.is_some_and(|custom| custom.iter().all(|(k, v)| k != "id" || *v == meta.id)))
+/// Whether another image still uses this image's bytes: two uploads of the same bytes that
+/// raced past deduplication share one object. The index store (strongly consistent) is the
+/// reference count; the R2 object's own `id` names only whichever upload wrote it last.
+async fn bytes_shared<P: Platform>(app: &App<P>, meta: &ImageMeta) -> Result<bool, ApiError> {
+    Ok(app.pool.find(&meta.sha256, Some(&meta.id)).await?.is_some())
 }
 
 /// Album of generated placeholders; they stay out of `/random` unless `PLACEHOLDERS_IN_RANDOM`.
@@ -365,7 +365,9 @@ pub async fn remove<P: Platform>(app: &App<P>, meta: &ImageMeta) -> Result<Remov
         return Err(e.into());
     }
     let mut removed = Removed { id: meta.id.clone(), record: true, ..Removed::default() };
-    if owns_object(app, meta).await? {
+    // The record is out of the index already: any image the store still knows with these
+    // bytes is another one, and keeps them.
+    if app.blobs.head(&meta.location).await?.is_some() && !bytes_shared(app, meta).await? {
         app.blobs.delete(&meta.location).await?;
         removed.bytes = true;
     }

@@ -258,8 +258,8 @@ impl Pool for &MemoryPool {
     async fn list(&self, query: &Query) -> StoreResult<Page> {
         catalog::list(*self, query)
     }
-    async fn find(&self, sha256: &str) -> StoreResult<Option<String>> {
-        catalog::find_sha(*self, sha256)
+    async fn find(&self, sha256: &str, except: Option<&str>) -> StoreResult<Option<String>> {
+        catalog::find_sha(*self, sha256, except)
     }
     async fn stats(&self, now_ms: u64) -> StoreResult<Value> {
         catalog::stats(*self, now_ms)

@@ -17,7 +17,11 @@ enum Op {
     Clear,
     Edge { id: String, key: String },
     List { query: Box<Query> },
-    Find { sha256: String },
+    Find {
+        sha256: String,
+        #[serde(default)]
+        except: Option<String>,
+    },
     Stats { now_ms: u64 },
     Login { ip: String, now_ms: u64, ok: bool },
     Charge { who: String, day: u64, add: Usage, quota: Usage },
@@ -86,8 +90,8 @@ impl Pool for DoPool {
     async fn list(&self, query: &Query) -> StoreResult<Page> {
         self.call(&Op::List { query: Box::new(query.clone()) }).await
     }
-    async fn find(&self, sha256: &str) -> StoreResult<Option<String>> {
-        self.call(&Op::Find { sha256: sha256.to_string() }).await
+    async fn find(&self, sha256: &str, except: Option<&str>) -> StoreResult<Option<String>> {
+        self.call(&Op::Find { sha256: sha256.to_string(), except: except.map(str::to_string) }).await
     }
     async fn stats(&self, now_ms: u64) -> StoreResult<serde_json::Value> {
         self.call(&Op::Stats { now_ms }).await
@@ -188,7 +192,7 @@ impl RandomPool {
             Op::Clear => json!(catalog::clear(self)?),
             Op::Edge { id, key } => json!(catalog::remember_edge_key(self, &id, &key)?),
             Op::List { query } => json!(catalog::list(self, &query)?),
-            Op::Find { sha256 } => json!(catalog::find_sha(self, &sha256)?),
+            Op::Find { sha256, except } => json!(catalog::find_sha(self, &sha256, except.as_deref())?),
             Op::Stats { now_ms } => catalog::stats(self, now_ms)?,
             Op::Login { ip, now_ms, ok } => json!(catalog::login_attempt(self, &ip, now_ms, ok)?),
             Op::Charge { who, day, add, quota } => json!(catalog::charge(self, &who, day, add, quota)?),

@@ -106,8 +106,9 @@ pub trait Pool {
     async fn settle_generation(&self, key: &str, id: Option<&str>) -> StoreResult<()>;
     /// A page of the catalog.
     async fn list(&self, query: &Query) -> StoreResult<Page>;
-    /// The id of the image with these bytes, if any.
-    async fn find(&self, sha256: &str) -> StoreResult<Option<String>>;
+    /// The id of an image with these bytes other than `except`, if any (see
+    /// [`crate::catalog::find_sha`]).
+    async fn find(&self, sha256: &str, except: Option<&str>) -> StoreResult<Option<String>>;
     /// Counts for the console (see [`crate::catalog::stats`]).
     async fn stats(&self, now_ms: u64) -> StoreResult<serde_json::Value>;
     /// Records a login attempt (see [`crate::catalog::login_attempt`]).
@@ -272,7 +273,7 @@ macro_rules! pool_methods {
             claim_generation(key: &str, now_ms: u64, lease_ms: u64, daily_limit: u64, replace: bool) -> Claim;
             settle_generation(key: &str, id: Option<&str>) -> ();
             list(query: &Query) -> Page;
-            find(sha256: &str) -> Option<String>;
+            find(sha256: &str, except: Option<&str>) -> Option<String>;
             stats(now_ms: u64) -> serde_json::Value;
             login_attempt(ip: &str, now_ms: u64, ok: bool) -> Result<(), u64>;
             charge(who: &str, day: u64, add: Usage, quota: Usage) -> Result<Usage, Usage>;

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { worker, corpus, unique, uploadOne, errorOf, bearer, probe, makePng, postFiles, UPLOAD_TOKEN, ADMIN_TOKEN } from './harness.mjs';
 import { origin, hits, serveBytes, serveRedirect, serveChunked } from './origin.mjs';
 import { deflateSync } from 'node:zlib';
+import { startReplicate } from '../fakes/replicate.mjs';
 
 const admin = { Authorization: `Bearer ${ADMIN_TOKEN}` };
 const json = { 'Content-Type': 'application/json' };
@@ -408,5 +409,35 @@ describe('security: review, round two (low)', () => {
     assert.equal((await fetch(`${url}/api/config`)).status, 200);
     const { src } = await uploadOne(url, unique(corpus('small-320x211.jpg')), 's.jpg');
     assert.equal((await fetch(`${url}${src}`)).status, 200, 'no fault was set');
+  });
+});
+
+describe('security: shared bytes', () => {
+  it('two uploads of the same bytes that race past dedupe: deleting one leaves the other whole', async () => {
+    const replicate = await startReplicate();
+    // A classifier that never answers keeps each upload in review for MODERATION_DEADLINE_S,
+    // wide enough for the second to start before the first has stored anything.
+    const url = await worker({ REVIEW_MODE: 'auto', REPLICATE_API_TOKEN: 'r8_test', REPLICATE_API_BASE: replicate.base, MODERATION_DEADLINE_S: '2', INSTANCE: 'race' });
+    await fetch(`${replicate.base}/__classifier`, { method: 'POST', body: JSON.stringify({ mode: 'glacial' }) });
+    const bytes = unique(corpus('small-320x211.jpg'));
+    const first = put(url, bytes);
+    await new Promise((r) => setTimeout(r, 500));
+    const second = put(url, bytes);
+    const [a, b] = [await first, await second];
+    assert.deepEqual([a.status, b.status], [200, 200]);
+    assert.notEqual(a.body.id, b.body.id, 'the race made two records (the premise of this test)');
+    // The object names the later upload, which wrote it last: delete that one.
+    const gone = await fetch(`${url}/api/admin/images/${b.body.id}`, { method: 'DELETE', headers: admin });
+    assert.equal(gone.status, 200);
+    assert.equal((await gone.json()).deleted.bytes, false, 'the bytes are still in use');
+    const served = await fetch(`${url}/file/${a.body.id}`, { headers: admin });
+    assert.equal(served.status, 200);
+    assert.deepEqual(Buffer.from(await served.arrayBuffer()), bytes);
+    // Self-repair finds nothing to take away.
+    await fetch(`${url}/cdn-cgi/handler/scheduled`);
+    assert.equal((await fetch(`${url}/file/${a.body.id}`, { headers: admin })).status, 200);
+    // The last one out takes the bytes.
+    const last = await (await fetch(`${url}/api/admin/images/${a.body.id}`, { method: 'DELETE', headers: admin })).json();
+    assert.equal(last.deleted.bytes, true);
   });
 });
