@@ -4,6 +4,7 @@
 //! ShareX's built-in Chevereto uploader works with just the URL and key.
 
 use crate::app::{App, Platform};
+use crate::auth::Uploader;
 use crate::error::{human_bytes, ApiError};
 use crate::handlers::upload::{self, UploadForm, Uploaded};
 use crate::http::{Request, Response};
@@ -46,8 +47,8 @@ async fn store<P: Platform>(app: &App<P>, req: &mut Request) -> Result<(Uploaded
         return Err(ApiError::bad_request("bad_parameter", format!("format must be json, txt or redirect, not {f:?}")));
     }
     // Who is asking comes before any work on their behalf, above all an outgoing fetch.
-    crate::guard::uploader(app, req, form.field(req, "key").as_deref()).await?;
-    resolve_text_source(app, req, &mut form).await?;
+    let uploader = crate::guard::uploader(app, req, form.field(req, "key").as_deref()).await?;
+    resolve_text_source(app, req, &uploader, &mut form).await?;
     let u = upload::store_all(app, req, form).await?.remove(0);
     Ok((u, layout, format))
 }
@@ -76,13 +77,14 @@ pub fn error(e: ApiError) -> Response {
 }
 
 /// A `source`/`image` that arrived as text is base64 (optionally a `data:` URI) or a URL.
-async fn resolve_text_source<P: Platform>(app: &App<P>, req: &Request, form: &mut UploadForm) -> Result<(), ApiError> {
+async fn resolve_text_source<P: Platform>(app: &App<P>, req: &Request, uploader: &Uploader, form: &mut UploadForm) -> Result<(), ApiError> {
     if !form.files.is_empty() {
         return Ok(());
     }
     let Some(source) = form.field(req, "source").or_else(|| form.field(req, "image")) else { return Ok(()) };
     let source = source.trim();
     let bytes = if source.starts_with("http://") || source.starts_with("https://") {
+        upload::count_fetch(app, req, uploader, form).await?;
         fetch_source(app, req, source).await?
     } else {
         let b64 = source.split_once(";base64,").map_or(source, |(_, data)| data);

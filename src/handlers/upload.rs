@@ -28,6 +28,21 @@ pub struct UploadForm {
     pub fields: Vec<(String, String)>,
     /// The answer shows MD5 and SHA-1 (Lsky, Chevereto).
     pub legacy_digests: bool,
+    /// One upload was counted against the rate limit and the quota before its source was
+    /// fetched by URL (see [`count_fetch`]); it is not counted again.
+    pub prepaid: bool,
+}
+
+/// An upload by URL counts against the rate limit and the daily quota before anything is
+/// fetched, and stays counted when the fetch fails: a fetch costs the server whether or not
+/// it brings an image.
+pub async fn count_fetch<P: Platform>(app: &App<P>, req: &Request, uploader: &Uploader, form: &mut UploadForm) -> Result<(), ApiError> {
+    if *uploader != Uploader::Admin {
+        crate::limits::check(app, req, Limit::Uploads).await?;
+    }
+    crate::limits::charge(app, req, uploader, Usage { uploads: 1, bytes: 0 }).await?;
+    form.prepaid = true;
+    Ok(())
 }
 
 impl UploadForm {
@@ -127,7 +142,7 @@ pub fn split_delete_key(key: &str) -> Option<(&str, &str)> {
 /// stored are taken back, so the error's "nothing was stored" is true.
 pub async fn store_all<P: Platform>(app: &App<P>, req: &Request, form: UploadForm) -> Result<Vec<Uploaded>, ApiError> {
     let uploader = crate::guard::uploader(app, req, form.field(req, "key").as_deref()).await?;
-    if uploader != Uploader::Admin {
+    if uploader != Uploader::Admin && !form.prepaid {
         crate::limits::check(app, req, Limit::Uploads).await?;
     }
     let options = UploadOptions { legacy_digests: form.legacy_digests, ..UploadOptions::from_fields(|k| form.field(req, k))? };
@@ -149,7 +164,7 @@ pub async fn store_all<P: Platform>(app: &App<P>, req: &Request, form: UploadFor
         let name = f.name.clone();
         prepared.push(prepare(f, &app.config, &options).await.map_err(|e| named(&name, e))?);
     }
-    let add = Usage { uploads: prepared.len() as u64, bytes: prepared.iter().map(|p| p.bytes.len() as u64).sum() };
+    let add = Usage { uploads: prepared.len() as u64 - u64::from(form.prepaid), bytes: prepared.iter().map(|p| p.bytes.len() as u64).sum() };
     let charged = crate::limits::charge(app, req, &uploader, add).await?;
     let base = app.base_url(req);
     let mut uploaded: Vec<Uploaded> = Vec::with_capacity(prepared.len());

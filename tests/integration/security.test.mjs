@@ -441,3 +441,35 @@ describe('security: shared bytes', () => {
     assert.equal(last.deleted.bytes, true);
   });
 });
+
+describe('security: upload by URL counts before it fetches', () => {
+  const byUrl = (url, source, ip = '192.0.2.1') => fetch(`${url}/api/1/upload`, { method: 'POST', headers: { ...json, 'X-API-Key': UPLOAD_TOKEN, 'cf-connecting-ip': ip }, body: JSON.stringify({ source }) });
+
+  it('a spent daily quota refuses before fetching, and failed fetches count', async () => {
+    const url = await worker({ QUOTA_DAILY_UPLOADS: '2', INSTANCE: 'url-quota' });
+    const host = await origin();
+    assert.equal((await byUrl(url, `http://${host}/nothing-here-${Date.now()}.jpg`)).status, 400, 'a fetch that brings nothing');
+    assert.equal((await byUrl(url, await serveBytes(`/q1-${Date.now()}.jpg`, unique(corpus('small-320x211.jpg'))))).status, 200);
+    const source = await serveBytes(`/q2-${Date.now()}.jpg`, unique(corpus('small-320x211.jpg')));
+    const before = hits.length;
+    const r = await byUrl(url, source);
+    assert.equal(r.status, 429);
+    assert.match(JSON.stringify(await r.json()), /quota/, 'in Chevereto\'s error shape');
+    assert.equal(hits.length, before, 'the source was fetched past a spent quota');
+  });
+
+  it('the upload rate limit refuses before fetching', async () => {
+    const url = await worker({ INSTANCE: 'url-rate' }, { RATE_LIMIT_UPLOADS: 2 });
+    const left = 60_000 - (Date.now() % 60_000);
+    if (left < 20_000) await new Promise((r) => setTimeout(r, left + 50)); // one window of the binding
+    const ip = '192.0.2.77';
+    for (let i = 0; i < 2; i++) {
+      assert.equal((await byUrl(url, await serveBytes(`/r${i}-${Date.now()}.jpg`, unique(corpus('small-320x211.jpg'))), ip)).status, 200);
+    }
+    const source = await serveBytes(`/r3-${Date.now()}.jpg`, unique(corpus('small-320x211.jpg')));
+    const before = hits.length;
+    const r = await byUrl(url, source, ip);
+    assert.equal(r.status, 429);
+    assert.equal(hits.length, before, 'the source was fetched past the rate limit');
+  });
+});
