@@ -131,7 +131,10 @@ pub async fn serve<P: Platform>(app: &App<P>, req: &Request, meta: &ImageMeta, o
     guard(app, req, &meta.id, &opts, pairs).await?;
     crate::limits::check(app, req, Limit::Variants).await?;
     let admin = crate::guard::is_admin(app, req).await;
-    let cap = if admin { u64::MAX } else { app.config.max_variants_per_image as u64 };
+    // The thumbnail every upload answer links to is made whatever strangers have filled the
+    // cap with (it still counts towards it).
+    let own_size = canonical_query(pairs) == THUMB_QUERY;
+    let cap = if admin || own_size { u64::MAX } else { app.config.max_variants_per_image as u64 };
     if !app.pool.reserve_variant(&meta.id, &key, cap).await? {
         return Err(ApiError::forbidden(format!(
             "this image already has {} variants, the most allowed (MAX_VARIANTS_PER_IMAGE): use one of those sizes",

@@ -238,6 +238,17 @@ describe('abuse guard', () => {
     assert.match(capped.message, /MAX_VARIANTS_PER_IMAGE/);
     assert.equal((await fetch(`${url}${src}?w=100`)).status, 200, 'existing variants are still served');
   });
+
+  it("strangers filling an image's variant cap cannot take away the thumbnail its owner was handed", async () => {
+    const url = await worker({ MAX_VARIANTS_PER_IMAGE: '2' });
+    const { src } = await uploadOne(url, unique(corpus('small-320x211.jpg')), 's.jpg');
+    assert.equal((await fetch(`${url}${src}?w=10`)).status, 200);
+    assert.equal((await fetch(`${url}${src}?w=11`)).status, 200);
+    assert.equal((await fetch(`${url}${src}?w=12`)).status, 403, 'the cap holds for new sizes');
+    const thumb = await fetch(`${url}${src}?w=256`);
+    assert.equal(thumb.status, 200, 'the thumbnail_url of the upload answer');
+    assert.equal(probe(Buffer.from(await thumb.arrayBuffer())).width, 256);
+  });
 });
 
 describe('upload compression', () => {
