@@ -460,9 +460,9 @@ function wrk(url, seconds = 5) {
  * the Worker's memory under 24 concurrent views of a 20 MB original (full and Range), its
  * growth from a 20 MB upload and from 140 MiB chunked PUTs, every body hashed. */
 async function serve() {
-  console.log('\n## Serving: /file of a 40 KB JPEG beside a minimal KV + R2 Worker (wrk, 16 connections, 5 s each)');
+  console.log('\n## Serving: /file of a small JPEG (size below) beside a minimal KV + R2 Worker (wrk, 16 connections, 5 s each)');
   const url = await worker({ BENCH: 'serve', MAX_UPLOAD_BYTES: String(25 << 20) });
-  // A 40 KB JPEG: a photo made smaller by the Worker itself.
+  // A small JPEG (about 33 KB): a photo made smaller by the Worker itself.
   const small = Buffer.from(await (await fetch(`${(await put(url, unique(corpus('landscape-3840x2400.jpg')), 'l.jpg')).url}?w=1200&f=jpeg&q=80`)).arrayBuffer());
   const { url: file } = await put(url, small, 'small.jpg');
   const minimal = await minimalWorker();
