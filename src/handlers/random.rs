@@ -1,6 +1,6 @@
 //! `GET /random` and `GET /random/count`: a random image for `<img src>`, by orientation,
-//! album or tag. One pool lookup per draw (plus one R2 read for the image itself), whatever the
-//! size of the library; never a write. Transform parameters (`w`, `f`, …) apply to the image.
+//! album or tag. One pool lookup per draw (plus, for the image itself, its record and one R2
+//! read), whatever the size of the library; never a write. Transform parameters (`w`, `f`, …) apply to the image.
 
 use crate::app::{App, Platform};
 use crate::error::ApiError;
@@ -9,7 +9,8 @@ use crate::http::{Request, Response};
 use crate::library;
 use crate::transform::options::Options;
 use crate::random::{draw_number, Filter};
-use crate::storage::{Blobs, Pool};
+use crate::meta::Status;
+use crate::storage::Pool;
 use serde_json::json;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -35,39 +36,40 @@ pub async fn draw<P: Platform>(app: &App<P>, req: &Request, filter: Filter) -> R
     let pairs: Vec<(String, String)> = req.url.query_pairs().into_owned().collect();
     let transform = Options::parse(&pairs, RANDOM_PARAMS)?;
     let seed = req.query("seed").filter(|s| !s.is_empty());
-    let entry = app
-        .pool
-        .pick(&filter.pool(), draw_number(seed.as_deref()))
-        .await?
-        .ok_or_else(|| ApiError::new(404, "no_images", "no image matches these filters yet"))?;
+    // An image answer is served only after its record says it is active: a pool can lag its
+    // records (a change that failed half way), and the record decides. Another draw is tried
+    // twice; links (redirect, JSON, text) answer for themselves when followed.
+    let mut attempt = 0;
+    let (entry, meta) = loop {
+        let number = match seed.as_deref() {
+            Some(s) if attempt > 0 => draw_number(Some(&format!("{s}#{attempt}"))),
+            s => draw_number(s),
+        };
+        let entry = app.pool.pick(&filter.pool(), number).await?.ok_or_else(|| ApiError::new(404, "no_images", "no image matches these filters yet"))?;
+        if mode != Mode::Image {
+            break (entry, None);
+        }
+        match library::load(app, &entry.id).await? {
+            Some(meta) if meta.status == Status::Active => break (entry, Some(meta)),
+            _ if attempt < 2 => attempt += 1,
+            _ => return Err(ApiError::new(404, "no_images", "no image matching these filters can be shown right now: try again")),
+        }
+    };
     let url = format!("{}{}", app.base_url(req), entry.path);
     // A seeded answer is a function of the seed, so caches may keep it; a plain draw never.
     let cache = if seed.is_some() { "public, max-age=3600" } else { "no-store" };
-    let resp = match mode {
-        Mode::Image if transform.is_some() => {
-            let opts = transform.unwrap_or_default();
-            let meta = library::load(app, &entry.id)
-                .await?
-                .ok_or_else(|| ApiError::new(404, "no_images", "the image drawn was deleted a moment ago: try again"))?;
-            transform::serve(app, req, &meta, opts, &pairs).await?
+    let resp = match (mode, meta) {
+        (Mode::Image, Some(meta)) if transform.is_some() => transform::serve(app, req, &meta, transform.unwrap_or_default(), &pairs).await?,
+        (Mode::Image, Some(meta)) => {
+            Response::stream(200, &entry.mime, library::read(app, &meta, None).await?).with_header("link", format!("<{url}>; rel=\"canonical\""))
         }
-        Mode::Image => {
-            let body = match app.blobs.get(&entry.location, None).await? {
-                Some(blob) => blob.body,
-                // Not in R2: a Telegram image, read through its record.
-                None => match library::load(app, &entry.id).await? {
-                    Some(meta) => library::read(app, &meta, None).await?,
-                    None => return Err(ApiError::new(404, "no_images", "the image drawn was deleted a moment ago: try again")),
-                },
-            };
-            Response::stream(200, &entry.mime, body).with_header("link", format!("<{url}>; rel=\"canonical\""))
-        }
-        Mode::Redirect => Response::redirect(302, &url),
-        Mode::Json => Response::json(
+        (Mode::Redirect, _) => Response::redirect(302, &url),
+        (Mode::Json, _) => Response::json(
             200,
             &json!({"id": entry.id, "url": url, "width": entry.width, "height": entry.height, "orientation": entry.orientation}),
         ),
-        Mode::Text => Response::text(200, url),
+        // (An image draw always has its record: the loop above ends no other way.)
+        (Mode::Text | Mode::Image, _) => Response::text(200, url),
     };
     Ok(resp.with_header("cache-control", cache).with_header("x-image-id", entry.id))
 }

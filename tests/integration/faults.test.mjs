@@ -129,3 +129,25 @@ describe('self-repair (cron)', () => {
     assert.equal((await fetch(`${url}/file/${lost.id}.jpg`)).status, 404);
   });
 });
+
+describe('pools that lag their records', () => {
+  it('/random never serves an image whose record is not active (an unblock that failed half way)', async () => {
+    const url = await worker({ TEST_FAULTS: 'true', INSTANCE: 'lagging-pool' });
+    const album = `lag${Date.now()}`;
+    const { id } = await uploadOne(url, unique(corpus('small-320x211.jpg')), 'a.jpg', `?album=${album}`);
+    const patch = (status) => fetch(`${url}/api/images/${id}`, { method: 'PATCH', headers: { ...admin, 'content-type': 'application/json' }, body: JSON.stringify({ status }) });
+    assert.equal((await patch('blocked')).status, 200);
+    // Unblock: the pools take the image back, the record write fails, and so does the undo of
+    // the pools: pools ahead of the record.
+    await control(url, { rules: [{ service: 'kv', op: 'put', mode: 'fail', times: 1 }, { service: 'pool', op: 'index', mode: 'fail', skip: 1, times: 1 }] });
+    assert.equal((await patch('active')).status, 503);
+    await control(url, {});
+    assert.equal((await fetch(`${url}/random/count?album=${album}&format=text`).then((r) => r.text())), '1', 'the premise: the pool lists the blocked image');
+    for (const q of ['', '&w=50']) {
+      const r = await fetch(`${url}/random?album=${album}${q}`);
+      assert.equal(r.status, 404, `a blocked image was served${q}`);
+      assert.equal((await r.json()).error.code, 'no_images');
+    }
+    assert.equal((await fetch(`${url}/file/${id}.jpg`)).status, 451);
+  });
+});

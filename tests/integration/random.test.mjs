@@ -83,7 +83,7 @@ describe('random images', () => {
     assert.equal(img.headers.get('content-type'), 'image/jpeg');
     assert.equal(img.headers.get('cache-control'), 'no-store');
     assert.equal(img.headers.get('x-image-id'), id);
-    assert.equal(img.headers.get('x-storage-ops'), 'r2-read=1, pool=1', 'one pool lookup, one read, no write');
+    assert.equal(img.headers.get('x-storage-ops'), 'kv-read=1, r2-read=1, pool=1', 'one pool lookup, the record, one read, no write');
     assert.deepEqual(Buffer.from(await img.arrayBuffer()), bytes);
     const redirect = await fetch(`${url}/random?album=${album}&mode=redirect`, { redirect: 'manual' });
     assert.equal(redirect.status, 302);
