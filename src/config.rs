@@ -366,11 +366,13 @@ mod tests {
     fn bad_values_name_the_setting() {
         let e = Config::from_vars(vars(&[("MAX_UPLOAD_BYTES", "5MB")])).unwrap_err();
         assert!(e.message.contains("MAX_UPLOAD_BYTES"));
-        for (name, value) in [("ALLOWED_FORMATS", "jpeg, tiff"), ("QUOTA_DAILY_UPLOADS", "ten"), ("QUOTA_DAILY_BYTES", "-1")] {
+        for (name, value) in [("ALLOWED_FORMATS", "jpeg, tiff"), ("QUOTA_DAILY_UPLOADS", "ten"), ("QUOTA_DAILY_BYTES", "-1"), ("TRANSFORM_ENGINE", "sharp")] {
             let e = Config::from_vars(vars(&[(name, value)])).unwrap_err();
             assert!(e.message.contains(name), "{}", e.message);
         }
         let c = Config::from_vars(vars(&[("ALLOWED_FORMATS", "JPG, png")])).unwrap();
         assert!(c.accepts(crate::sniff::Format::Jpeg) && !c.accepts(crate::sniff::Format::Gif));
+        assert_eq!(Config::from_vars(vars(&[("TRANSFORM_ENGINE", "WASM")])).unwrap().transform_engine, Engine::Wasm);
+        assert_eq!(Config::from_vars(vars(&[])).unwrap().transform_engine, Engine::Auto);
     }
 }
