@@ -21,7 +21,7 @@ use crate::limits::Limit;
 use crate::meta::{ImageMeta, Status};
 use crate::placeholder::{bucket, draw, Claim, Spec};
 use crate::replicate::Replicate;
-use crate::storage::{Kv, Pool};
+use crate::storage::{EdgeCache, Kv, Pool};
 use crate::transform::options::{negotiate, Fit, Gravity, OutFormat, Options};
 use crate::transform::{check_drawn, finish_drawn};
 use crate::upstream::Http;
@@ -35,7 +35,7 @@ pub async fn serve<P: Platform>(app: &App<P>, req: &Request, spec: Spec) -> Resu
     let requested = spec.format.or(opts.format).unwrap_or(OutFormat::Auto);
     match app.config.replicate_api_token.as_deref() {
         Some(token) => generated(app, req, &spec, opts, requested, &pairs, token).await,
-        None => local(req, &spec, opts, requested),
+        None => local(app, req, &spec, opts, requested).await,
     }
 }
 
@@ -129,8 +129,10 @@ async fn generated<P: Platform>(app: &App<P>, req: &Request, spec: &Spec, opts: 
     stored(app, req, spec, &opts, requested, pairs, &saved.meta, "replicate").await
 }
 
-/// Drawn here, at the exact size: no account needed, nothing stored.
-fn local(req: &Request, spec: &Spec, opts: Options, requested: OutFormat) -> Result<Response, ApiError> {
+/// Drawn here, at the exact size: no account needed, nothing stored. A drawing is kept in the
+/// location's edge cache like a variant (a 3000×3000 one takes 0.2 s of CPU), and new ones
+/// count against the placeholder rate limit.
+async fn local<P: Platform>(app: &App<P>, req: &Request, spec: &Spec, opts: Options, requested: OutFormat) -> Result<Response, ApiError> {
     let format = negotiate(Some(requested), req.header("accept").unwrap_or(""), false, None);
     if matches!(format, OutFormat::Avif | OutFormat::Gif) {
         return Err(ApiError::bad_request("bad_parameter", "placeholders come as jpeg, png or webp"));
@@ -151,14 +153,24 @@ fn local(req: &Request, spec: &Spec, opts: Options, requested: OutFormat) -> Res
         resp.headers.remove("content-type");
         return Ok(resp);
     }
+    let join = if req.url.query().is_some() { '&' } else { '?' };
+    let edge_key = format!("{}{join}imgbed-drawn={}", req.url, format.name());
+    if req.method == Method::Get {
+        if let Some(hit) = app.edge.get(&edge_key).await {
+            return Ok(hit.with_header("x-placeholder-cache", "edge"));
+        }
+    }
+    crate::limits::check(app, req, Limit::Placeholders).await?;
     // Memory is checked before a pixel is drawn: a 4096² WebP would not fit the budget.
     check_drawn(size, &opts, format)?;
-    let body = finish_drawn(image::DynamicImage::ImageRgb8(draw(&spec, size)), &opts, format)?;
+    let body = finish_drawn(image::DynamicImage::ImageRgb8(draw(spec, size)), &opts, format)?;
     resp.headers.set("content-length", body.len().to_string());
-    if req.method != Method::Head {
-        resp.body = body.into();
+    if req.method == Method::Head {
+        return Ok(resp);
     }
-    Ok(resp)
+    resp.body = body.into();
+    app.edge.put(&edge_key, &resp).await;
+    Ok(resp.with_header("x-placeholder-cache", "miss"))
 }
 
 /// `GET /api/placeholders`: the generated placeholders (up to 200, newest keys first is not

@@ -98,6 +98,24 @@ describe('rate limits', () => {
     assert.equal((await get(`/64x64/${word}-one.png`)).status, 200, 'a placeholder made before costs nothing');
   });
 
+  it('keeps drawn placeholders at the edge and limits new drawings', async () => {
+    const url = await worker(VARS, LIMITS);
+    await freshWindow();
+    const ip = address();
+    const get = (path) => fetch(url + path, { headers: { 'cf-connecting-ip': ip } });
+    const word = `drawn${Date.now()}`;
+    const first = await get(`/300x200/${word}-one.png`);
+    assert.deepEqual([first.status, first.headers.get('x-placeholder-source'), first.headers.get('x-placeholder-cache')], [200, 'local', 'miss']);
+    const body = Buffer.from(await first.arrayBuffer());
+    const again = await get(`/300x200/${word}-one.png`);
+    assert.equal(again.headers.get('x-placeholder-cache'), 'edge', 'drawn once, then served from the edge cache');
+    assert.deepEqual(Buffer.from(await again.arrayBuffer()), body);
+    assert.equal((await get(`/300x200/${word}-two.png`)).status, 200);
+    const third = await get(`/300x200/${word}-three.png`);
+    assert.equal(third.status, 429, 'a third new drawing in the minute');
+    assert.equal((await get(`/300x200/${word}-one.png`)).status, 200, 'a kept drawing costs nothing');
+  });
+
   it('limits login attempts per address, the right password included', async () => {
     const url = await worker(VARS, LIMITS);
     await freshWindow();
