@@ -32,8 +32,7 @@ pub fn not_configured() -> ApiError {
 /// refused even with the right credential. Failures also count against the login rate limit.
 pub async fn credential<P: Platform>(app: &App<P>, req: &Request, ok: bool) -> Result<(), ApiError> {
     if !ok && !app.limits.allow(Limit::Logins, &client_key(req)).await {
-        let wait = 60 - (app.now_ms / 1000) % 60;
-        return Err(ApiError::new(429, "rate_limited", format!("too many login attempts from your address: try again in {wait} s")).with_retry_after(wait));
+        return Err(crate::limits::over(app, Limit::Logins));
     }
     lockout(app, req, ok).await
 }

@@ -75,13 +75,13 @@ pub async fn check<P: Platform>(app: &App<P>, req: &Request, limit: Limit) -> Re
     if app.limits.allow(limit, &client_key(req)).await || crate::guard::is_admin(app, req).await {
         return Ok(());
     }
+    Err(over(app, limit))
+}
+
+/// 429 for a request over `limit`.
+pub fn over<P: Platform>(app: &App<P>, limit: Limit) -> ApiError {
     let wait = 60 - (app.now_ms / 1000) % 60;
-    Err(ApiError::new(
-        429,
-        "rate_limited",
-        format!("too many {} from your address: try again in {wait} s", limit.what()),
-    )
-    .with_retry_after(wait))
+    ApiError::new(429, "rate_limited", format!("too many {} from your address: try again in {wait} s", limit.what())).with_retry_after(wait)
 }
 
 /// Uploads counted against a daily quota, to give back if they are not stored after all.
