@@ -19,10 +19,7 @@ pub fn header_token(req: &Request) -> Option<String> {
         }
         .map(str::to_string)
     });
-    from_auth
-        .or_else(|| req.header("token").map(str::to_string))
-        .or_else(|| req.header("x-api-key").map(str::to_string))
-        .filter(|t| !t.is_empty())
+    from_auth.or_else(|| req.header("token").map(str::to_string)).or_else(|| req.header("x-api-key").map(str::to_string)).filter(|t| !t.is_empty())
 }
 
 /// The token a request carries, in a header or (for upload clients that can only put it in the

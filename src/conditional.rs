@@ -32,17 +32,23 @@ pub enum RangeAnswer {
 /// Interprets `Range: bytes=…` against a file of `size` bytes. A single range is honoured;
 /// multiple ranges get the whole file, which RFC 9110 allows and every client handles.
 pub fn range(req: &Request, size: u64, etag: &str) -> RangeAnswer {
-    let Some(spec) = req.header("range") else { return RangeAnswer::Full };
+    let Some(spec) = req.header("range") else {
+        return RangeAnswer::Full;
+    };
     if let Some(if_range) = req.header("if-range") {
         if if_range.trim() != etag {
             return RangeAnswer::Full;
         }
     }
-    let Some(spec) = spec.trim().strip_prefix("bytes=") else { return RangeAnswer::Full };
+    let Some(spec) = spec.trim().strip_prefix("bytes=") else {
+        return RangeAnswer::Full;
+    };
     if spec.contains(',') {
         return RangeAnswer::Full;
     }
-    let Some((start, end)) = spec.split_once('-') else { return RangeAnswer::Full };
+    let Some((start, end)) = spec.split_once('-') else {
+        return RangeAnswer::Full;
+    };
     let (start, end) = (start.trim(), end.trim());
     let parsed = match (start.parse::<u64>(), end.parse::<u64>()) {
         (Ok(s), Ok(e)) if s <= e => Some((s, e.min(size.saturating_sub(1)))),

@@ -293,10 +293,9 @@ impl Config {
             },
             transform_widths: match get("TRANSFORM_WIDTHS") {
                 None => Vec::new(),
-                Some(v) => v
-                    .split(',')
-                    .map(|w| w.trim().parse().map_err(|_| bad("TRANSFORM_WIDTHS", &v, "comma-separated widths")))
-                    .collect::<Result<_, _>>()?,
+                Some(v) => {
+                    v.split(',').map(|w| w.trim().parse().map_err(|_| bad("TRANSFORM_WIDTHS", &v, "comma-separated widths"))).collect::<Result<_, _>>()?
+                }
             },
             max_variants_per_image: match get("MAX_VARIANTS_PER_IMAGE") {
                 None => d.max_variants_per_image,

@@ -42,11 +42,7 @@ impl ApiError {
     }
 
     pub fn too_large(limit: u64) -> Self {
-        Self::new(
-            413,
-            "file_too_large",
-            format!("the file is larger than the upload limit of {}", human_bytes(limit)),
-        )
+        Self::new(413, "file_too_large", format!("the file is larger than the upload limit of {}", human_bytes(limit)))
     }
 
     pub fn unsupported_type(message: impl Into<String>) -> Self {

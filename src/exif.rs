@@ -22,7 +22,9 @@ fn is_identifying(marker: u8, payload: &[u8]) -> bool {
 /// `orientation` (1–8) is kept as the only EXIF tag when it is not 1. False when there was
 /// nothing to strip.
 pub fn strip_jpeg_in_place(jpeg: &mut Vec<u8>, orientation: u16) -> bool {
-    let Some((header, end)) = stripped_header(jpeg, orientation) else { return false };
+    let Some((header, end)) = stripped_header(jpeg, orientation) else {
+        return false;
+    };
     jpeg.splice(..end, header);
     true
 }

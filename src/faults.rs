@@ -186,7 +186,13 @@ crate::pool_methods!(faulty_pool);
 impl<T: Http> Http for Faulty<T> {
     async fn send(&self, req: OutRequest, max_bytes: u64) -> Result<OutResponse, UpstreamError> {
         // The Bot API's paths hold "/bot<token>/", Replicate's "/v1/".
-        let service = if req.url.contains("/bot") { "telegram" } else if req.url.contains("/v1/") { "replicate" } else { "web" };
+        let service = if req.url.contains("/bot") {
+            "telegram"
+        } else if req.url.contains("/v1/") {
+            "replicate"
+        } else {
+            "web"
+        };
         match self.faults.hit(service, &req.url) {
             Some(Mode::Fail) => Err(UpstreamError::Unreachable(format!("{service}: injected failure"))),
             Some(Mode::Hang) => {

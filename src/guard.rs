@@ -48,15 +48,19 @@ pub async fn lockout<P: Platform>(app: &App<P>, req: &Request, ok: bool) -> Resu
     }
     match app.pool.login_attempt(&client_key(req), app.now_ms, ok).await? {
         Ok(()) => Ok(()),
-        Err(wait) => Err(ApiError::new(429, "too_many_logins", format!("too many failed logins from this address: try again in {} minutes", wait.div_ceil(60)))
-            .with_retry_after(wait)),
+        Err(wait) => {
+            Err(ApiError::new(429, "too_many_logins", format!("too many failed logins from this address: try again in {} minutes", wait.div_ceil(60)))
+                .with_retry_after(wait))
+        }
     }
 }
 
 /// Whether the header token is an upload token (configured, or made in the console): a client
 /// showing its upload token where the admin is asked for is not guessing.
 async fn is_upload_token<P: Platform>(app: &App<P>, req: &Request) -> Result<bool, ApiError> {
-    let Some(t) = auth::header_token(req) else { return Ok(false) };
+    let Some(t) = auth::header_token(req) else {
+        return Ok(false);
+    };
     if app.config.upload_tokens.iter().any(|u| auth::same_secret(u, &t)) {
         return Ok(true);
     }
@@ -97,9 +101,7 @@ pub async fn admin<P: Platform>(app: &App<P>, req: &Request) -> Result<Admin, Ap
         return Err(ApiError::unauthorized("the console session has ended: log in again at /admin"));
     }
     if ["key", "token", "authCode"].iter().any(|k| req.query(k).is_some()) {
-        return Err(ApiError::unauthorized(
-            "admin secrets are never accepted in a URL: send 'Authorization: Bearer <ADMIN_TOKEN>' or log in at /admin",
-        ));
+        return Err(ApiError::unauthorized("admin secrets are never accepted in a URL: send 'Authorization: Bearer <ADMIN_TOKEN>' or log in at /admin"));
     }
     Err(ApiError::unauthorized("this needs the admin: log in at /admin, or send 'Authorization: Bearer <ADMIN_TOKEN>'"))
 }

@@ -12,8 +12,12 @@ pub fn allowed(config: &Config, req: &Request) -> bool {
     if config.allowed_referers.is_empty() {
         return true;
     }
-    let Some(referer) = req.header("referer").map(str::trim).filter(|r| !r.is_empty()) else { return true };
-    let Some(host) = url::Url::parse(referer).ok().and_then(|u| u.host_str().map(str::to_ascii_lowercase)) else { return false };
+    let Some(referer) = req.header("referer").map(str::trim).filter(|r| !r.is_empty()) else {
+        return true;
+    };
+    let Some(host) = url::Url::parse(referer).ok().and_then(|u| u.host_str().map(str::to_ascii_lowercase)) else {
+        return false;
+    };
     let own = [req.url.host_str(), req.header("host").map(|h| h.split(':').next().unwrap_or(h))]
         .into_iter()
         .flatten()
@@ -59,7 +63,13 @@ mod tests {
     #[test]
     fn listed_sites_own_pages_and_no_referer_pass() {
         let c = Config { allowed_referers: vec!["blog.example.org".into(), "*.friends.net".into()], ..Config::default() };
-        for ok in [None, Some("https://blog.example.org/post/1"), Some("https://a.friends.net/"), Some("https://x.y.friends.net/p"), Some("https://img.example.com/admin")] {
+        for ok in [
+            None,
+            Some("https://blog.example.org/post/1"),
+            Some("https://a.friends.net/"),
+            Some("https://x.y.friends.net/p"),
+            Some("https://img.example.com/admin"),
+        ] {
             assert!(allowed(&c, &req(ok)), "{ok:?}");
         }
         for bad in ["https://evil.example/", "https://friends.net/", "https://blog.example.org.evil.com/", "https://evilfriends.net/", "not a url"] {

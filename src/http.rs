@@ -103,11 +103,7 @@ impl Request {
     pub fn segments(&self) -> Vec<String> {
         self.url
             .path_segments()
-            .map(|it| {
-                it.filter(|s| !s.is_empty())
-                    .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
-                    .collect()
-            })
+            .map(|it| it.filter(|s| !s.is_empty()).map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()).collect())
             .unwrap_or_default()
     }
 
@@ -264,8 +260,7 @@ impl From<ApiError> for Response {
 /// Percent-encodes a value for use in a URL query or `filename*=`.
 pub fn pct_encode(s: &str) -> String {
     // RFC 3986 unreserved characters stay as they are.
-    const SET: &percent_encoding::AsciiSet =
-        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
     percent_encoding::utf8_percent_encode(s, SET).to_string()
 }
 

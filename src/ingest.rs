@@ -4,10 +4,10 @@
 //! Nothing is stored until every file of a request has passed.
 
 use crate::config::Config;
+use crate::digest::Digests;
 use crate::error::ApiError;
 use crate::exif;
 use crate::security::{self, MAX_LABEL_CHARS, MAX_TAGS};
-use crate::digest::Digests;
 use crate::sniff::{sniff, Format, Sniffed};
 use crate::transform::compress::compress;
 
@@ -53,9 +53,12 @@ impl UploadOptions {
         };
         let number = |name: &str, lo: u32, hi: u32| match field(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) {
             None => Ok(None),
-            Some(v) => v.parse::<u32>().ok().filter(|n| (lo..=hi).contains(n)).map(Some).ok_or_else(|| {
-                ApiError::bad_request("bad_parameter", format!("{name}={v:?} is not valid: expected a number from {lo} to {hi}"))
-            }),
+            Some(v) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (lo..=hi).contains(n))
+                .map(Some)
+                .ok_or_else(|| ApiError::bad_request("bad_parameter", format!("{name}={v:?} is not valid: expected a number from {lo} to {hi}"))),
         };
         Ok(UploadOptions {
             album,
@@ -149,28 +152,12 @@ pub async fn prepare(file: IncomingFile, config: &Config, options: &UploadOption
         exif::strip_jpeg_in_place(&mut bytes, sniffed.exif_orientation);
     }
     let Digests { sha256, sha1, md5 } = crate::digest::of(&bytes, options.legacy_digests).await?;
-    Ok(Prepared {
-        name: base_name(file.name.as_deref(), sniffed.format),
-        sha256,
-        md5,
-        sha1,
-        original_bytes,
-        bytes,
-        sniffed,
-    })
+    Ok(Prepared { name: base_name(file.name.as_deref(), sniffed.format), sha256, md5, sha1, original_bytes, bytes, sniffed })
 }
 
 /// Only the last path component of a client's file name, cleaned; `image.<ext>` when none.
 pub fn base_name(name: Option<&str>, format: Format) -> String {
-    let base = name
-        .unwrap_or("")
-        .rsplit(['/', '\\'])
-        .next()
-        .unwrap_or("")
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(200)
-        .collect::<String>();
+    let base = name.unwrap_or("").rsplit(['/', '\\']).next().unwrap_or("").chars().filter(|c| !c.is_control()).take(200).collect::<String>();
     let base = base.trim();
     if base.is_empty() || base == "." || base == ".." {
         format!("image.{}", format.ext())

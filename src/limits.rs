@@ -58,7 +58,9 @@ pub trait RateLimiter {
 /// at least a /64 and can rotate through it freely, so IPv6 addresses count by their /64.
 /// Without the header (only locally: `wrangler dev` sets none) every request shares one key.
 pub fn client_key(req: &Request) -> String {
-    let Some(ip) = req.header("cf-connecting-ip").map(str::trim) else { return "unknown".into() };
+    let Some(ip) = req.header("cf-connecting-ip").map(str::trim) else {
+        return "unknown".into();
+    };
     match ip.parse::<std::net::Ipv6Addr>() {
         Ok(v6) if v6.to_ipv4_mapped().is_none() => {
             let s = v6.segments();
@@ -114,12 +116,8 @@ pub async fn charge<P: Platform>(app: &App<P>, req: &Request, uploader: &Uploade
                 used.push(format!("{} of {}", human_bytes(had.bytes), human_bytes(quota.bytes)));
             }
             let wait = ((day + 1) * DAY_MS - app.now_ms).div_ceil(1000);
-            Err(ApiError::new(
-                429,
-                "quota_exceeded",
-                format!("this would pass today's upload quota ({} used): more from 00:00 UTC", used.join(", ")),
-            )
-            .with_retry_after(wait))
+            Err(ApiError::new(429, "quota_exceeded", format!("this would pass today's upload quota ({} used): more from 00:00 UTC", used.join(", ")))
+                .with_retry_after(wait))
         }
     }
 }

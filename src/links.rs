@@ -16,9 +16,7 @@ pub struct Links {
 /// Keeps a name from breaking out of Markdown brackets or HTML attributes.
 fn alt_text(name: &str) -> String {
     let stem = name.rsplit_once('.').map(|(s, _)| s).unwrap_or(name);
-    stem.chars()
-        .filter(|c| !matches!(c, '[' | ']' | '<' | '>' | '"' | '\'' | '&' | '\n' | '\r'))
-        .collect()
+    stem.chars().filter(|c| !matches!(c, '[' | ']' | '<' | '>' | '"' | '\'' | '&' | '\n' | '\r')).collect()
 }
 
 impl Links {

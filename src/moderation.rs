@@ -10,7 +10,7 @@ use crate::ingest::Prepared;
 use crate::meta::{Moderation, Status};
 use crate::replicate::Replicate;
 use crate::storage::Images;
-use crate::transform::options::{OutFormat, Options};
+use crate::transform::options::{Options, OutFormat};
 use base64::Engine;
 
 /// Longest side of the preview the classifier sees; such models work at 224-384 px.

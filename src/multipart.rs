@@ -49,15 +49,11 @@ pub fn parse<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<Part<'a>>, ApiErr
         if rest.starts_with(b"--") {
             return Ok(parts);
         }
-        let rest = rest
-            .strip_prefix(b"\r\n")
-            .ok_or_else(|| malformed("a boundary is not followed by a line break"))?;
+        let rest = rest.strip_prefix(b"\r\n").ok_or_else(|| malformed("a boundary is not followed by a line break"))?;
         let head_len = memmem::find(rest, b"\r\n\r\n").ok_or_else(|| malformed("a part's headers never end"))?;
         let head = std::str::from_utf8(&rest[..head_len]).map_err(|_| malformed("a part's headers are not text"))?;
         let data_start = at + 2 + head_len + 4;
-        let data_len = finder
-            .find(&body[data_start..])
-            .ok_or_else(|| malformed("the body ends before the closing boundary (was the upload cut off?)"))?;
+        let data_len = finder.find(&body[data_start..]).ok_or_else(|| malformed("the body ends before the closing boundary (was the upload cut off?)"))?;
         parts.push(part_from_headers(head, &body[data_start..data_start + data_len])?);
         at = data_start + data_len + next_delim.len();
     }
@@ -67,7 +63,9 @@ fn part_from_headers<'a>(head: &str, data: &'a [u8]) -> Result<Part<'a>, ApiErro
     let mut part = Part { name: String::new(), filename: None, content_type: None, data };
     let mut saw_disposition = false;
     for line in head.split("\r\n") {
-        let Some((k, v)) = line.split_once(':') else { continue };
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
         if k.trim().eq_ignore_ascii_case("content-type") {
             part.content_type = Some(v.trim().to_string());
         } else if k.trim().eq_ignore_ascii_case("content-disposition") {
@@ -147,7 +145,9 @@ mod tests {
         for (name, filename, data) in parts {
             b.extend_from_slice(b"--XyZ\r\n");
             match filename {
-                Some(f) => b.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: image/png\r\n\r\n").as_bytes()),
+                Some(f) => b.extend_from_slice(
+                    format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: image/png\r\n\r\n").as_bytes(),
+                ),
                 None => b.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes()),
             }
             b.extend_from_slice(data);

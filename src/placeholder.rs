@@ -4,11 +4,11 @@
 //! chosen from the slug, lettered with the size and the words) used when no image model is set.
 
 use crate::error::ApiError;
-use crate::transform::options::OutFormat;
 use crate::random::PoolTable;
+use crate::transform::options::OutFormat;
 use font8x8::UnicodeFonts;
-use serde::{Deserialize, Serialize};
 use image::{Rgb, RgbImage};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Largest width or height a placeholder URL may name.
@@ -34,9 +34,10 @@ impl Spec {
 }
 
 fn size(param: &str, v: &str) -> Result<u32, ApiError> {
-    v.parse::<u32>().ok().filter(|n| (1..=MAX_SIDE).contains(n)).ok_or_else(|| {
-        ApiError::bad_request("bad_parameter", format!("{param} {v:?} is not valid: a placeholder is 1 to {MAX_SIDE} pixels a side"))
-    })
+    v.parse::<u32>()
+        .ok()
+        .filter(|n| (1..=MAX_SIDE).contains(n))
+        .ok_or_else(|| ApiError::bad_request("bad_parameter", format!("{param} {v:?} is not valid: a placeholder is 1 to {MAX_SIDE} pixels a side")))
 }
 
 /// Reads a placeholder path; `None` when the path is not one (its first segment is not a size),
@@ -82,8 +83,19 @@ fn spec(w: &str, h: &str, name: &str) -> Result<Spec, ApiError> {
 }
 
 /// The aspect ratios flux-schnell generates.
-pub const ASPECTS: [(&str, u32, u32); 11] =
-    [("1:1", 1, 1), ("16:9", 16, 9), ("21:9", 21, 9), ("3:2", 3, 2), ("2:3", 2, 3), ("4:5", 4, 5), ("5:4", 5, 4), ("3:4", 3, 4), ("4:3", 4, 3), ("9:16", 9, 16), ("9:21", 9, 21)];
+pub const ASPECTS: [(&str, u32, u32); 11] = [
+    ("1:1", 1, 1),
+    ("16:9", 16, 9),
+    ("21:9", 21, 9),
+    ("3:2", 3, 2),
+    ("2:3", 2, 3),
+    ("4:5", 4, 5),
+    ("5:4", 5, 4),
+    ("3:4", 3, 4),
+    ("4:3", 4, 3),
+    ("9:16", 9, 16),
+    ("9:21", 9, 21),
+];
 
 /// The aspect ratio closest to `w`:`h` (by the ratio of ratios, so 2:1 and 1:2 are as far from
 /// square): one generation serves every size of that shape.
@@ -261,8 +273,15 @@ mod tests {
 
     #[test]
     fn bad_parts_are_named() {
-        for (path, needle) in [("/0x600/a", "width \"0\""), ("/800x4097/a", "height \"4097\""), ("/8x8/Sloth", "Sloth"), ("/8x8/a--b", "a--b"),
-            ("/8x8/a_b", "a_b"), ("/8x8/a.gif", "gif"), (&format!("/8x8/{}", "a".repeat(101)), "100 characters")] {
+        for (path, needle) in [
+            ("/0x600/a", "width \"0\""),
+            ("/800x4097/a", "height \"4097\""),
+            ("/8x8/Sloth", "Sloth"),
+            ("/8x8/a--b", "a--b"),
+            ("/8x8/a_b", "a_b"),
+            ("/8x8/a.gif", "gif"),
+            (&format!("/8x8/{}", "a".repeat(101)), "100 characters"),
+        ] {
             let e = p(path).unwrap().unwrap_err();
             assert_eq!(e.status, 400, "{path}");
             assert!(e.message.contains(needle), "{path}: {}", e.message);
@@ -271,7 +290,9 @@ mod tests {
 
     #[test]
     fn sizes_fall_into_the_nearest_bucket() {
-        for (w, h, b) in [(800, 600, "4:3"), (600, 800, "3:4"), (1200, 630, "16:9"), (100, 100, "1:1"), (3000, 1000, "21:9"), (1000, 3000, "9:21"), (1500, 1000, "3:2")] {
+        for (w, h, b) in
+            [(800, 600, "4:3"), (600, 800, "3:4"), (1200, 630, "16:9"), (100, 100, "1:1"), (3000, 1000, "21:9"), (1000, 3000, "9:21"), (1500, 1000, "3:2")]
+        {
             assert_eq!(bucket(w, h), b, "{w}x{h}");
         }
     }

@@ -42,9 +42,10 @@ impl Filter {
         let orientation = match req.query("orientation").as_deref().map(str::trim) {
             None | Some("") | Some("any") => None,
             Some("auto") => Some(auto_orientation(req)),
-            Some(o) => Some(Orientation::parse(o).ok_or_else(|| {
-                ApiError::bad_request("bad_parameter", format!("orientation must be landscape, portrait, square or auto, not {o:?}"))
-            })?),
+            Some(o) => Some(
+                Orientation::parse(o)
+                    .ok_or_else(|| ApiError::bad_request("bad_parameter", format!("orientation must be landscape, portrait, square or auto, not {o:?}")))?,
+            ),
         };
         let label = |name: &str| -> Result<Option<String>, ApiError> {
             match req.query(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) {
@@ -181,8 +182,8 @@ pub fn variant_reserve<T: PoolTable>(t: &T, id: &str, key: &str, cap: u64) -> Re
 
 fn auto_orientation(req: &Request) -> Orientation {
     let ua = req.header("user-agent").unwrap_or("");
-    let mobile = req.header("sec-ch-ua-mobile").is_some_and(|v| v.trim() == "?1")
-        || ["Mobile", "Android", "iPhone", "iPad", "HarmonyOS"].iter().any(|m| ua.contains(m));
+    let mobile =
+        req.header("sec-ch-ua-mobile").is_some_and(|v| v.trim() == "?1") || ["Mobile", "Android", "iPhone", "iPad", "HarmonyOS"].iter().any(|m| ua.contains(m));
     if mobile {
         Orientation::Portrait
     } else {
@@ -251,7 +252,9 @@ mod tests {
     #[test]
     fn every_filter_finds_the_image() {
         let pools = pools_of(Orientation::Portrait, Some("cats"), &["sea".into()]);
-        for url in ["/random", "/random?orientation=portrait", "/random?album=cats", "/random?album=cats&orientation=portrait", "/random?tag=sea&orientation=portrait"] {
+        for url in
+            ["/random", "/random?orientation=portrait", "/random?album=cats", "/random?album=cats&orientation=portrait", "/random?tag=sea&orientation=portrait"]
+        {
             let f = Filter::from_request(&req(&format!("http://h{url}"), &[])).unwrap();
             assert!(pools.contains(&f.pool()), "{url}");
         }
@@ -304,7 +307,15 @@ mod tests {
                 model.remove(&id);
             } else if !model.contains_key(&id) {
                 let pools: Vec<String> = (0..1 + next(4)).map(|_| names[next(4) as usize].to_string()).collect();
-                let entry = PoolEntry { id: id.clone(), path: String::new(), location: String::new(), mime: String::new(), width: 1, height: 1, orientation: Orientation::Square };
+                let entry = PoolEntry {
+                    id: id.clone(),
+                    path: String::new(),
+                    location: String::new(),
+                    mime: String::new(),
+                    width: 1,
+                    height: 1,
+                    orientation: Orientation::Square,
+                };
                 pool_add(&table, &entry, &pools).unwrap();
                 let mut unique = pools.clone();
                 unique.sort();

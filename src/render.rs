@@ -10,7 +10,7 @@ use crate::meta::ImageMeta;
 use crate::sniff::{sniff, Sniffed};
 use crate::storage::{Images, ImagesError};
 use crate::transform::engine::{self, Which};
-use crate::transform::options::{OutFormat, Options};
+use crate::transform::options::{Options, OutFormat};
 use crate::transform::run;
 
 /// What a picture is made from.
@@ -41,7 +41,9 @@ pub async fn render<P: Platform>(app: &App<P>, source: Source<'_>, opts: &Option
             Err(ImagesError::Failed(why)) => {
                 crate::log::error(&format!("image {id}: Cloudflare Images made nothing: {why}"));
                 if app.config.transform_engine != Engine::Auto || format == OutFormat::Avif {
-                    return Err(ApiError::new(503, "transform_unavailable", "Cloudflare Images could not make this picture: try again later").with_retry_after(60));
+                    return Err(
+                        ApiError::new(503, "transform_unavailable", "Cloudflare Images could not make this picture: try again later").with_retry_after(60)
+                    );
                 }
             }
         }

@@ -185,7 +185,8 @@ fn parse(body: &[u8]) -> Result<Value, ApiError> {
 }
 
 fn deadline(ms: u64) -> ApiError {
-    ApiError::new(504, "generation_timeout", format!("the image model did not finish within {} s: try again shortly", ms.div_ceil(1000).max(1))).with_retry_after(5)
+    ApiError::new(504, "generation_timeout", format!("the image model did not finish within {} s: try again shortly", ms.div_ceil(1000).max(1)))
+        .with_retry_after(5)
 }
 
 #[cfg(test)]

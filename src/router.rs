@@ -4,12 +4,12 @@
 use crate::app::{App, Platform};
 use crate::auth;
 use crate::config::Config;
-use crate::pages;
-use crate::security;
 use crate::error::ApiError;
 use crate::handlers::{admin, chevereto, clients, delete, file, images, lsky, picgo, placeholder, random, smms, upload};
-use crate::random::{host_route, Filter};
 use crate::http::{Method, Request, Response};
+use crate::pages;
+use crate::random::{host_route, Filter};
+use crate::security;
 
 const ALLOWED_HEADERS: &str = "Authorization, Content-Type, token, X-API-Key, authCode, Range, If-None-Match";
 
@@ -144,12 +144,27 @@ async fn route<P: Platform>(app: &App<P>, req: &mut Request) -> Result<Response,
         (["api", "admin", "import"], Post) => admin::import(app, req).await,
         (["api", "config"], Get) => Ok(images::config(app)),
         (["api", "placeholders"], Get) => placeholder::list(app).await,
-        (["placeholders"], _) if get => Ok(pages::page(200, include_str!("page/placeholders.html"), app.config.public_url.as_deref()).with_header("cache-control", "no-cache")),
-        (["delete", id, token], Get | Post) => delete::link(app, req, id, token).await,
-        (["upload", ..] | ["file", _] | ["api", "images", ..] | ["api", "config"] | ["delete", ..] | ["heartbeat"]
-        | ["api", "v1", ..] | ["api", "v2", ..] | ["api", "1", "upload"] | ["1", "upload"] | ["api", "clients", _] | ["random", ..] | ["admin"] | ["api", "admin", ..], _) => {
-            Err(ApiError::new(405, "method_not_allowed", format!("{} is not allowed on {}", method_name(m), req.url.path())))
+        (["placeholders"], _) if get => {
+            Ok(pages::page(200, include_str!("page/placeholders.html"), app.config.public_url.as_deref()).with_header("cache-control", "no-cache"))
         }
+        (["delete", id, token], Get | Post) => delete::link(app, req, id, token).await,
+        (
+            ["upload", ..]
+            | ["file", _]
+            | ["api", "images", ..]
+            | ["api", "config"]
+            | ["delete", ..]
+            | ["heartbeat"]
+            | ["api", "v1", ..]
+            | ["api", "v2", ..]
+            | ["api", "1", "upload"]
+            | ["1", "upload"]
+            | ["api", "clients", _]
+            | ["random", ..]
+            | ["admin"]
+            | ["api", "admin", ..],
+            _,
+        ) => Err(ApiError::new(405, "method_not_allowed", format!("{} is not allowed on {}", method_name(m), req.url.path()))),
         _ => Err(ApiError::not_found(format!("nothing at {}", req.url.path()))),
     }
 }

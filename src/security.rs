@@ -48,11 +48,7 @@ pub fn max_body_bytes(max_upload_bytes: u64) -> u64 {
 
 /// 413 for a body over [`max_body_bytes`].
 pub fn body_too_large(limit: u64) -> ApiError {
-    ApiError::new(
-        413,
-        "body_too_large",
-        format!("the request body is larger than {}: send fewer or smaller files", crate::error::human_bytes(limit)),
-    )
+    ApiError::new(413, "body_too_large", format!("the request body is larger than {}: send fewer or smaller files", crate::error::human_bytes(limit)))
 }
 
 /// Refuses at upload what no transform could ever open and no page needs.
@@ -232,7 +228,19 @@ mod tests {
     use super::*;
 
     fn pipeline(decoded: (u32, u32), resize: (u32, u32)) -> Pipeline {
-        Pipeline { decoded, decoder_bytes: 0, channels: 4, turned: false, resize, crop: None, auto_gravity: false, pad: None, blurred: false, sharpened: false, encoder: 10 }
+        Pipeline {
+            decoded,
+            decoder_bytes: 0,
+            channels: 4,
+            turned: false,
+            resize,
+            crop: None,
+            auto_gravity: false,
+            pad: None,
+            blurred: false,
+            sharpened: false,
+            encoder: 10,
+        }
     }
 
     #[test]

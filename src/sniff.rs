@@ -22,8 +22,7 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 7] =
-        [Format::Jpeg, Format::Png, Format::Gif, Format::Webp, Format::Avif, Format::Bmp, Format::Ico];
+    pub const ALL: [Format; 7] = [Format::Jpeg, Format::Png, Format::Gif, Format::Webp, Format::Avif, Format::Bmp, Format::Ico];
 
     pub fn ext(self) -> &'static str {
         match self {
@@ -137,9 +136,7 @@ impl Sniffed {
 
 /// Identifies and validates an image: 415 when it is not one of ours, 422 when it is broken.
 pub fn sniff(bytes: &[u8]) -> Result<Sniffed, ApiError> {
-    let format = Format::detect(bytes).ok_or_else(|| {
-        ApiError::unsupported_type("not an image imgbed accepts: JPEG, PNG, GIF, WebP, AVIF, BMP or ICO")
-    })?;
+    let format = Format::detect(bytes).ok_or_else(|| ApiError::unsupported_type("not an image imgbed accepts: JPEG, PNG, GIF, WebP, AVIF, BMP or ICO"))?;
     let broken = |why: &str| ApiError::corrupt(format!("the {} file is damaged: {why}", format.ext().to_uppercase()));
     let (w, h) = match format {
         // imagesize reads top-down (negative height) and OS/2 bitmaps wrongly.
@@ -200,9 +197,7 @@ fn is_avif(b: &[u8]) -> bool {
     }
     let size = (be32(b, 0).unwrap_or(0) as usize).min(b.len());
     // Major brand, then compatible brands, four bytes each (skipping the minor version).
-    std::iter::once(&b[8..12])
-        .chain(b.get(16..size).unwrap_or(&[]).chunks_exact(4))
-        .any(|brand| brand == b"avif" || brand == b"avis")
+    std::iter::once(&b[8..12]).chain(b.get(16..size).unwrap_or(&[]).chunks_exact(4)).any(|brand| brand == b"avif" || brand == b"avis")
 }
 
 /// One JPEG segment before the image data: marker byte and the span of its payload.
@@ -265,17 +260,26 @@ fn walk_jpeg(b: &[u8]) -> Result<ImageInfo, &'static str> {
     if memchr::memmem::rfind(&b[sos_end..], &[0xFF, 0xD9]).is_none() {
         return Err("it is cut off: the end-of-image marker is missing");
     }
-    let orientation = segs
-        .iter()
-        .filter(|s| s.marker == 0xE1)
-        .find_map(|s| b[s.payload.clone()].strip_prefix(b"Exif\0\0").and_then(tiff_orientation));
+    let orientation = segs.iter().filter(|s| s.marker == 0xE1).find_map(|s| b[s.payload.clone()].strip_prefix(b"Exif\0\0").and_then(tiff_orientation));
     Ok(ImageInfo { orientation, animated: false })
 }
 
 /// Reads tag 0x0112 (Orientation) from IFD0 of a TIFF block.
 pub(crate) fn tiff_orientation(t: &[u8]) -> Option<u16> {
-    let read16 = |at: usize| if t.starts_with(b"II") { le16(t, at) } else { be16(t, at) };
-    let read32 = |at: usize| if t.starts_with(b"II") { le32(t, at) } else { be32(t, at) };
+    let read16 = |at: usize| {
+        if t.starts_with(b"II") {
+            le16(t, at)
+        } else {
+            be16(t, at)
+        }
+    };
+    let read32 = |at: usize| {
+        if t.starts_with(b"II") {
+            le32(t, at)
+        } else {
+            be32(t, at)
+        }
+    };
     if !(t.starts_with(b"II*\0") || t.starts_with(b"MM\0*")) {
         return None;
     }

@@ -272,7 +272,9 @@ impl<H: Http> Telegram<'_, H> {
     /// would not delete them (messages older than 48 hours, a bot without the right, an
     /// outage). Never fails: the caller removes the record either way.
     pub async fn delete(&self, copy: &TelegramCopy) -> u32 {
-        let Some(token) = self.token_of(&copy.bot) else { return copy.parts.len() as u32 };
+        let Some(token) = self.token_of(&copy.bot) else {
+            return copy.parts.len() as u32;
+        };
         let one = [token.to_string()];
         let client = Telegram { bots: &one, ..*self };
         let end = self.http.now_ms() + 20_000;
@@ -301,7 +303,10 @@ fn multipart(fields: &[(&str, &str)], file_name: &str, bytes: &[u8]) -> (Vec<u8>
         body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").as_bytes());
     }
     let safe: String = file_name.chars().filter(|c| !matches!(c, '"' | '\r' | '\n' | '\\')).collect();
-    body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"document\"; filename=\"{safe}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
+    body.extend(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"document\"; filename=\"{safe}\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+            .as_bytes(),
+    );
     body.extend_from_slice(bytes);
     body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
     (body, format!("multipart/form-data; boundary={boundary}"))
@@ -360,7 +365,10 @@ mod tests {
         }
         let e = pollster::block_on(client(&&http, &bots).store(b"abc", "a.png", "ID1", 10_000)).unwrap_err();
         assert_eq!((e.status, e.retry_after), (503, Some(3)));
-        assert!(http.sent.borrow().iter().any(|r| r.url.contains("/bot11:")) && http.sent.borrow().iter().any(|r| r.url.contains("/bot22:")), "both bots tried");
+        assert!(
+            http.sent.borrow().iter().any(|r| r.url.contains("/bot11:")) && http.sent.borrow().iter().any(|r| r.url.contains("/bot22:")),
+            "both bots tried"
+        );
         assert!(http.clock.get() <= 10_000, "never waits past the budget");
         assert!(!e.message.contains("secret") && !e.message.contains("Too Many"), "{}", e.message);
         // With budget to spare, it waits and tries again.
@@ -380,7 +388,12 @@ mod tests {
         assert_eq!(e.status, 503);
         assert_eq!(http.sent.borrow().len(), TRIES as usize);
         let http = MemoryHttp::default();
-        answer(&http, &format!("{BASE}/bot{}/sendDocument", BOTS[0]), 400, json!({"ok": false, "error_code": 400, "description": "Bad Request: chat not found"}));
+        answer(
+            &http,
+            &format!("{BASE}/bot{}/sendDocument", BOTS[0]),
+            400,
+            json!({"ok": false, "error_code": 400, "description": "Bad Request: chat not found"}),
+        );
         let e = pollster::block_on(client(&&http, &one).store(b"abc", "a.png", "ID1", 60_000)).unwrap_err();
         assert_eq!((e.status, e.code), (502, "storage_refused"));
         assert_eq!(http.sent.borrow().len(), 1);
@@ -412,8 +425,17 @@ mod tests {
     fn deletes_count_what_telegram_refused() {
         let http = MemoryHttp::default();
         let bots = bots();
-        answer(&http, &format!("{BASE}/bot{}/deleteMessage", BOTS[0]), 400, json!({"ok": false, "error_code": 400, "description": "Bad Request: message can't be deleted for everyone"}));
-        let copy = TelegramCopy { chat_id: "-100".into(), bot: "11".into(), parts: vec![Part { file_id: "f".into(), file_unique_id: "u".into(), message_id: 9, bytes: 1 }] };
+        answer(
+            &http,
+            &format!("{BASE}/bot{}/deleteMessage", BOTS[0]),
+            400,
+            json!({"ok": false, "error_code": 400, "description": "Bad Request: message can't be deleted for everyone"}),
+        );
+        let copy = TelegramCopy {
+            chat_id: "-100".into(),
+            bot: "11".into(),
+            parts: vec![Part { file_id: "f".into(), file_unique_id: "u".into(), message_id: 9, bytes: 1 }],
+        };
         assert_eq!(pollster::block_on(client(&&http, &bots).delete(&copy)), 1);
         answer(&http, &format!("{BASE}/bot{}/deleteMessage", BOTS[0]), 200, json!({"ok": true, "result": true}));
         assert_eq!(pollster::block_on(client(&&http, &bots).delete(&copy)), 0);

@@ -61,8 +61,12 @@ pub async fn find<P: Platform>(app: &App<P>, token: &str) -> Result<Option<Token
         return Ok(None);
     }
     let key = kv_key(token);
-    let Some(text) = app.kv.get(&key).await? else { return Ok(None) };
-    let Ok(mut record) = serde_json::from_str::<TokenRecord>(&text) else { return Ok(None) };
+    let Some(text) = app.kv.get(&key).await? else {
+        return Ok(None);
+    };
+    let Ok(mut record) = serde_json::from_str::<TokenRecord>(&text) else {
+        return Ok(None);
+    };
     if record.last_used.is_none_or(|t| t / DAY_MS != app.now_ms / DAY_MS) {
         record.last_used = Some(app.now_ms);
         // Bookkeeping only: a failed write must not fail the upload.

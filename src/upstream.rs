@@ -201,8 +201,12 @@ pub async fn fetch_public<H: Http>(http: &H, url: &str, own_hosts: &[String], al
         check_public_url(&current, own_hosts, allowed)?;
         let req = OutRequest { manual_redirects: true, ..OutRequest::get(current.as_str()) };
         let resp = http.send(req, limit).await.map_err(|e| match e {
-            UpstreamError::TooLarge => ApiError::new(413, "file_too_large", format!("the image at that URL is larger than the upload limit of {}", human_bytes(limit))),
-            UpstreamError::TimedOut => ApiError::new(504, "source_timeout", format!("the image at that URL did not arrive within {} s", FETCH_TIMEOUT_MS / 1000)),
+            UpstreamError::TooLarge => {
+                ApiError::new(413, "file_too_large", format!("the image at that URL is larger than the upload limit of {}", human_bytes(limit)))
+            }
+            UpstreamError::TimedOut => {
+                ApiError::new(504, "source_timeout", format!("the image at that URL did not arrive within {} s", FETCH_TIMEOUT_MS / 1000))
+            }
             UpstreamError::Unreachable(why) => {
                 crate::log::error(&format!("fetching a source URL failed: {why}"));
                 ApiError::new(502, "source_unreachable", "the server at that URL could not be reached")
@@ -232,11 +236,29 @@ mod tests {
     #[test]
     fn private_and_odd_targets_are_refused() {
         for bad in [
-            "http://127.0.0.1/x.jpg", "http://2130706433/x.jpg", "http://0x7f.1/x.jpg", "http://[::1]/x.jpg", "http://[::ffff:127.0.0.1]/",
-            "http://10.0.0.5/", "http://172.16.3.4/", "http://192.168.1.1/", "http://169.254.169.254/latest/meta-data/",
-            "http://100.64.0.1/", "http://0.0.0.0/", "http://[fd00::1]/", "http://[fe80::1]/", "http://localhost/", "http://printer.local/",
-            "http://metadata.google.internal/", "http://intranet/", "https://img.example.com/file/x.jpg", "https://example.com:8443/x.jpg",
-            "ftp://example.com/x.jpg", "file:///etc/passwd", "http://user:pw@example.com/x.jpg", "http://127.0.0.1:9998/",
+            "http://127.0.0.1/x.jpg",
+            "http://2130706433/x.jpg",
+            "http://0x7f.1/x.jpg",
+            "http://[::1]/x.jpg",
+            "http://[::ffff:127.0.0.1]/",
+            "http://10.0.0.5/",
+            "http://172.16.3.4/",
+            "http://192.168.1.1/",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://100.64.0.1/",
+            "http://0.0.0.0/",
+            "http://[fd00::1]/",
+            "http://[fe80::1]/",
+            "http://localhost/",
+            "http://printer.local/",
+            "http://metadata.google.internal/",
+            "http://intranet/",
+            "https://img.example.com/file/x.jpg",
+            "https://example.com:8443/x.jpg",
+            "ftp://example.com/x.jpg",
+            "file:///etc/passwd",
+            "http://user:pw@example.com/x.jpg",
+            "http://127.0.0.1:9998/",
         ] {
             assert!(check(bad).is_err(), "{bad}");
         }

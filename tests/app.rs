@@ -3,16 +3,15 @@
 
 use imgbed::app::App;
 use imgbed::config::Config;
+use imgbed::faults::{Faults, Faulty};
 use imgbed::http::{Method, Request, Response};
+use imgbed::memory::{MemoryBlobs, MemoryCache, MemoryHttp, MemoryKv, MemoryLimits, MemoryPlatform, MemoryPool};
 use imgbed::meta::{ImageMeta, Status};
 use imgbed::router::handle;
-use imgbed::faults::{Faults, Faulty};
 use std::rc::Rc;
-use imgbed::memory::{MemoryBlobs, MemoryCache, MemoryHttp, MemoryKv, MemoryLimits, MemoryPlatform, MemoryPool};
 
 mod common;
 use common::corpus;
-
 
 fn config() -> Config {
     Config { upload_tokens: vec!["tok".into()], admin_token: Some("adm".into()), secret_key: Some("k".into()), ..Config::default() }
@@ -356,8 +355,16 @@ fn r2_and_telegram_serves_from_telegram_when_the_r2_object_is_missing() {
     };
     let bytes = corpus("alpha-3700x2400.png");
     let route = |url: String, body: Vec<u8>| w.http.routes.borrow_mut().insert(url, (200, vec![], body));
-    route(format!("{base}/bot{bot}/sendDocument"), serde_json::json!({"ok": true, "result": {"message_id": 5, "document": {"file_id": "F1", "file_unique_id": "U1", "file_size": bytes.len()}}}).to_string().into_bytes());
-    route(format!("{base}/bot{bot}/getFile"), serde_json::json!({"ok": true, "result": {"file_id": "F1", "file_path": "documents/f1.png"}}).to_string().into_bytes());
+    route(
+        format!("{base}/bot{bot}/sendDocument"),
+        serde_json::json!({"ok": true, "result": {"message_id": 5, "document": {"file_id": "F1", "file_unique_id": "U1", "file_size": bytes.len()}}})
+            .to_string()
+            .into_bytes(),
+    );
+    route(
+        format!("{base}/bot{bot}/getFile"),
+        serde_json::json!({"ok": true, "result": {"file_id": "F1", "file_path": "documents/f1.png"}}).to_string().into_bytes(),
+    );
     route(format!("{base}/file/bot{bot}/documents/f1.png"), bytes.clone());
     let mut req = upload(&bytes);
     req.body = [b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\r\n".as_slice(), &bytes, b"\r\n--B--\r\n"].concat();
@@ -379,8 +386,7 @@ fn r2_and_telegram_serves_from_telegram_when_the_r2_object_is_missing() {
 /// Records, bytes and pools agree: every record's bytes are there and serve exactly, and the
 /// pools hold exactly the active images.
 fn assert_consistent(w: &World, case: &str) {
-    let records: Vec<ImageMeta> =
-        w.kv.entries.borrow().iter().filter(|(k, _)| k.starts_with("img:")).map(|(_, v)| serde_json::from_str(v).unwrap()).collect();
+    let records: Vec<ImageMeta> = w.kv.entries.borrow().iter().filter(|(k, _)| k.starts_with("img:")).map(|(_, v)| serde_json::from_str(v).unwrap()).collect();
     for m in &records {
         let bytes = w.blobs.objects.borrow().get(&m.location).map(|(b, _)| b.clone());
         assert!(bytes.is_some(), "{case}: record {} without bytes", m.id);
@@ -496,8 +502,17 @@ fn the_repair_run_mends_leftovers_in_bounded_batches_and_reports_them() {
     w.blobs.written.borrow_mut().insert(format!("v/{record_gone}/w64.webp"), w.blobs.clock.get());
     // A young orphan may be an upload under way: it is left alone.
     let cron = |w: &World| {
-        let app = App::<MemoryPlatform>::new(config(), Faulty::new(&w.blobs, w.faults.clone()), Faulty::new(&w.kv, w.faults.clone()),
-            Faulty::new(&w.pool, w.faults.clone()), Faulty::new(&w.http, w.faults.clone()), &w.edge, &w.limits, imgbed::memory::NoImages, w.blobs.clock.get());
+        let app = App::<MemoryPlatform>::new(
+            config(),
+            Faulty::new(&w.blobs, w.faults.clone()),
+            Faulty::new(&w.kv, w.faults.clone()),
+            Faulty::new(&w.pool, w.faults.clone()),
+            Faulty::new(&w.http, w.faults.clone()),
+            &w.edge,
+            &w.limits,
+            imgbed::memory::NoImages,
+            w.blobs.clock.get(),
+        );
         pollster::block_on(imgbed::repair::run(&app)).unwrap()
     };
     let first = cron(&w);

@@ -10,7 +10,7 @@ use imgbed::multipart;
 use imgbed::security::{MAX_TRANSFORM_SIDE, PIXEL_BUDGET_BYTES};
 use imgbed::sniff::sniff;
 use imgbed::transform::geometry::plan;
-use imgbed::transform::options::{Fit, OutFormat, Options};
+use imgbed::transform::options::{Fit, Options, OutFormat};
 use imgbed::transform::{estimate, run};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -35,7 +35,6 @@ impl Rng {
         self.next() % n.max(1)
     }
 }
-
 
 /// Small valid files of every format to mutate (large ones would make rounds slow).
 fn seeds() -> Vec<Vec<u8>> {
@@ -105,7 +104,9 @@ fn sniff_exif_and_decoding_never_panic() {
         let mut rng = Rng(seed);
         let pick = rng.below(seeds.len() as u64) as usize;
         let input = mutate(&mut rng, &seeds[pick]);
-        let Ok(s) = check("sniff", seed, || sniff(&input)) else { continue };
+        let Ok(s) = check("sniff", seed, || sniff(&input)) else {
+            continue;
+        };
         assert!(s.width > 0 && s.height > 0, "seed {seed}: {s:?}");
         check("exif", seed, || {
             let mut out = input.clone();
@@ -127,8 +128,18 @@ fn sniff_exif_and_decoding_never_panic() {
 #[test]
 fn multipart_bodies_never_panic() {
     let pieces: [&[u8]; 12] = [
-        b"--B", b"\r\n", b"--", b"Content-Disposition: form-data; name=\"file\"; filename=\"a\\\"b.png\"", b"\r\n\r\n",
-        b"Content-Type: image/png", b"DATA", b"\xff\xd8\xff", b"filename*=UTF-8''%E5%9B%BE", b"name=", b";", b"\"",
+        b"--B",
+        b"\r\n",
+        b"--",
+        b"Content-Disposition: form-data; name=\"file\"; filename=\"a\\\"b.png\"",
+        b"\r\n\r\n",
+        b"Content-Type: image/png",
+        b"DATA",
+        b"\xff\xd8\xff",
+        b"filename*=UTF-8''%E5%9B%BE",
+        b"name=",
+        b";",
+        b"\"",
     ];
     for round in 0..rounds() * 4 {
         let seed = 0xB0D1_0000 + round;
@@ -145,14 +156,38 @@ fn multipart_bodies_never_panic() {
 #[test]
 fn options_and_geometry_stay_in_bounds() {
     let keys = ["w", "h", "width", "height", "fit", "gravity", "q", "f", "dpr", "blur", "sharpen", "rotate", "flip", "bg", "x"];
-    let values = ["0", "1", "8192", "8193", "99999999999", "-1", "3", "2.5", "nan", "inf", "cover", "pad", "fill", "crop", "contain", "auto", "webp", "", "hv", "#fff", "%00"];
+    let values = [
+        "0",
+        "1",
+        "8192",
+        "8193",
+        "99999999999",
+        "-1",
+        "3",
+        "2.5",
+        "nan",
+        "inf",
+        "cover",
+        "pad",
+        "fill",
+        "crop",
+        "contain",
+        "auto",
+        "webp",
+        "",
+        "hv",
+        "#fff",
+        "%00",
+    ];
     for round in 0..rounds() * 10 {
         let seed = 0x0971_0000 + round;
         let mut rng = Rng(seed);
         let pairs: Vec<(String, String)> = (0..1 + rng.below(5))
             .map(|_| (keys[rng.below(keys.len() as u64) as usize].to_string(), values[rng.below(values.len() as u64) as usize].to_string()))
             .collect();
-        let Ok(Some(o)) = check("options", seed, || Options::parse(&pairs, &[])) else { continue };
+        let Ok(Some(o)) = check("options", seed, || Options::parse(&pairs, &[])) else {
+            continue;
+        };
         let (w, h) = o.target();
         assert!(w.is_none_or(|w| (1..=MAX_TRANSFORM_SIDE).contains(&w)) && h.is_none_or(|h| (1..=MAX_TRANSFORM_SIDE).contains(&h)), "seed {seed}: {pairs:?}");
         assert_eq!(o.key(OutFormat::Jpeg), Options::parse(&pairs, &[]).unwrap().unwrap().key(OutFormat::Jpeg));

@@ -50,8 +50,6 @@ static ALLOC: Counting = Counting;
 /// Tests in this file run one at a time, so peaks are not mixed up.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-
-
 /// Runs every encoder and decoder once, so one-time tables and statics are not counted
 /// against the first transform measured.
 fn warm_up() {
@@ -172,7 +170,11 @@ fn the_largest_accepted_outputs_stay_in_budget() {
             let s = sniff(&bytes).unwrap();
             let o = opts(&format!("w={mid}&h={mid}&{q}"));
             let f = negotiate(o.format, "", true, same_format(s.format));
-            if estimate(&bytes, &s, &o, f).is_ok_and(|e| e <= PIXEL_BUDGET_BYTES) { lo = mid } else { hi = mid }
+            if estimate(&bytes, &s, &o, f).is_ok_and(|e| e <= PIXEL_BUDGET_BYTES) {
+                lo = mid
+            } else {
+                hi = mid
+            }
         }
         let (_, peak, out) = measure(&bytes, &format!("w={lo}&h={lo}&{q}"));
         assert!(out.is_ok(), "{q} at {lo}: {out:?}");

@@ -10,8 +10,6 @@ use imgbed::transform::run;
 mod common;
 use common::{corpus, opts};
 
-
-
 fn transform(name: &str, q: &str, f: OutFormat) -> Vec<u8> {
     let bytes = corpus(name);
     run(&bytes, &sniff(&bytes).unwrap(), &opts(q), f).unwrap()

@@ -3,12 +3,12 @@
 
 use crate::http::{Headers, Stream};
 use crate::upstream::{Http, OutRequest, OutResponse, Piece, UpstreamError};
-use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-use worker::wasm_bindgen_futures::JsFuture;
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
 use std::time::Duration;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use worker::wasm_bindgen_futures::JsFuture;
 use worker::{Delay, Fetch, Method, RequestInit, RequestRedirect};
 
 pub struct WorkerFetch;

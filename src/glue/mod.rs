@@ -10,12 +10,12 @@ mod r2;
 use crate::app::{App, Platform};
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::faults::{Faults, Faulty, Rule};
 use crate::http::{self, Method};
 use crate::security;
-use crate::faults::{Faults, Faulty, Rule};
 use std::cell::Cell;
-use worker::wasm_bindgen::prelude::*;
 use std::rc::Rc;
+use worker::wasm_bindgen::prelude::*;
 use worker::{event, web_sys, Cache, Context, Env, ScheduleContext, ScheduledEvent};
 
 thread_local! {
@@ -100,7 +100,9 @@ async fn read_body(req: &web_sys::Request, limit: u64, declared: u64) -> Result<
     use worker::js_sys::Uint8Array;
     use worker::wasm_bindgen::JsCast;
     let unreadable = |e: JsValue| ApiError::bad_request("unreadable_body", format!("the request body could not be read: {e:?}"));
-    let Some(stream) = req.body() else { return Ok(Vec::new()) };
+    let Some(stream) = req.body() else {
+        return Ok(Vec::new());
+    };
     let reader = body_reader(&stream);
     // Without a declared length, room for the limit: pages are only taken as they are written,
     // and growing by doubling would hold the old and the new buffer at once (1.5× the limit).
@@ -236,7 +238,9 @@ struct Limits(Env);
 impl crate::limits::RateLimiter for Limits {
     async fn allow(&self, limit: crate::limits::Limit, key: &str) -> bool {
         // No binding: that limit is off.
-        let Ok(binding) = self.0.rate_limiter(limit.binding()) else { return true };
+        let Ok(binding) = self.0.rate_limiter(limit.binding()) else {
+            return true;
+        };
         match binding.limit(key.to_string()).await {
             Ok(outcome) => outcome.success,
             Err(e) => {

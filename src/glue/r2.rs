@@ -63,7 +63,9 @@ impl Blobs for R2 {
         if let Some((offset, length)) = range {
             get = get.range(Range::OffsetWithLength { offset, length });
         }
-        let Some(object) = get.execute().await.map_err(err)? else { return Ok(None) };
+        let Some(object) = get.execute().await.map_err(err)? else {
+            return Ok(None);
+        };
         // `Object::range()` panics in workers-rs 0.8, so the caller computes ranges itself.
         let size = object.size();
         let body = object.body().ok_or_else(|| StoreError(format!("R2: object {key} has no body")))?;

@@ -37,7 +37,11 @@ fn no_store(resp: Response) -> Response {
 pub fn page<P: Platform>(app: &App<P>) -> Response {
     if !app.config.admin_configured() {
         let msg = crate::handlers::delete::html_escape(&guard::not_configured().message);
-        return no_store(crate::pages::page(503, format!("<!doctype html><meta charset=utf-8><title>imgbed admin</title><h1>Admin console is off</h1><p>{msg}</p>"), None));
+        return no_store(crate::pages::page(
+            503,
+            format!("<!doctype html><meta charset=utf-8><title>imgbed admin</title><h1>Admin console is off</h1><p>{msg}</p>"),
+            None,
+        ));
     }
     no_store(crate::pages::page(200, include_str!("../page/admin.html"), app.config.public_url.as_deref()))
 }
@@ -265,10 +269,7 @@ fn bulk_change(action: &str, body: &Map<String, Value>, meta: &ImageMeta) -> Res
             tags.extend(add.iter().filter(|t| !meta.tags.contains(t)).map(|t| json!(t)));
             apply_changes(meta, &Map::from_iter([("tags".to_string(), Value::Array(tags))])).map(Some)
         }
-        other => Err(ApiError::bad_request(
-            "bad_parameter",
-            format!("unknown action {other:?}: delete, block, unblock, approve, reject, pend, move or tag"),
-        )),
+        other => Err(ApiError::bad_request("bad_parameter", format!("unknown action {other:?}: delete, block, unblock, approve, reject, pend, move or tag"))),
     }
 }
 
@@ -393,7 +394,9 @@ pub async fn reindex<P: Platform>(app: &App<P>, req: &Request) -> Result<Respons
     }
     let batch = match req.query("limit") {
         None => REINDEX_BATCH,
-        Some(v) => v.parse().ok().filter(|n| (1..=500).contains(n)).ok_or_else(|| ApiError::bad_request("bad_parameter", "limit must be a number from 1 to 500"))?,
+        Some(v) => {
+            v.parse().ok().filter(|n| (1..=500).contains(n)).ok_or_else(|| ApiError::bad_request("bad_parameter", "limit must be a number from 1 to 500"))?
+        }
     };
     let (keys, next) = app.kv.list("img:", cursor.as_deref(), batch).await?;
     let mut items = Vec::with_capacity(keys.len());

@@ -37,11 +37,7 @@ async fn store<P: Platform>(app: &App<P>, req: &mut Request) -> Result<(Uploaded
     let mut form = upload::read_form(&app.config, req, None)?;
     form.legacy_digests = true;
     let req = &*req;
-    let layout = if form.field(req, "image").is_some() || image_file {
-        Layout::ImgBB
-    } else {
-        Layout::Chevereto
-    };
+    let layout = if form.field(req, "image").is_some() || image_file { Layout::ImgBB } else { Layout::Chevereto };
     let format = form.field(req, "format");
     if let Some(f) = format.as_deref().filter(|f| !["json", "txt", "redirect"].contains(f)) {
         return Err(ApiError::bad_request("bad_parameter", format!("format must be json, txt or redirect, not {f:?}")));
@@ -81,7 +77,9 @@ async fn resolve_text_source<P: Platform>(app: &App<P>, req: &Request, uploader:
     if !form.files.is_empty() {
         return Ok(());
     }
-    let Some(source) = form.field(req, "source").or_else(|| form.field(req, "image")) else { return Ok(()) };
+    let Some(source) = form.field(req, "source").or_else(|| form.field(req, "image")) else {
+        return Ok(());
+    };
     let source = source.trim();
     let bytes = if source.starts_with("http://") || source.starts_with("https://") {
         upload::count_fetch(app, req, uploader, form).await?;

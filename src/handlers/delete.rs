@@ -3,8 +3,8 @@
 
 use crate::app::{App, Platform};
 use crate::error::ApiError;
-use crate::http::{Method, Request, Response};
 use crate::handlers::upload::split_delete_key;
+use crate::http::{Method, Request, Response};
 use crate::ids::token_matches;
 use crate::library;
 use crate::meta::ImageMeta;
@@ -28,9 +28,9 @@ pub async fn authorised<P: Platform>(app: &App<P>, id: &str, token: &str) -> Res
 pub async fn by_key<P: Platform>(app: &App<P>, req: &Request, key: &str) -> Result<ImageMeta, ApiError> {
     let meta = match split_delete_key(key) {
         Some((id, token)) => authorised(app, id, token).await?,
-        None if crate::guard::is_admin(app, req).await => library::load(app, key)
-            .await?
-            .ok_or_else(|| ApiError::not_found(format!("no image with id {key:?}")))?,
+        None if crate::guard::is_admin(app, req).await => {
+            library::load(app, key).await?.ok_or_else(|| ApiError::not_found(format!("no image with id {key:?}")))?
+        }
         None => return Err(ApiError::forbidden("this key cannot delete anything: use the key from the upload answer")),
     };
     library::remove(app, &meta).await?;
@@ -42,7 +42,8 @@ pub async fn link<P: Platform>(app: &App<P>, req: &Request, id: &str, token: &st
     let wants_json = req.header("accept").is_some_and(|a| a.contains("application/json"));
     if req.method == Method::Post {
         let removed = library::remove(app, &meta).await?;
-        let remains = if removed.left_in_telegram > 0 { " Its bytes remain in the Telegram chat, which refused to delete them, but it is no longer served." } else { "" };
+        let remains =
+            if removed.left_in_telegram > 0 { " Its bytes remain in the Telegram chat, which refused to delete them, but it is no longer served." } else { "" };
         return Ok(if wants_json {
             Response::json(200, &json!({"deleted": meta.id, "removed": removed}))
         } else {

@@ -6,8 +6,8 @@
 use crate::app::{App, Platform};
 use crate::conditional::{not_modified, range, RangeAnswer};
 use crate::error::ApiError;
-use crate::http::{http_date, pct_encode, Body, Method, Request, Response};
 use crate::handlers::transform;
+use crate::http::{http_date, pct_encode, Body, Method, Request, Response};
 use crate::library;
 use crate::transform::options::Options;
 

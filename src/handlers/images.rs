@@ -3,8 +3,8 @@
 use crate::app::{App, Platform};
 use crate::error::ApiError;
 use crate::http::{Request, Response};
-use crate::library;
 use crate::ingest::{check_label, parse_tags};
+use crate::library;
 use crate::links::Links;
 use crate::meta::ImageMeta;
 use crate::sniff::Format;
@@ -25,8 +25,7 @@ pub async fn get<P: Platform>(app: &App<P>, req: &Request, id: &str) -> Result<R
 pub async fn update<P: Platform>(app: &App<P>, req: &Request, id: &str) -> Result<Response, ApiError> {
     crate::guard::admin(app, req).await?;
     let before = library::load(app, id).await?.ok_or_else(|| ApiError::not_found(format!("no image with id {id:?}")))?;
-    let body: serde_json::Value = serde_json::from_slice(&req.body)
-        .map_err(|e| ApiError::bad_request("malformed_json", format!("send a JSON object: {e}")))?;
+    let body: serde_json::Value = serde_json::from_slice(&req.body).map_err(|e| ApiError::bad_request("malformed_json", format!("send a JSON object: {e}")))?;
     let fields = body.as_object().ok_or_else(|| ApiError::bad_request("malformed_json", "send a JSON object"))?;
     let meta = apply_changes(&before, fields)?;
     library::update(app, &before, &meta).await?;
@@ -55,9 +54,9 @@ pub fn apply_changes(before: &ImageMeta, fields: &serde_json::Map<String, serde_
             "tags" => {
                 meta.tags = match value {
                     serde_json::Value::String(t) => parse_tags(t.split(','))?,
-                    serde_json::Value::Array(items) => parse_tags(
-                        items.iter().map(|t| t.as_str().ok_or_else(|| bad("tags", "a list of strings"))).collect::<Result<Vec<_>, _>>()?,
-                    )?,
+                    serde_json::Value::Array(items) => {
+                        parse_tags(items.iter().map(|t| t.as_str().ok_or_else(|| bad("tags", "a list of strings"))).collect::<Result<Vec<_>, _>>()?)?
+                    }
                     _ => return Err(bad("tags", "a list of strings or \"a,b\"")),
                 };
             }

@@ -8,13 +8,13 @@
 //! output format (extension, `format=`, or `Accept`) apply either way.
 
 use crate::app::{App, Platform};
+use crate::auth::Uploader;
 use crate::conditional::not_modified;
 use crate::error::ApiError;
-use crate::http::{Method, Request, Response};
-use crate::ids::sha256_hex;
-use crate::auth::Uploader;
 use crate::handlers::transform;
 use crate::http::http_date;
+use crate::http::{Method, Request, Response};
+use crate::ids::sha256_hex;
 use crate::ingest::{prepare, IncomingFile, UploadOptions};
 use crate::library::{self, PLACEHOLDER_ALBUM};
 use crate::limits::Limit;
@@ -22,7 +22,7 @@ use crate::meta::{ImageMeta, Status};
 use crate::placeholder::{bucket, draw, Claim, Spec};
 use crate::replicate::Replicate;
 use crate::storage::{EdgeCache, Kv, Pool};
-use crate::transform::options::{negotiate, Fit, Gravity, OutFormat, Options};
+use crate::transform::options::{negotiate, Fit, Gravity, Options, OutFormat};
 use crate::transform::{check_drawn, finish_drawn};
 use crate::upstream::Http;
 
@@ -40,7 +40,16 @@ pub async fn serve<P: Platform>(app: &App<P>, req: &Request, spec: Spec) -> Resu
 }
 
 /// A stored placeholder at the requested size: a transform (`fit=cover`, centred) of it.
-async fn stored<P: Platform>(app: &App<P>, req: &Request, spec: &Spec, opts: &Options, requested: OutFormat, pairs: &[(String, String)], meta: &ImageMeta, source: &str) -> Result<Response, ApiError> {
+async fn stored<P: Platform>(
+    app: &App<P>,
+    req: &Request,
+    spec: &Spec,
+    opts: &Options,
+    requested: OutFormat,
+    pairs: &[(String, String)],
+    meta: &ImageMeta,
+    source: &str,
+) -> Result<Response, ApiError> {
     match meta.status {
         Status::Active => {}
         Status::Blocked => return Err(ApiError::new(451, "blocked", "this placeholder has been blocked by the administrator")),
@@ -51,7 +60,15 @@ async fn stored<P: Platform>(app: &App<P>, req: &Request, spec: &Spec, opts: &Op
     Ok(resp.with_header("x-placeholder-source", source))
 }
 
-async fn generated<P: Platform>(app: &App<P>, req: &Request, spec: &Spec, opts: Options, requested: OutFormat, pairs: &[(String, String)], token: &str) -> Result<Response, ApiError> {
+async fn generated<P: Platform>(
+    app: &App<P>,
+    req: &Request,
+    spec: &Spec,
+    opts: Options,
+    requested: OutFormat,
+    pairs: &[(String, String)],
+    token: &str,
+) -> Result<Response, ApiError> {
     let c = &app.config;
     let aspect = bucket(spec.width, spec.height);
     let key = format!("ph:{}:{}", aspect.replace(':', "x"), spec.slug);
@@ -86,14 +103,20 @@ async fn generated<P: Platform>(app: &App<P>, req: &Request, spec: &Spec, opts: 
                 None => replace = true,
             },
             Claim::Busy => {
-                return Err(ApiError::new(503, "generation_in_progress", "this placeholder is being generated right now: try again in a moment").with_retry_after(2))
+                return Err(
+                    ApiError::new(503, "generation_in_progress", "this placeholder is being generated right now: try again in a moment").with_retry_after(2)
+                )
             }
             Claim::OverLimit { reset_ms } => {
                 let wait = reset_ms.saturating_sub(app.http.now_ms()).div_ceil(1000);
                 return Err(ApiError::new(
                     429,
                     "daily_limit",
-                    format!("today's {} new placeholders are made; more from {} (PLACEHOLDER_DAILY_LIMIT). Existing ones still work.", c.placeholder_daily_limit, http_date(reset_ms)),
+                    format!(
+                        "today's {} new placeholders are made; more from {} (PLACEHOLDER_DAILY_LIMIT). Existing ones still work.",
+                        c.placeholder_daily_limit,
+                        http_date(reset_ms)
+                    ),
                 )
                 .with_retry_after(wait.max(1)));
             }

@@ -7,10 +7,10 @@ use crate::error::ApiError;
 use crate::handlers::transform;
 use crate::http::{Request, Response};
 use crate::library;
-use crate::transform::options::Options;
-use crate::random::{draw_number, Filter};
 use crate::meta::Status;
+use crate::random::{draw_number, Filter};
 use crate::storage::Pool;
+use crate::transform::options::Options;
 use serde_json::json;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -64,10 +64,9 @@ pub async fn draw<P: Platform>(app: &App<P>, req: &Request, filter: Filter) -> R
             Response::stream(200, &entry.mime, library::read(app, &meta, None).await?).with_header("link", format!("<{url}>; rel=\"canonical\""))
         }
         (Mode::Redirect, _) => Response::redirect(302, &url),
-        (Mode::Json, _) => Response::json(
-            200,
-            &json!({"id": entry.id, "url": url, "width": entry.width, "height": entry.height, "orientation": entry.orientation}),
-        ),
+        (Mode::Json, _) => {
+            Response::json(200, &json!({"id": entry.id, "url": url, "width": entry.width, "height": entry.height, "orientation": entry.orientation}))
+        }
         // (An image draw always has its record: the loop above ends no other way.)
         (Mode::Text | Mode::Image, _) => Response::text(200, url),
     };

@@ -4,8 +4,8 @@
 
 use crate::app::{App, Platform};
 use crate::error::ApiError;
-use crate::handlers::{delete, upload};
 use crate::handlers::upload::split_delete_key;
+use crate::handlers::{delete, upload};
 use crate::http::{Method, Request, Response};
 use crate::ids::random_token;
 use serde_json::{json, Value};
@@ -15,10 +15,7 @@ use serde_json::{json, Value};
 /// `code: "success"` with `message: "success"` satisfies all of them.
 fn answer(result: Result<Value, ApiError>) -> Response {
     match result {
-        Ok(data) => Response::json(
-            200,
-            &json!({"success": true, "code": "success", "message": "success", "data": data, "RequestId": random_token()}),
-        ),
+        Ok(data) => Response::json(200, &json!({"success": true, "code": "success", "message": "success", "data": data, "RequestId": random_token()})),
         Err(e) => error(e),
     }
 }

@@ -8,15 +8,15 @@ use crate::app::{App, Platform};
 use crate::auth;
 use crate::error::ApiError;
 use crate::http::{Method, Request, Response};
-use crate::limits::Limit;
 use crate::ids::{hmac_base64, sha256_hex};
+use crate::limits::Limit;
 use crate::meta::{ImageMeta, Status};
+use crate::render::Source;
 use crate::security::SOURCE_TOO_LARGE;
 use crate::sniff::Format;
-use crate::render::Source;
 use crate::storage::{Blobs, EdgeCache, Images, Pool};
 use crate::transform::engine::{self, Which};
-use crate::transform::options::{negotiate, OutFormat, Options};
+use crate::transform::options::{negotiate, Options, OutFormat};
 use crate::transform::same_format;
 
 /// The edge-cache (Cache API) key for a transform: its URL, the image it is of (a placeholder
@@ -101,9 +101,8 @@ pub async fn serve<P: Platform>(app: &App<P>, req: &Request, meta: &ImageMeta, o
     }
     let key = format!("{}{}", variant_prefix(&meta.id), opts.key(format));
     let etag = format!("\"{}-{}\"", &meta.sha256[..16.min(meta.sha256.len())], &sha256_hex(key.as_bytes())[..16]);
-    let mut resp = Response::new(200, format.mime(), Vec::new())
-        .with_header("etag", etag.clone())
-        .with_header("cache-control", crate::library::cache_control(meta));
+    let mut resp =
+        Response::new(200, format.mime(), Vec::new()).with_header("etag", etag.clone()).with_header("cache-control", crate::library::cache_control(meta));
     if opts.format == Some(OutFormat::Auto) {
         resp.headers.set("vary", "Accept");
     }
@@ -206,6 +205,10 @@ mod tests {
         let fixed = url::Url::parse("https://h/file/abc.jpg?w=100").unwrap();
         assert_eq!(edge_cache_key(&fixed, "abc", None, "image/webp"), edge_cache_key(&fixed, "abc", None, "image/*"));
         let placeholder = url::Url::parse("https://h/800x600/sloth").unwrap();
-        assert_ne!(edge_cache_key(&placeholder, "old", None, ""), edge_cache_key(&placeholder, "new", None, ""), "a remade placeholder is not served from the old entry");
+        assert_ne!(
+            edge_cache_key(&placeholder, "old", None, ""),
+            edge_cache_key(&placeholder, "new", None, ""),
+            "a remade placeholder is not served from the old entry"
+        );
     }
 }

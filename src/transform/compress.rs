@@ -2,10 +2,10 @@
 //! quality setting, PNGs are quantised to a 256-colour palette when that looks the same, and
 //! the longest side can be capped. The original is kept whenever the result is not smaller.
 
-use crate::security::SOURCE_TOO_LARGE;
-use super::options::{OutFormat, Options};
+use super::options::{Options, OutFormat};
 use super::{encode, render};
 use crate::error::ApiError;
+use crate::security::SOURCE_TOO_LARGE;
 use crate::sniff::{Format, Sniffed};
 use image::DynamicImage;
 

@@ -58,11 +58,13 @@ pub fn open(bytes: &[u8], format: Format, want: (u32, u32)) -> Result<Source<'_>
             // 8-bit layouts are used as they are; others are converted (a second buffer).
             let converted = !matches!(color, image::ColorType::L8 | image::ColorType::Rgb8 | image::ColorType::Rgba8);
             // WebP decodes through YUV planes, GIF through palette indices and a canvas.
-            let working = size.0 as u64 * size.1 as u64 * match format {
-                Format::Webp => 2,
-                Format::Gif => 5,
-                _ => 0,
-            };
+            let working = size.0 as u64
+                * size.1 as u64
+                * match format {
+                    Format::Webp => 2,
+                    Format::Gif => 5,
+                    _ => 0,
+                };
             Source { kind: Kind::Other(Box::new(decoder)), size, channels, decoder_bytes: working + if converted { native } else { 0 } }
         }
     };
@@ -83,7 +85,8 @@ const SCALES: [u32; 4] = [8, 4, 2, 1];
 
 fn open_jpeg(bytes: &[u8], (want_w, want_h): (u32, u32)) -> Result<Source<'_>, ApiError> {
     // Our own read of the frame header first: jpeg-decoder panics on layouts it cannot take.
-    let frame = JpegFrame::read(bytes).ok_or_else(|| ApiError::unsupported_type("this JPEG's layout cannot be decoded (lossless, 12-bit or unusual components)"))?;
+    let frame =
+        JpegFrame::read(bytes).ok_or_else(|| ApiError::unsupported_type("this JPEG's layout cannot be decoded (lossless, 12-bit or unusual components)"))?;
     let mut d = jpeg_decoder::Decoder::new(Cursor::new(bytes));
     d.read_info().map_err(corrupt)?;
     let info = d.info().ok_or_else(|| corrupt("no frame header"))?;

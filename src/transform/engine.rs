@@ -7,7 +7,7 @@
 //! do not depend on the engine that made it.
 
 use super::geometry;
-use super::options::{Fit, Gravity, OutFormat, Options};
+use super::options::{Fit, Gravity, Options, OutFormat};
 use crate::config::Engine;
 use crate::error::ApiError;
 use crate::sniff::Format;

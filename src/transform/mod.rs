@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::security::Pipeline;
 use crate::sniff::{Format, Sniffed};
 use geometry::Plan;
-use options::{Fit, OutFormat, Options};
+use options::{Fit, Options, OutFormat};
 
 /// The output format a source keeps when the request names none.
 pub fn same_format(f: Format) -> Option<OutFormat> {
@@ -152,7 +152,11 @@ pub fn finish_drawn(img: image::DynamicImage, opts: &Options, format: OutFormat)
 
 /// Size after EXIF orientation and the `rotate` parameter: what `w` and `h` refer to.
 fn oriented_size(s: &Sniffed, opts: &Options) -> (u32, u32) {
-    if opts.rotate == 90 || opts.rotate == 270 { (s.height, s.width) } else { (s.width, s.height) }
+    if opts.rotate == 90 || opts.rotate == 270 {
+        (s.height, s.width)
+    } else {
+        (s.width, s.height)
+    }
 }
 
 fn plan(s: &Sniffed, opts: &Options) -> Plan {
@@ -166,7 +170,11 @@ fn decode_target(s: &Sniffed, opts: &Options, plan: &Plan) -> (u32, u32) {
     let (ow, oh) = oriented_size(s, opts);
     // Never ask for more than the source has: upscales decode at full size.
     let (rw, rh) = (rw.min(ow), rh.min(oh));
-    if swapped(s, opts) { (rh, rw) } else { (rw, rh) }
+    if swapped(s, opts) {
+        (rh, rw)
+    } else {
+        (rw, rh)
+    }
 }
 
 /// Whether the stored pixels are turned by 90° on the way (EXIF orientation, `rotate`).

@@ -44,10 +44,7 @@ pub fn crop(img: DynamicImage, (w, h): (u32, u32), gravity: Gravity) -> DynamicI
     let (iw, ih) = img.dimensions();
     let (x, y) = match gravity {
         Gravity::Auto => busiest_window(&img, (w, h)),
-        g => (
-            offset(iw, w, g == Gravity::Left, g == Gravity::Right),
-            offset(ih, h, g == Gravity::Top, g == Gravity::Bottom),
-        ),
+        g => (offset(iw, w, g == Gravity::Left, g == Gravity::Right), offset(ih, h, g == Gravity::Top, g == Gravity::Bottom)),
     };
     img.crop_imm(x, y, w.min(iw), h.min(ih))
 }
@@ -80,7 +77,11 @@ fn busiest_window(img: &DynamicImage, (w, h): (u32, u32)) -> (u32, u32) {
             best_at = start as u32;
         }
     }
-    if horizontal { (best_at, offset(ih, h, false, false)) } else { (offset(iw, w, false, false), best_at) }
+    if horizontal {
+        (best_at, offset(ih, h, false, false))
+    } else {
+        (offset(iw, w, false, false), best_at)
+    }
 }
 
 /// Places the image on a `w`×`h` canvas of `background`.

@@ -102,8 +102,25 @@ use crate::security::MAX_TRANSFORM_SIDE as MAX_SIDE;
 
 /// Query parameters that belong to a transform.
 const KNOWN: [&str; 19] = [
-    "w", "width", "h", "height", "fit", "gravity", "q", "quality", "f", "format", "dpr", "blur", "sharpen", "gray",
-    "rotate", "flip", "background", "bg", "sig",
+    "w",
+    "width",
+    "h",
+    "height",
+    "fit",
+    "gravity",
+    "q",
+    "quality",
+    "f",
+    "format",
+    "dpr",
+    "blur",
+    "sharpen",
+    "gray",
+    "rotate",
+    "flip",
+    "background",
+    "bg",
+    "sig",
 ];
 
 fn bad(param: &str, value: &str, expected: &str) -> ApiError {
@@ -111,11 +128,7 @@ fn bad(param: &str, value: &str, expected: &str) -> ApiError {
 }
 
 fn number<T: std::str::FromStr + PartialOrd + Copy + std::fmt::Display>(param: &str, v: &str, lo: T, hi: T) -> Result<T, ApiError> {
-    v.trim()
-        .parse::<T>()
-        .ok()
-        .filter(|n| *n >= lo && *n <= hi)
-        .ok_or_else(|| bad(param, v, &format!("a number from {lo} to {hi}")))
+    v.trim().parse::<T>().ok().filter(|n| *n >= lo && *n <= hi).ok_or_else(|| bad(param, v, &format!("a number from {lo} to {hi}")))
 }
 
 impl Options {
@@ -318,9 +331,21 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_parameter() {
-        for (q, name) in [("w=0", "w="), ("w=abc", "w="), ("height=9000", "height="), ("fit=stretch", "fit="), ("q=101", "q="),
-            ("f=tiff", "f="), ("dpr=4", "dpr="), ("blur=300", "blur="), ("rotate=45", "rotate="), ("flip=x", "flip="),
-            ("background=zz", "background="), ("gravity=north", "gravity="), ("size=3", "\"size\"")] {
+        for (q, name) in [
+            ("w=0", "w="),
+            ("w=abc", "w="),
+            ("height=9000", "height="),
+            ("fit=stretch", "fit="),
+            ("q=101", "q="),
+            ("f=tiff", "f="),
+            ("dpr=4", "dpr="),
+            ("blur=300", "blur="),
+            ("rotate=45", "rotate="),
+            ("flip=x", "flip="),
+            ("background=zz", "background="),
+            ("gravity=north", "gravity="),
+            ("size=3", "\"size\""),
+        ] {
             let e = parse(q).unwrap_err();
             assert_eq!(e.status, 400, "{q}");
             assert!(e.message.contains(name), "{q}: {}", e.message);
