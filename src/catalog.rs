@@ -306,11 +306,14 @@ pub fn list<S: Sql>(s: &S, q: &Query) -> Result<Page, S::Error> {
     Ok(Page { records, next, total })
 }
 
-/// The oldest image with these bytes other than `except`, if any: dedupe where R2 holds no
-/// object to ask, and the reference count of shared bytes (they are deleted only when no
-/// other image uses them).
-pub fn find_sha<S: Sql>(s: &S, sha256: &str, except: Option<&str>) -> Result<Option<String>, S::Error> {
-    let rows = s.rows("SELECT id FROM catalog WHERE sha256 = ? AND id != ? ORDER BY uploaded LIMIT 1", vec![sha256.into(), except.unwrap_or("").into()])?;
+/// The oldest image with these bytes other than `except` (and of `owner`, when given), if any:
+/// an uploader's own repeat, dedupe where R2 holds no object to ask, and the reference count of
+/// shared bytes (they are deleted only when no other image uses them).
+pub fn find_sha<S: Sql>(s: &S, sha256: &str, except: Option<&str>, owner: Option<&str>) -> Result<Option<String>, S::Error> {
+    let rows = s.rows(
+        "SELECT id FROM catalog WHERE sha256 = ? AND id != ? AND (? IS NULL OR owner = ?) ORDER BY uploaded LIMIT 1",
+        vec![sha256.into(), except.unwrap_or("").into(), owner.into(), owner.into()],
+    )?;
     Ok(rows.first().and_then(|r| text(&r["id"])))
 }
 
@@ -336,10 +339,7 @@ pub fn stats<S: Sql>(s: &S, now_ms: u64) -> Result<Value, S::Error> {
     let (count, bytes) = totals.first().map_or((0, 0), |r| (num(&r["n"]), num(&r["b"])));
     let today = now_ms / DAY_MS;
     let first = today.saturating_sub(29);
-    let per_day = s.rows(
-        "SELECT uploaded / 86400000 AS d, COUNT(*) AS n FROM catalog WHERE uploaded >= ? GROUP BY d",
-        vec![(first * DAY_MS).into()],
-    )?;
+    let per_day = s.rows("SELECT uploaded / 86400000 AS d, COUNT(*) AS n FROM catalog WHERE uploaded >= ? GROUP BY d", vec![(first * DAY_MS).into()])?;
     let days: Vec<Value> = (first..=today)
         .map(|d| {
             let n = per_day.iter().find(|r| num(&r["d"]) == d).map_or(0, |r| num(&r["n"]));
@@ -445,6 +445,20 @@ mod tests {
 
     fn ids(p: &Page) -> Vec<&str> {
         p.records.iter().map(|m| m.id.as_str()).collect()
+    }
+
+    #[test]
+    fn bytes_are_found_by_owner_or_by_anyone() {
+        let db = MemoryPool::default();
+        let owned = |id: &str, t: u64, owner: Option<&str>| ImageMeta { owner: owner.map(str::to_string), ..meta(id, id, t, 1) };
+        upsert(&db, &owned("a", 1, Some("alice"))).unwrap();
+        upsert(&db, &owned("b", 2, Some("bob"))).unwrap();
+        upsert(&db, &owned("c", 3, None)).unwrap();
+        assert_eq!(find_sha(&db, "00", None, None).unwrap().as_deref(), Some("a"), "the oldest");
+        assert_eq!(find_sha(&db, "00", None, Some("bob")).unwrap().as_deref(), Some("b"));
+        assert_eq!(find_sha(&db, "00", Some("b"), Some("bob")).unwrap(), None);
+        assert_eq!(find_sha(&db, "00", Some("a"), None).unwrap().as_deref(), Some("b"));
+        assert_eq!(find_sha(&db, "11", None, None).unwrap(), None);
     }
 
     #[test]

@@ -8,19 +8,19 @@
 //! together on every path: uploads on every API, PATCH, deletes, review, placeholders.
 
 use crate::app::{App, Platform};
-use crate::catalog::Indexed;
-use crate::random::{pools_of, PoolEntry};
-use crate::storage::{Blobs, EdgeCache, Kv, Pool};
-use crate::upstream::Http;
 use crate::auth::Uploader;
-use crate::handlers::transform::variant_prefix;
+use crate::catalog::Indexed;
+use crate::config::Storage;
 use crate::error::ApiError;
+use crate::handlers::transform::variant_prefix;
 use crate::http::{Request, Stream};
 use crate::ids::{delete_token, new_id, sha256_hex};
 use crate::ingest::{Prepared, UploadOptions};
-use crate::config::Storage;
 use crate::meta::{Channel, ImageMeta, Status};
+use crate::random::{pools_of, PoolEntry};
+use crate::storage::{Blobs, EdgeCache, Kv, Pool};
 use crate::telegram::Telegram;
+use crate::upstream::Http;
 
 /// The outcome of storing one upload.
 #[derive(Debug, Clone)]
@@ -34,13 +34,13 @@ pub struct Stored {
 }
 
 pub async fn load<P: Platform>(app: &App<P>, id: &str) -> Result<Option<ImageMeta>, ApiError> {
-    let Some(json) = app.kv.get(&ImageMeta::kv_key(id)).await? else { return Ok(None) };
-    serde_json::from_str(&json)
-        .map(Some)
-        .map_err(|e| {
-            crate::log::error(&format!("the record of image {id} is unreadable: {e}"));
-            garbled()
-        })
+    let Some(json) = app.kv.get(&ImageMeta::kv_key(id)).await? else {
+        return Ok(None);
+    };
+    serde_json::from_str(&json).map(Some).map_err(|e| {
+        crate::log::error(&format!("the record of image {id} is unreadable: {e}"));
+        garbled()
+    })
 }
 
 /// Storage answered, with something that cannot be what was stored: the details go to the log.
@@ -80,17 +80,15 @@ pub async fn save<P: Platform>(app: &App<P>, file: Prepared, options: &UploadOpt
     let key = format!("i/{}", file.sha256);
     let secret = app.config.secret_key.as_deref();
     let storage = storage_for(app, options)?;
-    let existing = match app.blobs.head(&key).await? {
-        Some(custom) => custom.into_iter().find(|(k, _)| k == "id").map(|(_, id)| id),
-        // Telegram-only images have no R2 object to ask.
-        None if app.config.telegram_configured() => app.pool.find(&file.sha256, None).await?,
-        None => None,
-    };
-    if let Some(id) = existing {
-        if let Some(meta) = load(app, &id).await? {
-            let delete_token = secret.filter(|_| uploader.owns(meta.owner.as_deref())).map(|s| delete_token(Some(s), &meta.id));
+    // A repeat by the image's owner (or the admin) is that image. Anyone else gets an image of
+    // their own over the same bytes: their name, status and delete link, nothing of the other's.
+    let mut shared = None;
+    if let Some(meta) = same_bytes(app, &key, &file.sha256, uploader).await? {
+        if uploader.owns(meta.owner.as_deref()) {
+            let delete_token = secret.map(|s| delete_token(Some(s), &meta.id));
             return Ok(Stored { meta, delete_token, deduped: true });
         }
+        shared = Some(meta);
     }
     let id = new_id();
     let token = delete_token(secret, &id);
@@ -121,6 +119,16 @@ pub async fn save<P: Platform>(app: &App<P>, file: Prepared, options: &UploadOpt
     };
     let mime = s.format.mime();
     let bytes = file.bytes;
+    if let Some(other) = shared {
+        (meta.channel, meta.location, meta.telegram) = (other.channel, other.location, other.telegram);
+        commit(app, &meta, None, false).await?;
+        // A delete of the other image that ran just before this record was indexed took the
+        // bytes: this upload still holds them.
+        if meta.channel == Channel::R2 && app.blobs.head(&meta.location).await?.is_none() {
+            app.blobs.put(&meta.location, bytes, mime, &[("id", &meta.id)]).await?;
+        }
+        return Ok(Stored { meta, delete_token: Some(token), deduped: false });
+    }
     if storage != Storage::R2 {
         match telegram(app).store(&bytes, &meta.name, &id, app.http.now_ms() + app.config.telegram_deadline_s * 1000).await {
             Ok(copy) => meta.telegram = Some(copy),
@@ -135,14 +143,41 @@ pub async fn save<P: Platform>(app: &App<P>, file: Prepared, options: &UploadOpt
     if !in_r2 {
         meta.channel = Channel::Telegram;
     }
-    commit(app, &meta, in_r2.then_some((bytes, mime))).await?;
+    commit(app, &meta, in_r2.then_some((bytes, mime)), true).await?;
     Ok(Stored { meta, delete_token: Some(token), deduped: false })
+}
+
+/// An image that already has these bytes: the uploader's own when there is one, else whichever
+/// image the R2 object names (or, for bytes only in Telegram, the oldest).
+async fn same_bytes<P: Platform>(app: &App<P>, key: &str, sha256: &str, uploader: &Uploader) -> Result<Option<ImageMeta>, ApiError> {
+    let named = match app.blobs.head(key).await? {
+        Some(custom) => custom.into_iter().find(|(k, _)| k == "id").map(|(_, id)| id),
+        // Telegram-only images have no R2 object to ask.
+        None if app.config.telegram_configured() => match app.pool.find(sha256, None, None).await? {
+            None => return Ok(None),
+            some => some,
+        },
+        None => return Ok(None),
+    };
+    let named = match named {
+        Some(id) => load(app, &id).await?,
+        None => None,
+    };
+    if let (Some(owner), false) = (uploader.owner(), named.as_ref().is_some_and(|m| uploader.owns(m.owner.as_deref()))) {
+        if let Some(id) = app.pool.find(sha256, None, Some(&owner)).await? {
+            if let Some(mine) = load(app, &id).await? {
+                return Ok(Some(mine));
+            }
+        }
+    }
+    Ok(named)
 }
 
 /// Writes a new image: bytes into R2 (when given), then catalog and pools, then the record, in
 /// that order so that nothing is visible before its bytes are there. If a step fails, the
-/// earlier ones are taken back: without its record the bytes would be unreachable.
-async fn commit<P: Platform>(app: &App<P>, meta: &ImageMeta, r2: Option<(Vec<u8>, &str)>) -> Result<(), ApiError> {
+/// earlier ones are taken back (the Telegram copy only when `own_copy`: it was made for this
+/// image): without its record the bytes would be unreachable.
+async fn commit<P: Platform>(app: &App<P>, meta: &ImageMeta, r2: Option<(Vec<u8>, &str)>, own_copy: bool) -> Result<(), ApiError> {
     let record = serde_json::to_string(meta).map_err(|e| ApiError::internal(e.to_string()))?;
     let in_r2 = r2.is_some();
     let stored = async {
@@ -157,7 +192,7 @@ async fn commit<P: Platform>(app: &App<P>, meta: &ImageMeta, r2: Option<(Vec<u8>
         if in_r2 {
             let _ = app.blobs.delete(&meta.location).await;
         }
-        if let Some(copy) = &meta.telegram {
+        if let Some(copy) = meta.telegram.as_ref().filter(|_| own_copy) {
             telegram(app).delete(copy).await;
         }
         return Err(e.into());
@@ -186,7 +221,7 @@ pub async fn import<P: Platform>(app: &App<P>, mut meta: ImageMeta, bytes: Vec<u
         return Err(ApiError::new(409, "bytes_taken", format!("the bytes of {} are already here under another id", meta.id)));
     }
     let mime = meta.format.mime();
-    commit(app, &meta, Some((bytes, mime))).await?;
+    commit(app, &meta, Some((bytes, mime)), true).await?;
     Ok(true)
 }
 
@@ -270,7 +305,9 @@ pub async fn move_to<P: Platform>(app: &App<P>, meta: &ImageMeta, to: Channel) -
             after.telegram = None;
             update(app, meta, &after).await?;
             if let Some(copy) = &meta.telegram {
-                left = telegram(app).delete(copy).await;
+                if !bytes_shared(app, meta).await? {
+                    left = telegram(app).delete(copy).await;
+                }
             }
         }
     }
@@ -281,7 +318,7 @@ pub async fn move_to<P: Platform>(app: &App<P>, meta: &ImageMeta, to: Channel) -
 /// raced past deduplication share one object. The index store (strongly consistent) is the
 /// reference count; the R2 object's own `id` names only whichever upload wrote it last.
 async fn bytes_shared<P: Platform>(app: &App<P>, meta: &ImageMeta) -> Result<bool, ApiError> {
-    Ok(app.pool.find(&meta.sha256, Some(&meta.id)).await?.is_some())
+    Ok(app.pool.find(&meta.sha256, Some(&meta.id), None).await?.is_some())
 }
 
 /// Album of generated placeholders; they stay out of `/random` unless `PLACEHOLDERS_IN_RANDOM`.
@@ -320,10 +357,8 @@ pub async fn update<P: Platform>(app: &App<P>, before: &ImageMeta, after: &Image
 /// then each record. An image whose record cannot be written gets its index entry back (all of
 /// them in one more step), so listings never show a change that did not happen.
 pub async fn update_many<P: Platform>(app: &App<P>, changes: &[(&ImageMeta, &ImageMeta)]) -> Result<Vec<Result<(), ApiError>>, ApiError> {
-    let records = changes
-        .iter()
-        .map(|(_, after)| serde_json::to_string(after).map_err(|e| ApiError::internal(e.to_string())))
-        .collect::<Result<Vec<_>, _>>()?;
+    let records =
+        changes.iter().map(|(_, after)| serde_json::to_string(after).map_err(|e| ApiError::internal(e.to_string()))).collect::<Result<Vec<_>, _>>()?;
     app.pool.index(&changes.iter().map(|(_, after)| indexed(app, after)).collect::<Vec<_>>()).await?;
     let mut results = Vec::with_capacity(changes.len());
     let mut undo = Vec::new();
@@ -366,14 +401,16 @@ pub async fn remove<P: Platform>(app: &App<P>, meta: &ImageMeta) -> Result<Remov
     }
     let mut removed = Removed { id: meta.id.clone(), record: true, ..Removed::default() };
     // The record is out of the index already: any image the store still knows with these
-    // bytes is another one, and keeps them.
-    if app.blobs.head(&meta.location).await?.is_some() && !bytes_shared(app, meta).await? {
-        app.blobs.delete(&meta.location).await?;
-        removed.bytes = true;
-    }
-    if let Some(copy) = &meta.telegram {
-        removed.left_in_telegram = telegram(app).delete(copy).await;
-        removed.bytes = removed.left_in_telegram == 0;
+    // bytes is another one, and keeps them (in R2 and in Telegram).
+    if !bytes_shared(app, meta).await? {
+        if app.blobs.head(&meta.location).await?.is_some() {
+            app.blobs.delete(&meta.location).await?;
+            removed.bytes = true;
+        }
+        if let Some(copy) = &meta.telegram {
+            removed.left_in_telegram = telegram(app).delete(copy).await;
+            removed.bytes = removed.left_in_telegram == 0;
+        }
     }
     // Variants are capped per image, so one listing finds them all.
     for v in app.blobs.list(&variant_prefix(&meta.id), None, 1000).await? {

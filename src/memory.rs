@@ -6,10 +6,10 @@ use crate::catalog::{self, Arg, Indexed, Page, Query, Sql, Usage};
 use crate::faults::Faulty;
 use crate::limits::{Limit, RateLimiter};
 use crate::placeholder::{self, Claim};
-use serde_json::Value;
 use crate::random::{self, PoolEntry, PoolTable};
 use crate::storage::{Blob, Blobs, EdgeCache, Images, ImagesError, Kv, Listed, Pool, StoreError, StoreResult};
 use crate::upstream::{Http, OutRequest, OutResponse, UpstreamError};
+use serde_json::Value;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
@@ -49,7 +49,9 @@ pub struct MemoryLimits {
 
 impl RateLimiter for &MemoryLimits {
     async fn allow(&self, limit: Limit, key: &str) -> bool {
-        let Some(cap) = self.caps.borrow().get(&limit).copied() else { return true };
+        let Some(cap) = self.caps.borrow().get(&limit).copied() else {
+            return true;
+        };
         let mut counts = self.counts.borrow_mut();
         let n = counts.entry((limit, key.to_string())).or_default();
         *n += 1;
@@ -220,7 +222,14 @@ impl Sql for MemoryPool {
         let db = self.db.borrow();
         let mut stmt = db.prepare(sql).map_err(err)?;
         let names: Vec<String> = stmt.column_names().iter().map(|n| n.to_string()).collect();
-        let params: Vec<V> = args.into_iter().map(|a| match a { Arg::Null => V::Null, Arg::Int(n) => V::Integer(n), Arg::Text(t) => V::Text(t) }).collect();
+        let params: Vec<V> = args
+            .into_iter()
+            .map(|a| match a {
+                Arg::Null => V::Null,
+                Arg::Int(n) => V::Integer(n),
+                Arg::Text(t) => V::Text(t),
+            })
+            .collect();
         let mut rows = stmt.query(rusqlite::params_from_iter(params)).map_err(err)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(err)? {
@@ -258,8 +267,8 @@ impl Pool for &MemoryPool {
     async fn list(&self, query: &Query) -> StoreResult<Page> {
         catalog::list(*self, query)
     }
-    async fn find(&self, sha256: &str, except: Option<&str>) -> StoreResult<Option<String>> {
-        catalog::find_sha(*self, sha256, except)
+    async fn find(&self, sha256: &str, except: Option<&str>, owner: Option<&str>) -> StoreResult<Option<String>> {
+        catalog::find_sha(*self, sha256, except, owner)
     }
     async fn stats(&self, now_ms: u64) -> StoreResult<Value> {
         catalog::stats(*self, now_ms)
@@ -342,7 +351,11 @@ pub struct MemoryBlobs {
 
 impl MemoryBlobs {
     fn check(&self) -> StoreResult<()> {
-        if self.broken.get() { Err(StoreError("memory blobs are switched off".into())) } else { Ok(()) }
+        if self.broken.get() {
+            Err(StoreError("memory blobs are switched off".into()))
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -409,7 +422,11 @@ impl MemoryKv {
                 return Err(StoreError("SQLITE_BUSY: a passing fault".into()));
             }
         }
-        if self.writes_broken.get() { Err(StoreError("SQLITE_CONSTRAINT: memory KV writes are switched off".into())) } else { Ok(()) }
+        if self.writes_broken.get() {
+            Err(StoreError("SQLITE_CONSTRAINT: memory KV writes are switched off".into()))
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -430,12 +447,8 @@ impl Kv for MemoryKv {
     async fn list(&self, prefix: &str, cursor: Option<&str>, limit: u32) -> StoreResult<(Vec<String>, Option<String>)> {
         // The cursor is the last key of the previous page.
         let entries = self.entries.borrow();
-        let keys: Vec<String> = entries
-            .keys()
-            .filter(|k| k.starts_with(prefix) && cursor.is_none_or(|c| k.as_str() > c))
-            .take(limit as usize + 1)
-            .cloned()
-            .collect();
+        let keys: Vec<String> =
+            entries.keys().filter(|k| k.starts_with(prefix) && cursor.is_none_or(|c| k.as_str() > c)).take(limit as usize + 1).cloned().collect();
         let more = keys.len() > limit as usize;
         let page: Vec<String> = keys.into_iter().take(limit as usize).collect();
         let next = if more { page.last().cloned() } else { None };

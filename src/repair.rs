@@ -123,7 +123,7 @@ async fn objects<P: Platform>(app: &App<P>, prefix: &str, after: Option<String>,
 /// that raced past deduplication).
 async fn shared<P: Platform>(app: &App<P>, key: &str) -> bool {
     let sha = key.trim_start_matches("i/");
-    match app.pool.find(sha, None).await {
+    match app.pool.find(sha, None, None).await {
         Ok(Some(id)) => !matches!(library::load(app, &id).await, Ok(None)),
         Ok(None) => false,
         Err(_) => true,

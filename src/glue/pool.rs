@@ -12,29 +12,85 @@ use worker::{durable_object, Env, Method, Request, RequestInit, Response, SqlSto
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase")]
 enum Op {
-    Index { items: Vec<Indexed> },
-    Unindex { id: String },
+    Index {
+        items: Vec<Indexed>,
+    },
+    Unindex {
+        id: String,
+    },
     Clear,
-    Edge { id: String, key: String },
-    List { query: Box<Query> },
+    Edge {
+        id: String,
+        key: String,
+    },
+    List {
+        query: Box<Query>,
+    },
     Find {
         sha256: String,
         #[serde(default)]
         except: Option<String>,
+        #[serde(default)]
+        owner: Option<String>,
     },
-    Stats { now_ms: u64 },
-    Login { ip: String, now_ms: u64, ok: bool },
-    Charge { who: String, day: u64, add: Usage, quota: Usage },
-    Refund { who: String, day: u64, back: Usage },
-    SessionStart { nonce: String, until_ms: u64, now_ms: u64 },
-    SessionLive { nonce: String, now_ms: u64 },
-    SessionEnd { nonce: String },
-    Pick { pool: String, number: u64 },
-    Count { pool: String },
-    Reserve { id: String, key: String, cap: u64 },
-    Release { id: String, key: String },
-    Claim { key: String, now_ms: u64, lease_ms: u64, daily_limit: u64, replace: bool },
-    Settle { key: String, id: Option<String> },
+    Stats {
+        now_ms: u64,
+    },
+    Login {
+        ip: String,
+        now_ms: u64,
+        ok: bool,
+    },
+    Charge {
+        who: String,
+        day: u64,
+        add: Usage,
+        quota: Usage,
+    },
+    Refund {
+        who: String,
+        day: u64,
+        back: Usage,
+    },
+    SessionStart {
+        nonce: String,
+        until_ms: u64,
+        now_ms: u64,
+    },
+    SessionLive {
+        nonce: String,
+        now_ms: u64,
+    },
+    SessionEnd {
+        nonce: String,
+    },
+    Pick {
+        pool: String,
+        number: u64,
+    },
+    Count {
+        pool: String,
+    },
+    Reserve {
+        id: String,
+        key: String,
+        cap: u64,
+    },
+    Release {
+        id: String,
+        key: String,
+    },
+    Claim {
+        key: String,
+        now_ms: u64,
+        lease_ms: u64,
+        daily_limit: u64,
+        replace: bool,
+    },
+    Settle {
+        key: String,
+        id: Option<String>,
+    },
 }
 
 /// The index Durable Object's stub, made on first use: most views never call it.
@@ -90,8 +146,8 @@ impl Pool for DoPool {
     async fn list(&self, query: &Query) -> StoreResult<Page> {
         self.call(&Op::List { query: Box::new(query.clone()) }).await
     }
-    async fn find(&self, sha256: &str, except: Option<&str>) -> StoreResult<Option<String>> {
-        self.call(&Op::Find { sha256: sha256.to_string(), except: except.map(str::to_string) }).await
+    async fn find(&self, sha256: &str, except: Option<&str>, owner: Option<&str>) -> StoreResult<Option<String>> {
+        self.call(&Op::Find { sha256: sha256.to_string(), except: except.map(str::to_string), owner: owner.map(str::to_string) }).await
     }
     async fn stats(&self, now_ms: u64) -> StoreResult<serde_json::Value> {
         self.call(&Op::Stats { now_ms }).await
@@ -192,13 +248,15 @@ impl RandomPool {
             Op::Clear => json!(catalog::clear(self)?),
             Op::Edge { id, key } => json!(catalog::remember_edge_key(self, &id, &key)?),
             Op::List { query } => json!(catalog::list(self, &query)?),
-            Op::Find { sha256, except } => json!(catalog::find_sha(self, &sha256, except.as_deref())?),
+            Op::Find { sha256, except, owner } => json!(catalog::find_sha(self, &sha256, except.as_deref(), owner.as_deref())?),
             Op::Stats { now_ms } => catalog::stats(self, now_ms)?,
             Op::Login { ip, now_ms, ok } => json!(catalog::login_attempt(self, &ip, now_ms, ok)?),
             Op::Charge { who, day, add, quota } => json!(catalog::charge(self, &who, day, add, quota)?),
             Op::Refund { who, day, back } => json!(catalog::refund(self, &who, day, back)?),
             Op::SessionStart { nonce, until_ms, now_ms } => json!(catalog::session_start(self, &nonce, until_ms, now_ms)?),
-            Op::SessionLive { nonce, now_ms } => json!(catalog::session_live(self, &nonce, now_ms)?),
+            Op::SessionLive { nonce, now_ms } => {
+                json!(catalog::session_live(self, &nonce, now_ms)?)
+            }
             Op::SessionEnd { nonce } => json!(catalog::session_end(self, &nonce)?),
             Op::Pick { pool, number } => json!(random::pool_pick(self, &pool, number)?),
             Op::Count { pool } => json!(PoolTable::count(self, &pool)?),

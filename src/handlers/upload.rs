@@ -3,18 +3,18 @@
 
 use crate::app::{App, Platform};
 
+use crate::auth::Uploader;
+use crate::catalog::Usage;
 use crate::config::Config;
-use crate::security::MAX_FILES_PER_REQUEST;
 use crate::error::ApiError;
 use crate::http::{Request, Response};
 use crate::ingest::{prepare, IncomingFile, UploadOptions};
 use crate::library;
-use crate::catalog::Usage;
 use crate::limits::Limit;
-use crate::auth::Uploader;
 use crate::links::Links;
 use crate::meta::ImageMeta;
 use crate::multipart;
+use crate::security::MAX_FILES_PER_REQUEST;
 use crate::sniff::Format;
 use serde_json::json;
 
@@ -65,12 +65,9 @@ pub fn read_form(config: &Config, req: &mut Request, raw_name: Option<&str>) -> 
         return Ok(UploadForm { fields, ..UploadForm::default() });
     }
     if content_type == "application/json" {
-        let value: serde_json::Value = serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request("malformed_json", format!("the JSON body could not be read: {e}")))?;
-        let fields = value
-            .as_object()
-            .map(|o| o.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
-            .unwrap_or_default();
+        let value: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("malformed_json", format!("the JSON body could not be read: {e}")))?;
+        let fields = value.as_object().map(|o| o.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect()).unwrap_or_default();
         return Ok(UploadForm { fields, ..UploadForm::default() });
     }
     if let Some(boundary) = multipart::boundary(req.content_type()) {
@@ -110,10 +107,7 @@ pub fn read_form(config: &Config, req: &mut Request, raw_name: Option<&str>) -> 
         return Ok(form);
     }
     if body.is_empty() {
-        return Err(ApiError::bad_request(
-            "no_file",
-            "no file in the request: send multipart/form-data with a 'file' field, or the image bytes as the body",
-        ));
+        return Err(ApiError::bad_request("no_file", "no file in the request: send multipart/form-data with a 'file' field, or the image bytes as the body"));
     }
     let name = raw_name.map(str::to_string).or_else(|| req.query("filename"));
     Ok(UploadForm { files: vec![IncomingFile { name, bytes: body }], ..UploadForm::default() })
@@ -245,11 +239,11 @@ pub async fn raw<P: Platform>(app: &App<P>, req: &mut Request, name: &str) -> Re
     body["height"] = json!(u.meta.height);
     body["bytes"] = json!(u.meta.bytes);
     body["original_bytes"] = json!(u.original_bytes);
+    body["status"] = json!(u.meta.status);
     Ok(Response::json(200, &body))
 }
 
 /// `?format=txt`: one URL per line, what shell scripts and Typora want.
 fn as_text(req: &Request, uploaded: &[Uploaded]) -> Option<Response> {
-    (req.query("format").as_deref() == Some("txt"))
-        .then(|| Response::text(200, uploaded.iter().map(|u| u.links.url.as_str()).collect::<Vec<_>>().join("\n")))
+    (req.query("format").as_deref() == Some("txt")).then(|| Response::text(200, uploaded.iter().map(|u| u.links.url.as_str()).collect::<Vec<_>>().join("\n")))
 }

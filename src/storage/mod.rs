@@ -106,9 +106,9 @@ pub trait Pool {
     async fn settle_generation(&self, key: &str, id: Option<&str>) -> StoreResult<()>;
     /// A page of the catalog.
     async fn list(&self, query: &Query) -> StoreResult<Page>;
-    /// The id of an image with these bytes other than `except`, if any (see
+    /// The id of an image with these bytes other than `except` (and of `owner`), if any (see
     /// [`crate::catalog::find_sha`]).
-    async fn find(&self, sha256: &str, except: Option<&str>) -> StoreResult<Option<String>>;
+    async fn find(&self, sha256: &str, except: Option<&str>, owner: Option<&str>) -> StoreResult<Option<String>>;
     /// Counts for the console (see [`crate::catalog::stats`]).
     async fn stats(&self, now_ms: u64) -> StoreResult<serde_json::Value>;
     /// Records a login attempt (see [`crate::catalog::login_attempt`]).
@@ -182,11 +182,11 @@ impl Ops {
             ("r2-list", &self.r2_list),
             ("pool", &self.pool),
         ]
-            .iter()
-            .filter(|(_, c)| c.get() > 0)
-            .map(|(n, c)| format!("{n}={}", c.get()))
-            .collect::<Vec<_>>()
-            .join(", ")
+        .iter()
+        .filter(|(_, c)| c.get() > 0)
+        .map(|(n, c)| format!("{n}={}", c.get()))
+        .collect::<Vec<_>>()
+        .join(", ")
     }
 }
 
@@ -273,7 +273,7 @@ macro_rules! pool_methods {
             claim_generation(key: &str, now_ms: u64, lease_ms: u64, daily_limit: u64, replace: bool) -> Claim;
             settle_generation(key: &str, id: Option<&str>) -> ();
             list(query: &Query) -> Page;
-            find(sha256: &str, except: Option<&str>) -> Option<String>;
+            find(sha256: &str, except: Option<&str>, owner: Option<&str>) -> Option<String>;
             stats(now_ms: u64) -> serde_json::Value;
             login_attempt(ip: &str, now_ms: u64, ok: bool) -> Result<(), u64>;
             charge(who: &str, day: u64, add: Usage, quota: Usage) -> Result<Usage, Usage>;

@@ -138,35 +138,49 @@ describe('security: upload by URL', () => {
 });
 
 describe('security: delete links and dedupe', () => {
-  it('a repeat upload by someone else gets the image but never its delete link', async () => {
-    const url = await worker();
+  it('a repeat upload by someone else is an image of their own over the same bytes', async () => {
+    const url = await worker({ REVIEW_MODE: 'manual', INSTANCE: 'repeat-owners' });
     const img = unique(corpus('small-320x211.jpg'));
-    const first = await put(url, img);
-    assert.ok(first.body.delete_url);
-    const other = await put(url, img, '', bearer('second-token'));
+    const named = (name, headers) => fetch(`${url}/upload/${name}`, { method: 'PUT', headers, body: img }).then(async (r) => ({ status: r.status, body: await r.json() }));
+    const first = await named('secret-plans.jpg', bearer());
+    assert.equal(first.body.status, 'pending', 'token uploads wait for review here');
+    const other = await named('mine.jpg', bearer('second-token'));
     assert.equal(other.status, 200);
-    assert.equal(other.body.url, first.body.url);
-    assert.equal(other.body.delete_url, undefined, 'another token received the delete link');
+    assert.notEqual(other.body.id, first.body.id, 'another owner got the first owner\'s image');
+    assert.ok(other.body.delete_url && other.body.delete_url !== first.body.delete_url, 'their own delete link');
+    const text = JSON.stringify(other.body);
+    assert.ok(!text.includes('secret-plans') && !text.includes(first.body.id), `the other image leaked: ${text}`);
     for (const path of ['/api/v1/upload', '/api/v2/upload']) {
       const form = new FormData();
       form.append(path.includes('v2') ? 'smfile' : 'file', new Blob([img]), 'again.jpg');
       const r = await (await fetch(url + path, { method: 'POST', headers: { Authorization: 'second-token' }, body: form })).json();
       const text = JSON.stringify(r);
-      assert.ok(!text.includes(first.body.delete_url.split('/').pop()), `${path} leaked the token`);
+      assert.ok(!text.includes(first.body.delete_url.split('/').pop()) && !text.includes('secret-plans'), `${path} leaked the first image`);
     }
-    const mine = await put(url, img);
-    assert.equal(mine.body.delete_url, first.body.delete_url, 'the owner gets it back');
-    const adm = await put(url, img, '', admin);
+    const mine = await named('x.jpg', bearer());
+    assert.equal(mine.body.delete_url, first.body.delete_url, 'the owner gets their own image back');
+    const adm = await named('x.jpg', admin);
     assert.equal(adm.body.delete_url, first.body.delete_url, 'so does the admin');
+    // The first owner deletes theirs: the second image keeps the bytes.
+    assert.equal((await fetch(first.body.delete_url, { method: 'POST', headers: { Accept: 'application/json' } })).status, 200);
+    const served = await fetch(`${url}/file/${other.body.id}.jpg`, { headers: admin });
+    assert.equal(served.status, 200, 'the second link died with the first image');
+    assert.deepEqual(Buffer.from(await served.arrayBuffer()), img);
+    const last = await (await fetch(`${url}/api/admin/images/${other.body.id}`, { method: 'DELETE', headers: admin })).json();
+    assert.equal(last.deleted.bytes, true, 'the last one out takes the bytes (the repeats over v1 and v2 were this image)');
   });
 
-  it('with anonymous uploads on, an anonymous repeat gets no delete link', async () => {
+  it('with anonymous uploads on, an anonymous repeat is a new image whose link deletes only it', async () => {
     const url = await worker({ ALLOW_ANONYMOUS_UPLOAD: 'true' });
     const img = unique(corpus('small-320x211.jpg'));
     const first = await put(url, img, '', {});
     assert.ok(first.body.delete_url);
     const again = await put(url, img, '', {});
-    assert.equal(again.body.delete_url, undefined);
+    assert.notEqual(again.body.id, first.body.id);
+    assert.ok(again.body.delete_url && again.body.delete_url !== first.body.delete_url);
+    assert.equal((await fetch(again.body.delete_url, { method: 'POST', headers: { Accept: 'application/json' } })).status, 200);
+    assert.equal((await fetch(`${url}/file/${again.body.id}.jpg`)).status, 404, 'the repeat is gone');
+    assert.equal((await fetch(`${url}/file/${first.body.id}.jpg`)).status, 200, 'the first image stays');
   });
 });
 
