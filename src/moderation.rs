@@ -41,31 +41,61 @@ pub async fn review<P: Platform>(app: &App<P>, file: &Prepared, uploader: &Uploa
     }
 }
 
+/// The classifier's verdict on what browsers show: the image, and for an animation up to
+/// [`FRAMES`] of its frames spread over the whole of it (asked at once); the worst verdict wins,
+/// and no verdict at all (any preview or answer missing) is `None`.
 async fn classify<P: Platform>(app: &App<P>, file: &Prepared) -> Option<(String, f64)> {
     let c = &app.config;
     let Some(token) = c.replicate_api_token.as_deref() else {
         crate::log::error("REVIEW_MODE=auto needs REPLICATE_API_TOKEN: uploads stay pending");
         return None;
     };
+    let mut previews = vec![preview(app, file).await?];
+    if file.sniffed.animated {
+        let picked = crate::transform::frames::spread(file.sniffed.frames, FRAMES);
+        match crate::transform::frames::previews(&file.bytes, &file.sniffed, &picked, PREVIEW_SIDE) {
+            Ok(frames) => previews.extend(frames),
+            Err(e) => {
+                crate::log::error(&format!("moderation: the frames could not be read: {}", e.message));
+                return None;
+            }
+        }
+    }
+    let client = &Replicate { http: &app.http, base: &c.replicate_api_base, token };
+    let asked = previews.iter().map(|p| {
+        let uri = format!("data:image/jpeg;base64,{}", base64::engine::general_purpose::STANDARD.encode(p));
+        async move { client.classify(&c.moderation_model, &uri, c.moderation_deadline_s * 1000).await }
+    });
+    let mut worst: Option<(String, f64)> = None;
+    for answer in futures_util::future::join_all(asked).await {
+        match answer {
+            Ok(v) if worst.as_ref().is_none_or(|w| v.1 > w.1) => worst = Some(v),
+            Ok(_) => {}
+            Err(e) => {
+                crate::log::error(&format!("moderation: {}: {}", e.code, e.message));
+                return None;
+            }
+        }
+    }
+    worst
+}
+
+/// Frames of an animation the classifier sees besides its default image.
+const FRAMES: u32 = 4;
+
+/// The small JPEG of the image as browsers show it when still.
+async fn preview<P: Platform>(app: &App<P>, file: &Prepared) -> Option<Vec<u8>> {
+    let c = &app.config;
     let opts = Options { width: Some(PREVIEW_SIDE), height: Some(PREVIEW_SIDE), quality: 80, ..Options::default() };
     let source = crate::render::Source::Bytes { bytes: &file.bytes, sniffed: &file.sniffed, sha256: &file.sha256 };
     let made = async {
         let engine = crate::transform::engine::choose(c.transform_engine, app.images.bound(), file.sniffed.format, OutFormat::Jpeg)?;
         crate::render::render(app, source, &opts, OutFormat::Jpeg, engine).await
     };
-    let preview = match made.await {
-        Ok((p, _)) => p,
+    match made.await {
+        Ok((p, _)) => Some(p),
         Err(e) => {
             crate::log::error(&format!("moderation: no preview: {}", e.message));
-            return None;
-        }
-    };
-    let uri = format!("data:image/jpeg;base64,{}", base64::engine::general_purpose::STANDARD.encode(&preview));
-    let client = Replicate { http: &app.http, base: &c.replicate_api_base, token };
-    match client.classify(&c.moderation_model, &uri, c.moderation_deadline_s * 1000).await {
-        Ok(v) => Some(v),
-        Err(e) => {
-            crate::log::error(&format!("moderation: {}: {}", e.code, e.message));
             None
         }
     }

@@ -156,20 +156,31 @@ impl<H: Http> Replicate<'_, H> {
 }
 
 /// Reads a classifier's output: `"nsfw"`/`"normal"` (falcons-ai/nsfw_image_detection), a bare
-/// score, `{"nsfw": 0.9}`-style objects, or `[{"label", "score"}]` lists.
+/// score, `{"nsfw": 0.9}`-style objects, or `[{"label", "score"}]` lists. A label it does not
+/// know is no verdict (`None`): what a model means by `"sexual"` or `"racy"` is not guessed, and
+/// the image waits for the admin.
 fn verdict(output: &Value) -> Option<(String, f64)> {
-    let unsafe_label = |l: &str| ["nsfw", "porn", "hentai", "sexy", "explicit", "unsafe"].contains(&l.to_ascii_lowercase().as_str());
+    const UNSAFE: [&str; 6] = ["nsfw", "porn", "hentai", "sexy", "explicit", "unsafe"];
+    const SAFE: [&str; 5] = ["normal", "safe", "sfw", "neutral", "drawings"];
+    let known = |l: &str| -> Option<bool> {
+        let l = l.to_ascii_lowercase();
+        UNSAFE.contains(&l.as_str()).then_some(true).or(SAFE.contains(&l.as_str()).then_some(false))
+    };
+    let named = |score: f64| (if score >= 0.5 { "nsfw" } else { "normal" }.to_string(), score.clamp(0.0, 1.0));
     match output {
-        Value::String(label) => Some((label.to_ascii_lowercase(), if unsafe_label(label) { 1.0 } else { 0.0 })),
-        Value::Number(n) => n.as_f64().map(|s| (if s >= 0.5 { "nsfw" } else { "normal" }.to_string(), s.clamp(0.0, 1.0))),
-        Value::Bool(b) => Some((if *b { "nsfw" } else { "normal" }.to_string(), if *b { 1.0 } else { 0.0 })),
+        Value::String(label) => known(label).map(|bad| (label.to_ascii_lowercase(), if bad { 1.0 } else { 0.0 })),
+        Value::Number(n) => n.as_f64().map(named),
+        Value::Bool(b) => Some(named(if *b { 1.0 } else { 0.0 })),
         Value::Array(items) => {
-            let score = items
-                .iter()
-                .filter(|i| i.get("label").and_then(Value::as_str).is_some_and(unsafe_label))
-                .filter_map(|i| i.get("score")?.as_f64())
-                .fold(None, |a: Option<f64>, s| Some(a.map_or(s, |a| a.max(s))))?;
-            Some((if score >= 0.5 { "nsfw" } else { "normal" }.to_string(), score.clamp(0.0, 1.0)))
+            // How unsafe: the highest unsafe score, or one minus the highest safe one.
+            let mut worst: Option<f64> = None;
+            for item in items {
+                let bad = known(item.get("label")?.as_str()?)?;
+                let score = item.get("score")?.as_f64()?;
+                let unsafe_score = if bad { score } else { 1.0 - score };
+                worst = Some(worst.map_or(unsafe_score, |w| w.max(unsafe_score)));
+            }
+            worst.map(named)
         }
         Value::Object(o) => ["nsfw_score", "nsfw", "score", "unsafe"]
             .iter()
@@ -203,6 +214,18 @@ mod tests {
 
     fn run(http: &MemoryHttp, deadline_ms: u64) -> Result<Vec<u8>, ApiError> {
         pollster::block_on(Replicate { http: &http, base: BASE, token: "r8_x" }.flux("a sloth", "4:3", deadline_ms, 1 << 20))
+    }
+
+    #[test]
+    fn verdicts_from_unknown_labels_are_none() {
+        assert_eq!(verdict(&json!("NSFW")), Some(("nsfw".into(), 1.0)));
+        assert_eq!(verdict(&json!("normal")), Some(("normal".into(), 0.0)));
+        assert_eq!(verdict(&json!({"nsfw": 0.9})), Some(("nsfw".into(), 0.9)));
+        assert_eq!(verdict(&json!([{"label": "nsfw", "score": 0.2}, {"label": "normal", "score": 0.8}])), Some(("normal".into(), 0.2)));
+        assert_eq!(verdict(&json!([{"label": "normal", "score": 0.1}])), Some(("nsfw".into(), 0.9)));
+        for unknown in [json!("sexual"), json!({"label": "nudity"}), json!([{"label": "racy", "score": 0.9}]), json!({"verdict": "ok"}), json!([])] {
+            assert_eq!(verdict(&unknown), None, "{unknown}");
+        }
     }
 
     #[test]

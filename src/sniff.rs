@@ -124,8 +124,10 @@ pub struct Sniffed {
     pub height: u32,
     /// EXIF orientation 1–8 (1 when absent).
     pub exif_orientation: u16,
-    /// More than one frame (animated GIF or WebP).
+    /// More than one frame (animated GIF, PNG or WebP).
     pub animated: bool,
+    /// Frames an animation plays (1 for a still image).
+    pub frames: u32,
 }
 
 impl Sniffed {
@@ -149,7 +151,7 @@ pub fn sniff(bytes: &[u8]) -> Result<Sniffed, ApiError> {
     if w == 0 || h == 0 {
         return Err(broken("it says it has no pixels"));
     }
-    let mut animated = false;
+    let mut frames = 1;
     let mut exif_orientation = 1;
     match format {
         Format::Jpeg => {
@@ -158,13 +160,13 @@ pub fn sniff(bytes: &[u8]) -> Result<Sniffed, ApiError> {
         }
         Format::Png => {
             let info = walk_png(bytes).map_err(broken)?;
-            animated = info.animated;
+            frames = info.frames;
             exif_orientation = info.orientation.unwrap_or(1);
         }
-        Format::Gif => animated = walk_gif(bytes).map_err(broken)? > 1,
+        Format::Gif => frames = walk_gif(bytes).map_err(broken)?,
         Format::Webp => {
             let info = walk_webp(bytes).map_err(broken)?;
-            animated = info.animated;
+            frames = info.frames;
             exif_orientation = info.orientation.unwrap_or(1);
         }
         Format::Avif => walk_boxes(bytes).map_err(broken)?,
@@ -175,7 +177,8 @@ pub fn sniff(bytes: &[u8]) -> Result<Sniffed, ApiError> {
         exif_orientation = 1;
     }
     let (width, height) = if exif_orientation >= 5 { (h, w) } else { (w, h) };
-    Ok(Sniffed { format, width, height, exif_orientation, animated })
+    let frames = frames.max(1);
+    Ok(Sniffed { format, width, height, exif_orientation, animated: frames > 1, frames })
 }
 
 fn be16(b: &[u8], at: usize) -> Option<u16> {
@@ -246,7 +249,7 @@ pub(crate) fn jpeg_segments(b: &[u8]) -> Result<Vec<Segment>, &'static str> {
 
 struct ImageInfo {
     orientation: Option<u16>,
-    animated: bool,
+    frames: u32,
 }
 
 fn walk_jpeg(b: &[u8]) -> Result<ImageInfo, &'static str> {
@@ -261,7 +264,7 @@ fn walk_jpeg(b: &[u8]) -> Result<ImageInfo, &'static str> {
         return Err("it is cut off: the end-of-image marker is missing");
     }
     let orientation = segs.iter().filter(|s| s.marker == 0xE1).find_map(|s| b[s.payload.clone()].strip_prefix(b"Exif\0\0").and_then(tiff_orientation));
-    Ok(ImageInfo { orientation, animated: false })
+    Ok(ImageInfo { orientation, frames: 1 })
 }
 
 /// Reads tag 0x0112 (Orientation) from IFD0 of a TIFF block.
@@ -309,7 +312,7 @@ fn crc32(data: &[u8]) -> u32 {
 
 fn walk_png(b: &[u8]) -> Result<ImageInfo, &'static str> {
     let mut at = 8;
-    let mut info = ImageInfo { orientation: None, animated: false };
+    let mut info = ImageInfo { orientation: None, frames: 1 };
     let mut first = true;
     loop {
         let len = be32(b, at).ok_or("it is cut off")? as usize;
@@ -325,7 +328,7 @@ fn walk_png(b: &[u8]) -> Result<ImageInfo, &'static str> {
         first = false;
         match kind {
             b"IEND" => return Ok(info),
-            b"acTL" => info.animated = be32(b, at + 8).is_some_and(|frames| frames > 1),
+            b"acTL" => info.frames = be32(b, at + 8).unwrap_or(1),
             b"eXIf" => info.orientation = tiff_orientation(&b[at + 8..data_end]),
             _ => {}
         }
@@ -334,7 +337,7 @@ fn walk_png(b: &[u8]) -> Result<ImageInfo, &'static str> {
 }
 
 /// Walks GIF blocks to the trailer; returns the number of frames.
-fn walk_gif(b: &[u8]) -> Result<usize, &'static str> {
+fn walk_gif(b: &[u8]) -> Result<u32, &'static str> {
     const CUT: &str = "it is cut off before its trailer";
     let flags = *b.get(10).ok_or(CUT)?;
     let mut at = 13;
@@ -374,9 +377,10 @@ fn walk_webp(b: &[u8]) -> Result<ImageInfo, &'static str> {
     if riff_end > b.len() {
         return Err("it is cut off");
     }
-    let mut info = ImageInfo { orientation: None, animated: false };
+    let mut info = ImageInfo { orientation: None, frames: 1 };
     let mut at = 12;
     let mut has_image = false;
+    let mut anmf = 0;
     while at + 8 <= riff_end {
         let kind = &b[at..at + 4];
         let len = le32(b, at + 4).ok_or("it is cut off")? as usize;
@@ -385,8 +389,11 @@ fn walk_webp(b: &[u8]) -> Result<ImageInfo, &'static str> {
             return Err("it is cut off inside a chunk");
         }
         match kind {
-            b"VP8 " | b"VP8L" | b"ANMF" => has_image = true,
-            b"ANIM" => info.animated = true,
+            b"VP8 " | b"VP8L" => has_image = true,
+            b"ANMF" => {
+                has_image = true;
+                anmf += 1;
+            }
             b"EXIF" => {
                 let exif = &b[at + 8..end];
                 info.orientation = tiff_orientation(exif.strip_prefix(b"Exif\0\0").unwrap_or(exif));
@@ -398,6 +405,7 @@ fn walk_webp(b: &[u8]) -> Result<ImageInfo, &'static str> {
     if !has_image {
         return Err("it has no image data");
     }
+    info.frames = anmf.max(1);
     Ok(info)
 }
 

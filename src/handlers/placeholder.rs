@@ -35,7 +35,7 @@ pub async fn serve<P: Platform>(app: &App<P>, req: &Request, spec: Spec) -> Resu
     let requested = spec.format.or(opts.format).unwrap_or(OutFormat::Auto);
     match app.config.replicate_api_token.as_deref() {
         Some(token) => generated(app, req, &spec, opts, requested, &pairs, token).await,
-        None => local(app, req, &spec, opts, requested).await,
+        None => local(app, req, &spec, opts, requested, "public, max-age=86400").await,
     }
 }
 
@@ -50,10 +50,16 @@ async fn stored<P: Platform>(
     meta: &ImageMeta,
     source: &str,
 ) -> Result<Response, ApiError> {
-    match meta.status {
-        Status::Active => {}
-        Status::Blocked => return Err(ApiError::new(451, "blocked", "this placeholder has been blocked by the administrator")),
-        Status::Pending => return Err(ApiError::not_found("this placeholder is waiting for review")),
+    // A generated picture is reviewed like any upload: until it is approved (or after it is
+    // blocked) the page gets the drawn placeholder, kept briefly so an approval shows soon.
+    let review = match meta.status {
+        Status::Active => None,
+        Status::Pending => Some("pending"),
+        Status::Blocked => Some("blocked"),
+    };
+    if let Some(review) = review {
+        let drawn = local(app, req, spec, opts.clone(), requested, "public, max-age=300").await?;
+        return Ok(drawn.with_header("x-placeholder-review", review));
     }
     let o = Options { width: Some(spec.width), height: Some(spec.height), fit: Fit::Cover, gravity: Gravity::Center, format: Some(requested), ..opts.clone() };
     let resp = transform::serve(app, req, meta, o, pairs).await?;
@@ -132,7 +138,8 @@ async fn generated<P: Platform>(
             crate::log::error(&format!("replicate output refused: {e}"));
             ApiError::new(502, "generation_failed", "the image model returned something that is not a usable image")
         })?;
-        library::save(app, prepared, &options, &Uploader::Admin).await
+        // Reviewed as the visitor's upload it is: REVIEW_MODE holds or judges it.
+        library::save(app, prepared, &options, &Uploader::Anonymous).await
     };
     let saved = match made.await {
         Ok(saved) => saved,
@@ -155,7 +162,7 @@ async fn generated<P: Platform>(
 /// Drawn here, at the exact size: no account needed, nothing stored. A drawing is kept in the
 /// location's edge cache like a variant (a 3000×3000 one takes 0.2 s of CPU), and new ones
 /// count against the placeholder rate limit.
-async fn local<P: Platform>(app: &App<P>, req: &Request, spec: &Spec, opts: Options, requested: OutFormat) -> Result<Response, ApiError> {
+async fn local<P: Platform>(app: &App<P>, req: &Request, spec: &Spec, opts: Options, requested: OutFormat, cache: &str) -> Result<Response, ApiError> {
     let format = negotiate(Some(requested), req.header("accept").unwrap_or(""), false, None);
     if matches!(format, OutFormat::Avif | OutFormat::Gif) {
         return Err(ApiError::bad_request("bad_parameter", "placeholders come as jpeg, png or webp"));
@@ -166,7 +173,7 @@ async fn local<P: Platform>(app: &App<P>, req: &Request, spec: &Spec, opts: Opti
     let etag = format!("\"ph-{}\"", &sha256_hex(canonical.as_bytes())[..24]);
     let mut resp = Response::new(200, format.mime(), Vec::new())
         .with_header("etag", etag.clone())
-        .with_header("cache-control", "public, max-age=86400")
+        .with_header("cache-control", cache)
         .with_header("x-placeholder-source", "local");
     if requested == OutFormat::Auto {
         resp.headers.set("vary", "Accept");

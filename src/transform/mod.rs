@@ -7,6 +7,7 @@ pub mod compress;
 pub mod decode;
 pub mod encode;
 pub mod engine;
+pub mod frames;
 pub mod geometry;
 pub mod ops;
 pub mod options;

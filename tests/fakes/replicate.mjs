@@ -9,11 +9,14 @@
 //   glacial → never finishes;  vanished → succeeded, but its output URL answers 404
 // Any other model is an NSFW classifier in the shape of falcons-ai/nsfw_image_detection: input
 // `image` (a URL or data: URI), output "normal" or "nsfw". What it says is set by
-// `POST /__classifier {"mode": "normal"|"nsfw"|"broken"|"glacial"|"scored:<0..1>"}` (scored
-// answers a [{label, score}] list, as Hugging Face-style classifiers do).
+// `POST /__classifier {"mode": "normal"|"nsfw"|"broken"|"glacial"|"scored:<0..1>"|"looks"|
+// "output:<json>"}`: scored answers a [{label, score}] list, as Hugging Face-style classifiers
+// do; looks judges the picture itself (mostly red is "nsfw", anything else "normal"); output
+// answers the JSON given, whatever it is.
 // The token `r8_bad` is refused with 401. `GET /__stats` counts predictions created.
 import { createServer } from 'node:http';
 import { deflateSync } from 'node:zlib';
+import sharp from 'sharp';
 import { makePng } from '../integration/harness.mjs';
 
 /** Output sizes flux-schnell gives for each aspect ratio (about one megapixel). */
@@ -36,6 +39,13 @@ function picture(w, h, seed) {
   return makePng(w, h, 8, 2, deflateSync(raw));
 }
 
+/** "nsfw" when the picture (a data: URI) is mostly red, the tests' stand-in for what a real
+ * model sees; "normal" otherwise. */
+async function looks(uri) {
+  const { channels: [r, g, b] } = await sharp(Buffer.from(uri.slice(uri.indexOf(',') + 1), 'base64')).stats();
+  return r.mean > 2 * Math.max(g.mean, b.mean) ? 'nsfw' : 'normal';
+}
+
 export function startReplicate() {
   const predictions = new Map();
   const outputs = new Map();
@@ -54,7 +64,9 @@ export function startReplicate() {
       if (p.classifier === 'glacial') { p.status = 'processing'; return; }
       if (p.classifier === 'broken') { p.status = 'failed'; p.error = 'RuntimeError: CUDA error: device-side assert triggered'; return; }
       const scored = p.classifier.match(/^scored:([0-9.]+)$/);
-      p.output = scored ? [{ label: 'nsfw', score: Number(scored[1]) }, { label: 'normal', score: 1 - Number(scored[1]) }] : p.classifier;
+      if (p.classifier.startsWith('output:')) p.output = JSON.parse(p.classifier.slice(7));
+      else if (p.classifier === 'looks') p.output = p.looks;
+      else p.output = scored ? [{ label: 'nsfw', score: Number(scored[1]) }, { label: 'normal', score: 1 - Number(scored[1]) }] : p.classifier;
       p.status = 'succeeded';
       return;
     }
@@ -91,7 +103,7 @@ export function startReplicate() {
     if (req.headers.authorization !== 'Bearer r8_test') return json(res, 401, { title: 'Unauthenticated', detail: 'You did not pass a valid authentication token', status: 401 });
     let body = '';
     req.on('data', (d) => { body += d; });
-    req.on('end', () => {
+    req.on('end', async () => {
       const create = url.pathname.match(/^\/v1\/models\/([^/]+)\/([^/]+)\/predictions$/);
       const classify = (create && create[1] !== 'black-forest-labs') || (url.pathname === '/v1/predictions' && req.method === 'POST');
       if (req.method === 'POST' && classify) {
@@ -103,6 +115,7 @@ export function startReplicate() {
         stats.classified++;
         stats.images.push(image.slice(0, 40));
         const p = { id: `c${stats.classified}x${Date.now().toString(36)}`, input: { image: image.slice(0, 64) }, status: 'starting', created: Date.now(), classifier };
+        if (classifier === 'looks') p.looks = await looks(image);
         predictions.set(p.id, p);
         if ((req.headers.prefer ?? '').startsWith('wait')) advance(p);
         return json(res, 201, view(p));

@@ -5,7 +5,7 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
-import { worker, corpus, unique, postFiles, bearer, errorOf, makePng, ADMIN_TOKEN, UPLOAD_TOKEN } from './harness.mjs';
+import { worker, corpus, unique, postFiles, bearer, errorOf, makePng, makeApng, ADMIN_TOKEN, UPLOAD_TOKEN } from './harness.mjs';
 import { startReplicate } from '../fakes/replicate.mjs';
 
 const PASSWORD = 'correct horse battery staple';
@@ -337,7 +337,7 @@ describe('admin: review', () => {
     const mode = (m) => fetch(`${replicate.base}/__classifier`, { method: 'POST', body: JSON.stringify({ mode: m }) });
     const check = async (m, status, label) => {
       await mode(m);
-      const [id] = await upload(url, [[unique(corpus('small-320x211.jpg')), `${m}.jpg`]]);
+      const [id] = await upload(url, [[unique(corpus('small-320x211.jpg')), `${m.replace(/\W/g, '_')}.jpg`]]);
       const rec = await (await fetch(`${url}/api/admin/images/${id}`, { headers: admin })).json();
       assert.equal(rec.status, status, m);
       assert.equal(rec.moderation.label, label, m);
@@ -357,11 +357,31 @@ describe('admin: review', () => {
     const stats = await replicate.stats();
     assert.equal(stats.classified, 6);
     assert.ok(stats.images.every((i) => i.startsWith('data:image/jpeg;base64,')), 'the classifier gets an inline preview, never a link to a pending image');
+    // A verdict outside the labels imgbed knows holds the image.
+    for (const output of ['"sexual"', '{"label":"nudity"}', '[{"label":"racy","score":0.9}]', '{"verdict":"ok"}']) await check(`output:${output}`, 'pending', 'error');
 
     const blocking = await worker({ ...vars, MODERATION_ACTION: 'block' });
     await mode('nsfw');
     const [id] = await upload(blocking, [[png(30, 30), 'blocked.png']]);
     assert.equal((await fetch(`${blocking}/file/${id}.png`)).status, 451);
+  });
+});
+
+describe('admin: review of animations', () => {
+  it('auto: the classifier judges the frames browsers play, not only the default image', async () => {
+    const replicate = await startReplicate();
+    const url = await worker({ ADMIN_PASSWORD: PASSWORD, REVIEW_MODE: 'auto', REPLICATE_API_TOKEN: 'r8_test', REPLICATE_API_BASE: replicate.base, INSTANCE: 'apng-review' });
+    await fetch(`${replicate.base}/__classifier`, { method: 'POST', body: JSON.stringify({ mode: 'looks' }) });
+    const [green, red] = [[30, 160, 60], [220, 20, 20]];
+    const status = async (bytes, name) => {
+      const [id] = await upload(url, [[bytes, name]]);
+      return (await (await fetch(`${url}/api/admin/images/${id}`, { headers: admin })).json()).status;
+    };
+    assert.equal(await status(makeApng(48, 48, green, [green, green, green]), 'calm.png'), 'active');
+    const before = (await replicate.stats()).classified;
+    assert.equal(await status(makeApng(48, 48, green, [green, green, green, green, green, red]), 'sneaky.png'), 'pending', 'the red frames played after a green default image');
+    assert.equal((await replicate.stats()).classified - before, 5, 'the default image and four frames spread over the animation');
+    assert.equal(await status(makeApng(48, 48, red, [green]), 'cover.png'), 'pending', 'the default image counts too');
   });
 });
 

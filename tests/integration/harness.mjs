@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { deflateSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -224,19 +225,41 @@ export function probe(b) {
 
 export function u16(n) { const b = Buffer.alloc(2); b.writeUInt16LE(n); return b; }
 
-export function makePng(w, h, depth, colorType, idat) {
-  const chunk = (type, data) => {
-    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
-    const td = Buffer.concat([Buffer.from(type), data]);
-    const crc = Buffer.alloc(4); crc.writeUInt32BE(crc32(td));
-    return Buffer.concat([len, td, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4); ihdr[8] = depth; ihdr[9] = colorType;
-  return Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
+function pngChunk(type, data) {
+  const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+  const td = Buffer.concat([Buffer.from(type), data]);
+  const crc = Buffer.alloc(4); crc.writeUInt32BE(crc32(td));
+  return Buffer.concat([len, td, crc]);
 }
 
+function pngHeader(w, h, depth, colorType) {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4); ihdr[8] = depth; ihdr[9] = colorType;
+  return Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), pngChunk('IHDR', ihdr)]);
+}
 
+export function makePng(w, h, depth, colorType, idat) {
+  return Buffer.concat([pngHeader(w, h, depth, colorType), pngChunk('IDAT', idat), pngChunk('IEND', Buffer.alloc(0))]);
+}
+
+/** Deflated rows of one RGB colour. */
+function solid(w, h, [r, g, b]) {
+  const raw = Buffer.alloc((1 + 3 * w) * h);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) raw.set([r, g, b], y * (1 + 3 * w) + 1 + 3 * x);
+  return deflateSync(raw);
+}
+
+/** An APNG whose default image (what a still viewer shows) is `still` and whose played
+ * frames are `played`, each one colour: the default image is not part of the animation. */
+export function makeApng(w, h, still, played) {
+  let seq = 0;
+  const u32 = (...ns) => { const b = Buffer.alloc(4 * ns.length); ns.forEach((n, i) => b.writeUInt32BE(n, 4 * i)); return b; };
+  const frames = played.flatMap((rgb) => {
+    const fctl = Buffer.concat([u32(seq++, w, h, 0, 0), Buffer.from([0, 1, 0, 10, 0, 0])]);
+    return [pngChunk('fcTL', fctl), pngChunk('fdAT', Buffer.concat([u32(seq++), solid(w, h, rgb)]))];
+  });
+  return Buffer.concat([pngHeader(w, h, 8, 2), pngChunk('acTL', u32(played.length, 0)), pngChunk('IDAT', solid(w, h, still)), ...frames, pngChunk('IEND', Buffer.alloc(0))]);
+}
 
 /** Every record of an instance, through the admin export (KV, the source of truth). */
 export async function exportAll(url) {

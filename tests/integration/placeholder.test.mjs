@@ -171,6 +171,28 @@ describe('placeholders (generated with Replicate)', () => {
   });
 });
 
+describe('placeholders under review', () => {
+  it('REVIEW_MODE=manual: a generated picture waits for approval, and the page gets the drawing meanwhile', async () => {
+    const url = await generating({ REVIEW_MODE: 'manual', INSTANCE: 'ph-review' });
+    const path = `/640x480/whatever-they-typed-${Date.now()}.png`;
+    const first = await get(url + path);
+    assert.equal(first.r.status, 200);
+    assert.deepEqual([first.r.headers.get('x-placeholder-source'), first.r.headers.get('x-placeholder-review')], ['local', 'pending'], 'the generated picture was published without review');
+    assert.deepEqual([probe(first.body).width, probe(first.body).height], [640, 480]);
+    assert.equal(first.r.headers.get('cache-control'), 'public, max-age=300', 'kept briefly, so the approval shows soon');
+    const second = await get(url + path.replace('640x480', '320x240'));
+    assert.equal(second.r.headers.get('x-placeholder-review'), 'pending', 'still the drawing, with no second generation');
+    const listed = await (await fetch(`${url}/api/admin/images?status=pending&album=placeholders`, { headers: admin })).json();
+    assert.equal(listed.total, 1);
+    const id = listed.images[0].id;
+    assert.equal((await fetch(`${url}/file/${id}.png`)).status, 404, 'the stored picture is not public either');
+    await fetch(`${url}/api/admin/bulk`, { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: JSON.stringify({ action: 'approve', ids: [id] }) });
+    const approved = await get(url + path);
+    assert.equal(approved.r.headers.get('x-placeholder-source'), 'stored');
+    assert.equal(approved.r.headers.get('x-placeholder-review'), null);
+  });
+});
+
 describe('placeholder gallery (headless Chromium)', () => {
   it('shows the generated placeholders and builds a URL that previews at the exact size', async () => {
     const url = await generating();
