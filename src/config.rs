@@ -84,6 +84,8 @@ pub struct Config {
     pub placeholder_deadline_s: u64,
     /// New generations per day, UTC (`PLACEHOLDER_DAILY_LIMIT`).
     pub placeholder_daily_limit: u64,
+    /// Of those, how many one address may start (`PLACEHOLDER_DAILY_PER_ADDRESS`; 0: no share).
+    pub placeholder_daily_per_address: u64,
     /// New generations need an upload token (`PLACEHOLDER_REQUIRE_TOKEN`).
     pub placeholder_require_token: bool,
     /// Generated placeholders join the random pools (`PLACEHOLDERS_IN_RANDOM`).
@@ -170,6 +172,7 @@ impl Default for Config {
             placeholder_prompt_template: DEFAULT_PROMPT_TEMPLATE.into(),
             placeholder_deadline_s: 25,
             placeholder_daily_limit: 100,
+            placeholder_daily_per_address: 10,
             placeholder_require_token: false,
             placeholders_in_random: false,
             compress_uploads: false,
@@ -277,6 +280,7 @@ impl Config {
             },
             placeholder_deadline_s: number("PLACEHOLDER_DEADLINE_S", d.placeholder_deadline_s, 1, 120)?,
             placeholder_daily_limit: number("PLACEHOLDER_DAILY_LIMIT", d.placeholder_daily_limit, 0, 1_000_000)?,
+            placeholder_daily_per_address: number("PLACEHOLDER_DAILY_PER_ADDRESS", d.placeholder_daily_per_address, 0, 1_000_000)?,
             placeholder_require_token: flag("PLACEHOLDER_REQUIRE_TOKEN", d.placeholder_require_token)?,
             placeholders_in_random: flag("PLACEHOLDERS_IN_RANDOM", d.placeholders_in_random)?,
             compress_uploads: flag("COMPRESS_UPLOADS", d.compress_uploads)?,

@@ -122,6 +122,25 @@ pub async fn charge<P: Platform>(app: &App<P>, req: &Request, uploader: &Uploade
     }
 }
 
+/// Counts one of `what` against this address's daily share (`share` a day, set by `setting`;
+/// 0: none): a budget that is everyone's must not be spent by one address.
+pub async fn share<P: Platform>(app: &App<P>, req: &Request, what: &str, setting: &str, share: u64) -> Result<Option<Charged>, ApiError> {
+    if share == 0 {
+        return Ok(None);
+    }
+    let (who, day) = (format!("{what}:{}", client_key(req)), app.now_ms / DAY_MS);
+    let usage = Usage { uploads: 1, bytes: 0 };
+    match app.pool.charge(&who, day, usage, Usage { uploads: share, bytes: 0 }).await? {
+        Ok(_) => Ok(Some(Charged { who, day, usage })),
+        Err(_) => Err(ApiError::new(
+            429,
+            "daily_limit",
+            format!("your address has started its {share} new {what} for today ({setting}); more from 00:00 UTC. Existing ones still work."),
+        )
+        .with_retry_after(((day + 1) * DAY_MS - app.now_ms).div_ceil(1000))),
+    }
+}
+
 /// Gives a charge back; a failure only leaves the count a little high until the day ends.
 pub async fn refund<P: Platform>(app: &App<P>, charged: Option<Charged>) {
     let Some(c) = charged else { return };

@@ -128,6 +128,18 @@ async fn generated<P: Platform>(
             }
         }
     }
+    // One address may start only its share of the day's generations, so that strangers rotating
+    // through addresses cannot spend everyone's budget quickly (the rate limit is per minute).
+    let share = match crate::guard::is_admin(app, req).await {
+        true => None,
+        false => match crate::limits::share(app, req, "placeholders", "PLACEHOLDER_DAILY_PER_ADDRESS", c.placeholder_daily_per_address).await {
+            Ok(share) => share,
+            Err(e) => {
+                app.pool.settle_generation(&key, None).await?;
+                return Err(e);
+            }
+        },
+    };
     let made = async {
         let prompt = c.placeholder_prompt_template.replace("{words}", &spec.words());
         let bytes = Replicate { http: &app.http, base: &c.replicate_api_base, token }.flux(&prompt, aspect, deadline_ms, c.max_upload_bytes).await?;
@@ -144,6 +156,7 @@ async fn generated<P: Platform>(
     let saved = match made.await {
         Ok(saved) => saved,
         Err(e) => {
+            crate::limits::refund(app, share).await;
             app.pool.settle_generation(&key, None).await?;
             return Err(e);
         }

@@ -1,7 +1,8 @@
 //! Serving transformed variants: `/file/<id>?w=800&f=auto`. A variant is made once, stored in
 //! R2 under `v/<id>/<normalised options>` and served from there afterwards
 //! (`X-Variant-Cache: hit`). Making new variants can be limited to signed URLs or a list of
-//! widths, and capped per image; variants that exist are always served. The Worker also keeps
+//! widths; at most `MAX_VARIANTS_PER_IMAGE` are kept in R2 per image (past that they are made
+//! and edge-cached, `X-Variant-Cache: not-stored`); variants that exist are always served. The Worker also keeps
 //! answers in the edge cache (`X-Variant-Cache: edge`), keyed by [`edge_cache_key`].
 
 use crate::app::{App, Platform};
@@ -130,29 +131,29 @@ pub async fn serve<P: Platform>(app: &App<P>, req: &Request, meta: &ImageMeta, o
     guard(app, req, &meta.id, &opts, pairs).await?;
     crate::limits::check(app, req, Limit::Variants).await?;
     let admin = crate::guard::is_admin(app, req).await;
-    // The thumbnail every upload answer links to is made whatever strangers have filled the
-    // cap with (it still counts towards it).
+    // The cap bounds what is kept in R2, never what is served: past it a new size is made and
+    // edge-cached but not stored, so strangers who fill it take no size away from anyone. The
+    // thumbnail every upload answer links to, and the admin's, are kept whatever the count.
     let own_size = canonical_query(pairs) == THUMB_QUERY;
     let cap = if admin || own_size { u64::MAX } else { app.config.max_variants_per_image as u64 };
-    if !app.pool.reserve_variant(&meta.id, &key, cap).await? {
-        return Err(ApiError::forbidden(format!(
-            "this image already has {} variants, the most allowed (MAX_VARIANTS_PER_IMAGE): use one of those sizes",
-            app.config.max_variants_per_image
-        )));
-    }
+    let keep = app.pool.reserve_variant(&meta.id, &key, cap).await?;
     let made = crate::render::render(app, Source::Stored(meta), &opts, format, engine).await;
     let (out, engine) = match made {
         Ok(out) => out,
         Err(e) => {
-            app.pool.release_variant(&meta.id, &key).await?;
+            if keep {
+                app.pool.release_variant(&meta.id, &key).await?;
+            }
             return match e.code {
                 "corrupt_image" | "unsupported_type" | SOURCE_TOO_LARGE => Ok(original(meta, &e.message)),
                 _ => Err(e),
             };
         }
     };
-    app.blobs.put(&key, out.clone(), format.mime(), &[("id", &meta.id), ("engine", engine.name())]).await?;
-    resp.headers.set("x-variant-cache", "miss");
+    if keep {
+        app.blobs.put(&key, out.clone(), format.mime(), &[("id", &meta.id), ("engine", engine.name())]).await?;
+    }
+    resp.headers.set("x-variant-cache", if keep { "miss" } else { "not-stored" });
     resp.headers.set("x-transform-engine", engine.name());
     let mut resp = cached(app, &meta.id, edge_key, finish(req, resp, out)).await;
     if let (true, Some(bytes)) = (admin, wasm_memory_bytes()) {

@@ -72,7 +72,8 @@ describe('placeholders (local)', () => {
 const fake = startReplicate();
 const generating = async (vars = {}) => {
   const { base } = await fake;
-  return worker({ REPLICATE_API_TOKEN: 'r8_test', REPLICATE_API_BASE: base, PLACEHOLDER_DEADLINE_S: '3', ...vars });
+  // Every local request comes from one address: the per-address share is tested on its own.
+  return worker({ REPLICATE_API_TOKEN: 'r8_test', REPLICATE_API_BASE: base, PLACEHOLDER_DEADLINE_S: '3', PLACEHOLDER_DAILY_PER_ADDRESS: '0', ...vars });
 };
 const created = async () => (await (await fake).stats()).created;
 const admin = { Authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -155,6 +156,21 @@ describe('placeholders (generated with Replicate)', () => {
     const e = await errorOf(over);
     assert.deepEqual([e.status, e.code], [429, 'daily_limit']);
     assert.ok(Number(over.headers.get('retry-after')) > 0);
+  });
+
+  it('one address may start only its share of the day\'s generations; a failed one is given back', async () => {
+    const url = await generating({ PLACEHOLDER_DAILY_PER_ADDRESS: '2', INSTANCE: 'ph-share' });
+    const from = (ip, path) => fetch(url + path, { headers: { 'cf-connecting-ip': ip } });
+    const t = Date.now();
+    assert.equal((await from('2001:db8:7:7::1', `/300x200/broken-bike-${t}`)).status, 502, 'a failed generation');
+    assert.equal((await from('2001:db8:7:7::2', `/300x200/first-fig-${t}`)).status, 200);
+    assert.equal((await from('2001:db8:7:7::3', `/300x200/second-sage-${t}`)).status, 200, 'the failure was given back');
+    const over = await from('2001:db8:7:7:ffff::9', `/300x200/third-thyme-${t}`);
+    const e = await errorOf(over);
+    assert.deepEqual([e.status, e.code], [429, 'daily_limit'], 'a rotated address in the same /64 is the same client');
+    assert.match(e.message, /PLACEHOLDER_DAILY_PER_ADDRESS/);
+    assert.equal((await from('198.51.100.7', `/300x200/third-thyme-${t}`)).status, 200, 'another address has its own share');
+    assert.equal((await from('2001:db8:7:7::1', `/150x100/first-fig-${t}`)).status, 200, 'made ones are served to anyone');
   });
 
   it('?regenerate=1 is the admin\'s, and replaces the picture', async () => {
