@@ -67,6 +67,8 @@ CREATE INDEX IF NOT EXISTS catalog_owner ON catalog (owner, uploaded, id);
 CREATE TABLE IF NOT EXISTS catalog_tags (tag TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (tag, id));
 CREATE INDEX IF NOT EXISTS catalog_tags_by_id ON catalog_tags (id);
 CREATE TABLE IF NOT EXISTS edge_keys (id TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (id, key));
+CREATE TABLE IF NOT EXISTS reindex_seen (id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS reindex_run (started INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (nonce TEXT PRIMARY KEY, until INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS logins (ip TEXT PRIMARY KEY, fails INTEGER NOT NULL, since INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS usage (who TEXT NOT NULL, day INTEGER NOT NULL, uploads INTEGER NOT NULL, bytes INTEGER NOT NULL,
@@ -162,11 +164,48 @@ pub fn unindex<T: PoolTable + Sql<Error = <T as PoolTable>::Error>>(t: &T, id: &
     delete(t, id)
 }
 
-/// Empties catalog and pools (the first step of a rebuild from KV).
-pub fn clear<T: PoolTable + Sql<Error = <T as PoolTable>::Error>>(t: &T) -> Result<(), <T as PoolTable>::Error> {
-    t.clear_pools()?;
-    t.run("DELETE FROM catalog", vec![])?;
-    t.run("DELETE FROM catalog_tags", vec![])
+/// One batch of a rebuild from KV (`POST /api/admin/reindex`): the images read, and the ids of
+/// records that could not be read (kept as they are).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Batch {
+    pub items: Vec<Indexed>,
+    pub kept: Vec<String>,
+    /// The first batch of a run, which starts at `now_ms`.
+    pub first: bool,
+    /// The last batch: what no batch of the run saw is removed.
+    pub last: bool,
+    pub now_ms: u64,
+}
+
+/// A rebuild that never shows less than before: each batch is upserted as it is read and its
+/// ids noted; only the last one removes the images no batch saw (their records are gone from
+/// KV), except those uploaded since the run began. Returns how many it removed.
+pub fn rebuild<T: PoolTable + Sql<Error = <T as PoolTable>::Error>>(t: &T, b: &Batch) -> Result<u64, <T as PoolTable>::Error> {
+    if b.first {
+        t.run("DELETE FROM reindex_seen", vec![])?;
+        t.run("DELETE FROM reindex_run", vec![])?;
+        t.run("INSERT INTO reindex_run (started) VALUES (?)", vec![b.now_ms.into()])?;
+    }
+    index(t, &b.items)?;
+    for id in b.items.iter().map(|i| &i.meta.id).chain(&b.kept) {
+        t.run("INSERT OR IGNORE INTO reindex_seen (id) VALUES (?)", vec![id.as_str().into()])?;
+    }
+    if !b.last {
+        return Ok(0);
+    }
+    // A run whose start is unknown (its first batch went to a store since reset) removes nothing.
+    let started = t.rows("SELECT started FROM reindex_run", vec![])?.first().map(|r| num(&r["started"]));
+    let mut removed = 0;
+    if let Some(started) = started {
+        let stale = t.rows("SELECT id FROM catalog WHERE uploaded < ? AND id NOT IN (SELECT id FROM reindex_seen)", vec![started.into()])?;
+        for id in stale.iter().filter_map(|r| text(&r["id"])) {
+            unindex(t, &id)?;
+            removed += 1;
+        }
+    }
+    t.run("DELETE FROM reindex_seen", vec![])?;
+    t.run("DELETE FROM reindex_run", vec![])?;
+    Ok(removed)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -6,7 +6,7 @@
 //! `POST /__faults`, which exists only when the `TEST_FAULTS` setting is on (never in a real
 //! deployment: without it the rules stay empty and every call goes straight through).
 
-use crate::catalog::{Indexed, Page, Query, Usage};
+use crate::catalog::{Batch, Indexed, Page, Query, Usage};
 use crate::http::Stream;
 use crate::placeholder::Claim;
 use crate::random::PoolEntry;

@@ -2,7 +2,7 @@
 //! inspected and switched off, and canned answers for outgoing HTTP.
 
 use crate::app::Platform;
-use crate::catalog::{self, Arg, Indexed, Page, Query, Sql, Usage};
+use crate::catalog::{self, Arg, Batch, Indexed, Page, Query, Sql, Usage};
 use crate::faults::Faulty;
 use crate::limits::{Limit, RateLimiter};
 use crate::placeholder::{self, Claim};
@@ -205,12 +205,6 @@ impl PoolTable for MemoryPool {
         self.days.borrow_mut().insert(day, n);
         Ok(())
     }
-    fn clear_pools(&self) -> StoreResult<()> {
-        self.entries.borrow_mut().clear();
-        self.slots.borrow_mut().clear();
-        self.counts.borrow_mut().clear();
-        Ok(())
-    }
 }
 
 /// The catalog's statements on a real (in-memory) SQLite, the engine of the Durable Object.
@@ -258,8 +252,8 @@ impl Pool for &MemoryPool {
         self.fail()?;
         catalog::unindex(*self, id)
     }
-    async fn clear_index(&self) -> StoreResult<()> {
-        catalog::clear(*self)
+    async fn rebuild(&self, batch: &Batch) -> StoreResult<u64> {
+        catalog::rebuild(*self, batch)
     }
     async fn remember_edge(&self, id: &str, key: &str) -> StoreResult<()> {
         catalog::remember_edge_key(*self, id, key)

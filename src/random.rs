@@ -117,8 +117,6 @@ pub trait PoolTable {
     /// New generations on a UTC day (days since the epoch).
     fn day_count(&self, day: u64) -> Result<u64, Self::Error>;
     fn set_day_count(&self, day: u64, n: u64) -> Result<(), Self::Error>;
-    /// Empties every pool (entries, slots and counts), for a rebuild.
-    fn clear_pools(&self) -> Result<(), Self::Error>;
 }
 
 /// Puts an image into each of `pools` once; adding an image that is in already changes nothing.

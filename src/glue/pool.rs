@@ -2,7 +2,7 @@
 //! to it. One object holds every pool: its requests run one at a time, so concurrent uploads
 //! and deletes can never lose or duplicate a slot.
 
-use crate::catalog::{self, Arg, Indexed, Page, Query, Sql, Usage};
+use crate::catalog::{self, Arg, Batch, Indexed, Page, Query, Sql, Usage};
 use crate::placeholder::{self, Claim};
 use crate::random::{self, PoolEntry, PoolTable};
 use crate::storage::{Pool, StoreError, StoreResult};
@@ -18,7 +18,9 @@ enum Op {
     Unindex {
         id: String,
     },
-    Clear,
+    Rebuild {
+        batch: Box<Batch>,
+    },
     Edge {
         id: String,
         key: String,
@@ -137,8 +139,8 @@ impl Pool for DoPool {
     async fn unindex(&self, id: &str) -> StoreResult<Vec<String>> {
         self.call(&Op::Unindex { id: id.to_string() }).await
     }
-    async fn clear_index(&self) -> StoreResult<()> {
-        self.call(&Op::Clear).await
+    async fn rebuild(&self, batch: &Batch) -> StoreResult<u64> {
+        self.call(&Op::Rebuild { batch: Box::new(batch.clone()) }).await
     }
     async fn remember_edge(&self, id: &str, key: &str) -> StoreResult<()> {
         self.call(&Op::Edge { id: id.to_string(), key: key.to_string() }).await
@@ -245,7 +247,7 @@ impl RandomPool {
         Ok(match op {
             Op::Index { items } => json!(catalog::index(self, &items)?),
             Op::Unindex { id } => json!(catalog::unindex(self, &id)?),
-            Op::Clear => json!(catalog::clear(self)?),
+            Op::Rebuild { batch } => json!(catalog::rebuild(self, &batch)?),
             Op::Edge { id, key } => json!(catalog::remember_edge_key(self, &id, &key)?),
             Op::List { query } => json!(catalog::list(self, &query)?),
             Op::Find { sha256, except, owner } => json!(catalog::find_sha(self, &sha256, except.as_deref(), owner.as_deref())?),
@@ -339,12 +341,6 @@ impl PoolTable for RandomPool {
     }
     fn set_day_count(&self, day: u64, n: u64) -> worker::Result<()> {
         self.run("INSERT OR REPLACE INTO days (day, n) VALUES (?, ?)", vec![(day as i64).into(), (n as i64).into()])
-    }
-    fn clear_pools(&self) -> worker::Result<()> {
-        for table in ["images", "slots", "counts"] {
-            self.run(&format!("DELETE FROM {table}"), vec![])?;
-        }
-        Ok(())
     }
 }
 

@@ -4,7 +4,7 @@
 
 use crate::app::{App, Platform};
 use crate::auth;
-use crate::catalog::{Query, Sort};
+use crate::catalog::{Batch, Query, Sort};
 use crate::error::ApiError;
 use crate::guard::{self, Admin};
 use crate::handlers::images::apply_changes;
@@ -388,11 +388,17 @@ pub async fn revoke_token<P: Platform>(app: &App<P>, req: &Request, id: &str) ->
 /// `cursor` continues it, and `done` says when every record has been read.
 pub async fn reindex<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, ApiError> {
     guard::admin(app, req).await?;
-    let cursor = req.query("cursor").filter(|c| !c.is_empty());
-    if cursor.is_none() {
-        app.pool.clear_index().await?;
-    }
-    let batch = match req.query("limit") {
+    // `cursor` and `limit` from the query or, as scripts send them, a JSON body.
+    let body = if req.body.is_empty() { Map::new() } else { json_body(req)? };
+    let param = |name: &str| {
+        req.query(name).or_else(|| match body.get(name) {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        })
+    };
+    let cursor = param("cursor").filter(|c| !c.is_empty());
+    let batch = match param("limit") {
         None => REINDEX_BATCH,
         Some(v) => {
             v.parse().ok().filter(|n| (1..=500).contains(n)).ok_or_else(|| ApiError::bad_request("bad_parameter", "limit must be a number from 1 to 500"))?
@@ -409,11 +415,13 @@ pub async fn reindex<P: Platform>(app: &App<P>, req: &Request) -> Result<Respons
             Err(_) => unreadable.push(id.to_string()),
         }
     }
-    app.pool.index(&items).await?;
     let pooled = items.iter().filter(|i| i.pools.is_some()).count();
+    let indexed = items.len();
+    let rebuilt = Batch { items, kept: unreadable.clone(), first: cursor.is_none(), last: next.is_none(), now_ms: app.now_ms };
+    let removed = app.pool.rebuild(&rebuilt).await?;
     Ok(no_store(Response::json(
         200,
-        &json!({"read": keys.len(), "indexed": items.len(), "pooled": pooled, "unreadable": unreadable, "cursor": next, "done": next.is_none()}),
+        &json!({"read": keys.len(), "indexed": indexed, "pooled": pooled, "removed": removed, "unreadable": unreadable, "cursor": next, "done": next.is_none()}),
     )))
 }
 

@@ -3,7 +3,7 @@
 //! them in memory for native tests. [`Counted`] wraps either and counts every operation, so the
 //! cost of each request is visible in the `X-Storage-Ops` header and can be asserted in tests.
 
-use crate::catalog::{Indexed, Page, Query, Usage};
+use crate::catalog::{Batch, Indexed, Page, Query, Usage};
 use crate::error::ApiError;
 use crate::placeholder::Claim;
 use crate::random::PoolEntry;
@@ -88,8 +88,9 @@ pub trait Pool {
     /// Takes an image out of the catalog, every pool and its variant reservations; returns the
     /// edge-cache keys remembered for it, for purging.
     async fn unindex(&self, id: &str) -> StoreResult<Vec<String>>;
-    /// Empties the catalog and every pool: the first step of a rebuild from KV.
-    async fn clear_index(&self) -> StoreResult<()>;
+    /// One batch of a rebuild from KV (see [`crate::catalog::rebuild`]); returns how many
+    /// images the last batch removed.
+    async fn rebuild(&self, batch: &Batch) -> StoreResult<u64>;
     /// The image in slot `number % n` of a pool of `n`, or `None` when it is empty.
     async fn pick(&self, pool: &str, number: u64) -> StoreResult<Option<PoolEntry>>;
     async fn count(&self, pool: &str) -> StoreResult<u64>;
@@ -264,7 +265,7 @@ macro_rules! pool_methods {
         $wrap! {
             index(items: &[Indexed]) -> ();
             unindex(id: &str) -> Vec<String>;
-            clear_index() -> ();
+            rebuild(batch: &Batch) -> u64;
             pick(pool: &str, number: u64) -> Option<PoolEntry>;
             count(pool: &str) -> u64;
             reserve_variant(id: &str, key: &str, cap: u64) -> bool;
