@@ -67,6 +67,7 @@ CREATE INDEX IF NOT EXISTS catalog_owner ON catalog (owner, uploaded, id);
 CREATE TABLE IF NOT EXISTS catalog_tags (tag TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (tag, id));
 CREATE INDEX IF NOT EXISTS catalog_tags_by_id ON catalog_tags (id);
 CREATE TABLE IF NOT EXISTS edge_keys (id TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (id, key));
+CREATE TABLE IF NOT EXISTS token_uses (id TEXT PRIMARY KEY, last_used INTEGER, revoked INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS reindex_seen (id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS reindex_run (started INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (nonce TEXT PRIMARY KEY, until INTEGER NOT NULL);
@@ -448,6 +449,28 @@ pub fn refund<S: Sql>(s: &S, who: &str, day: u64, back: Usage) -> Result<(), S::
     )
 }
 
+/// Notes a use of a console-made token; false when it has been revoked. Revocation lives here,
+/// in the strongly consistent store, so it wins every race: no write of the token's KV record
+/// can bring it back, and a stale KV read of it is refused.
+pub fn token_use<S: Sql>(s: &S, id: &str, now_ms: u64) -> Result<bool, S::Error> {
+    if s.rows("SELECT 1 AS r FROM token_uses WHERE id = ? AND revoked = 1", vec![id.into()])?.first().is_some() {
+        return Ok(false);
+    }
+    s.run("INSERT OR REPLACE INTO token_uses (id, last_used, revoked) VALUES (?, ?, 0)", vec![id.into(), now_ms.into()])?;
+    Ok(true)
+}
+
+/// Revokes a token for good (its id is never made again: ids are random).
+pub fn token_revoke<S: Sql>(s: &S, id: &str) -> Result<(), S::Error> {
+    s.run("INSERT OR REPLACE INTO token_uses (id, last_used, revoked) VALUES (?, NULL, 1)", vec![id.into()])
+}
+
+/// When each token that has been used was used last.
+pub fn token_uses<S: Sql>(s: &S) -> Result<Vec<(String, u64)>, S::Error> {
+    let rows = s.rows("SELECT id, last_used FROM token_uses WHERE revoked = 0 AND last_used IS NOT NULL", vec![])?;
+    Ok(rows.iter().filter_map(|r| Some((text(&r["id"])?, num(&r["last_used"])))).collect())
+}
+
 /// Starts a session; expired ones are swept on the way.
 pub fn session_start<S: Sql>(s: &S, nonce: &str, until_ms: u64, now_ms: u64) -> Result<(), S::Error> {
     s.run("DELETE FROM sessions WHERE until < ?", vec![now_ms.into()])?;
@@ -602,6 +625,12 @@ mod tests {
         assert!(!session_live(&db, "n", 100).unwrap());
         session_start(&db, "m", 500, 200).unwrap();
         session_end(&db, "m").unwrap();
+        // Tokens: uses are noted until revoked, and nothing brings one back.
+        assert!(token_use(&db, "t1", 5).unwrap());
+        assert_eq!(token_uses(&db).unwrap(), vec![("t1".to_string(), 5)]);
+        token_revoke(&db, "t1").unwrap();
+        assert!(!token_use(&db, "t1", 6).unwrap() && !token_use(&db, "t1", 7).unwrap());
+        assert!(token_uses(&db).unwrap().is_empty());
         assert!(!session_live(&db, "m", 300).unwrap());
     }
 }

@@ -282,6 +282,15 @@ impl Pool for &MemoryPool {
     async fn session_live(&self, nonce: &str, now_ms: u64) -> StoreResult<bool> {
         catalog::session_live(*self, nonce, now_ms)
     }
+    async fn token_use(&self, id: &str, now_ms: u64) -> StoreResult<bool> {
+        catalog::token_use(*self, id, now_ms)
+    }
+    async fn token_revoke(&self, id: &str) -> StoreResult<()> {
+        catalog::token_revoke(*self, id)
+    }
+    async fn token_uses(&self) -> StoreResult<Vec<(String, u64)>> {
+        catalog::token_uses(*self)
+    }
     async fn session_end(&self, nonce: &str) -> StoreResult<()> {
         catalog::session_end(*self, nonce)
     }

@@ -1,13 +1,14 @@
 //! Upload tokens made in the console, beside the fixed `UPLOAD_TOKENS`: each has a name,
 //! scopes and an optional expiry. Only a hash is stored (KV `tok:<sha256>`), so the token
-//! itself is shown once, when it is made. The last-used time is written at most once a UTC
-//! day per token, so using a token costs one KV read and almost never a write.
+//! itself is shown once, when it is made. Uses and revocations are kept in the index store
+//! (strongly consistent): using a token costs one KV read and one call to the store, never a
+//! KV write, and a revoked token stays revoked whatever races its revocation.
 
 use crate::app::{App, Platform};
 use crate::auth::MANAGED_TOKEN_PREFIX;
 use crate::error::ApiError;
 use crate::ids::sha256_hex;
-use crate::storage::Kv;
+use crate::storage::{Kv, Pool};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,8 +41,6 @@ impl TokenRecord {
     }
 }
 
-const DAY_MS: u64 = 86_400_000;
-
 fn kv_key(token: &str) -> String {
     format!("tok:{}", sha256_hex(token.as_bytes()))
 }
@@ -67,13 +66,10 @@ pub async fn find<P: Platform>(app: &App<P>, token: &str) -> Result<Option<Token
     let Ok(mut record) = serde_json::from_str::<TokenRecord>(&text) else {
         return Ok(None);
     };
-    if record.last_used.is_none_or(|t| t / DAY_MS != app.now_ms / DAY_MS) {
-        record.last_used = Some(app.now_ms);
-        // Bookkeeping only: a failed write must not fail the upload.
-        if let Ok(text) = serde_json::to_string(&record) {
-            let _ = app.kv.put(&key, &text).await;
-        }
+    if !app.pool.token_use(&record.id, app.now_ms).await? {
+        return Ok(None);
     }
+    record.last_used = Some(app.now_ms);
     Ok(Some(record))
 }
 
@@ -93,6 +89,10 @@ pub async fn list<P: Platform>(app: &App<P>) -> Result<Vec<TokenRecord>, ApiErro
             None => break,
         }
     }
+    let used: std::collections::HashMap<String, u64> = app.pool.token_uses().await?.into_iter().collect();
+    for r in &mut out {
+        r.last_used = used.get(&r.id).copied().or(r.last_used);
+    }
     out.sort_by(|a, b| b.created.cmp(&a.created));
     Ok(out)
 }
@@ -103,6 +103,9 @@ pub async fn revoke<P: Platform>(app: &App<P>, id: &str) -> Result<bool, ApiErro
         return Ok(false);
     }
     let (keys, _) = app.kv.list(&format!("tok:{id}"), None, 10).await?;
+    if !keys.is_empty() {
+        app.pool.token_revoke(id).await?;
+    }
     for key in &keys {
         app.kv.delete(key).await?;
     }

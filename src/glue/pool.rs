@@ -63,6 +63,14 @@ enum Op {
         nonce: String,
         now_ms: u64,
     },
+    TokenUse {
+        id: String,
+        now_ms: u64,
+    },
+    TokenRevoke {
+        id: String,
+    },
+    TokenUses,
     SessionEnd {
         nonce: String,
     },
@@ -169,6 +177,15 @@ impl Pool for DoPool {
     async fn session_live(&self, nonce: &str, now_ms: u64) -> StoreResult<bool> {
         self.call(&Op::SessionLive { nonce: nonce.to_string(), now_ms }).await
     }
+    async fn token_use(&self, id: &str, now_ms: u64) -> StoreResult<bool> {
+        self.call(&Op::TokenUse { id: id.to_string(), now_ms }).await
+    }
+    async fn token_revoke(&self, id: &str) -> StoreResult<()> {
+        self.call(&Op::TokenRevoke { id: id.to_string() }).await
+    }
+    async fn token_uses(&self) -> StoreResult<Vec<(String, u64)>> {
+        self.call(&Op::TokenUses).await
+    }
     async fn session_end(&self, nonce: &str) -> StoreResult<()> {
         self.call(&Op::SessionEnd { nonce: nonce.to_string() }).await
     }
@@ -260,6 +277,9 @@ impl RandomPool {
                 json!(catalog::session_live(self, &nonce, now_ms)?)
             }
             Op::SessionEnd { nonce } => json!(catalog::session_end(self, &nonce)?),
+            Op::TokenUse { id, now_ms } => json!(catalog::token_use(self, &id, now_ms)?),
+            Op::TokenRevoke { id } => json!(catalog::token_revoke(self, &id)?),
+            Op::TokenUses => json!(catalog::token_uses(self)?),
             Op::Pick { pool, number } => json!(random::pool_pick(self, &pool, number)?),
             Op::Count { pool } => json!(PoolTable::count(self, &pool)?),
             Op::Reserve { id, key, cap } => json!(random::variant_reserve(self, &id, &key, cap)?),

@@ -384,8 +384,8 @@ pub async fn revoke_token<P: Platform>(app: &App<P>, req: &Request, id: &str) ->
 }
 
 /// `POST /api/admin/reindex[?cursor=]`: rebuilds catalog and pools from the KV records, one
-/// batch per call. Without a cursor it starts over (emptying both first); the answer's
-/// `cursor` continues it, and `done` says when every record has been read.
+/// batch per call (see [`crate::catalog::rebuild`]). Without a cursor it starts a run; the
+/// answer's `cursor` continues it, and `done` says when every record has been read.
 pub async fn reindex<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, ApiError> {
     guard::admin(app, req).await?;
     // `cursor` and `limit` from the query or, as scripts send them, a JSON body.

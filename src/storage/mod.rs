@@ -120,6 +120,10 @@ pub trait Pool {
     async fn session_start(&self, nonce: &str, until_ms: u64, now_ms: u64) -> StoreResult<()>;
     async fn session_live(&self, nonce: &str, now_ms: u64) -> StoreResult<bool>;
     async fn session_end(&self, nonce: &str) -> StoreResult<()>;
+    /// Notes a token's use; false when revoked (see [`crate::catalog::token_use`]).
+    async fn token_use(&self, id: &str, now_ms: u64) -> StoreResult<bool>;
+    async fn token_revoke(&self, id: &str) -> StoreResult<()>;
+    async fn token_uses(&self) -> StoreResult<Vec<(String, u64)>>;
 }
 
 /// Why Cloudflare Images made no variant.
@@ -282,6 +286,9 @@ macro_rules! pool_methods {
             session_start(nonce: &str, until_ms: u64, now_ms: u64) -> ();
             session_live(nonce: &str, now_ms: u64) -> bool;
             session_end(nonce: &str) -> ();
+            token_use(id: &str, now_ms: u64) -> bool;
+            token_revoke(id: &str) -> ();
+            token_uses() -> Vec<(String, u64)>;
         }
     };
 }

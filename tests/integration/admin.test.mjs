@@ -453,4 +453,22 @@ describe('admin: tokens', () => {
     assert.equal((await fetch(`${url}/api/admin/tokens/${up.id}`, { method: 'DELETE', headers: admin })).status, 404);
     assert.equal((await postFiles(url, '/upload', [['file', png(9, 9), 'fixed.png']], { headers: bearer(UPLOAD_TOKEN) })).status, 200, 'UPLOAD_TOKENS keep working');
   });
+
+  it('revocation wins every race with the token\'s own uses', async () => {
+    const url = await worker({ ADMIN_PASSWORD: PASSWORD, INSTANCE: 'revoke-race' });
+    const json = { ...admin, 'content-type': 'application/json' };
+    const use = (token, n) => postFiles(url, '/upload', [['file', png(7 + n, 7), 'race.png']], { headers: { Authorization: `Bearer ${token}` } }).then((r) => r.status);
+    const revoked = [];
+    for (let i = 0; i < 12; i++) {
+      const made = await (await fetch(`${url}/api/admin/tokens`, { method: 'POST', headers: json, body: JSON.stringify({ name: `race ${i}`, scopes: ['upload'] }) })).json();
+      // Its first use of the day races the revocation.
+      const [, gone] = await Promise.all([use(made.token, 1), fetch(`${url}/api/admin/tokens/${made.id}`, { method: 'DELETE', headers: admin })]);
+      assert.equal(gone.status, 200);
+      revoked.push(made);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    for (const [n, made] of revoked.entries()) assert.equal(await use(made.token, n + 2), 403, `token ${n} came back`);
+    const listed = await (await fetch(`${url}/api/admin/tokens`, { headers: admin })).json();
+    assert.ok(!listed.tokens.some((t) => revoked.some((r) => r.id === t.id)), 'a revoked token is listed again');
+  });
 });
