@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
-import { worker, instance, freePort, stopAll, corpus, unique, audit, CORPUS, ROOT, UPLOAD_TOKEN, ADMIN_TOKEN } from '../tests/integration/harness.mjs';
+import { worker, instance, freePort, stopAll, corpus, imagePath, unique, audit, ROOT, UPLOAD_TOKEN, ADMIN_TOKEN } from '../tests/integration/harness.mjs';
 import { startReplicate } from '../tests/fakes/replicate.mjs';
 
 const auth = { Authorization: `Bearer ${UPLOAD_TOKEN}` };
@@ -78,7 +78,7 @@ async function transform() {
         mem = Math.max(mem, Number(r[0].headers.get('x-wasm-memory')));
       }
       const out = join(dir, `out.${vopt}`);
-      const vtimes = Array.from({ length: runs }, () => vips(join(CORPUS, name), 800, out));
+      const vtimes = Array.from({ length: runs }, () => vips(imagePath(name), 800, out));
       const vbytes = statSync(join(dir, `out.${fmt === 'jpeg' ? 'jpg' : 'webp'}`)).size;
       const w = median(times);
       const v = median(vtimes);
@@ -357,7 +357,7 @@ async function cpu() {
   console.log('\n## CPU per request (user workerd process, N sequential requests; net = less /api/config on the same instance)');
   const admin = { Authorization: `Bearer ${ADMIN_TOKEN}` };
   const photo = corpus('landscape-3840x2400.jpg');
-  const large = corpus('large-8.9MB-3840x2400.jpg');
+  const large = corpus('large-3840x2400.jpg');
   const rows = [['request', 'N', 'CPU/request', 'net', 'budget', '']];
   /** Measures `classes` on a fresh instance with `vars`; its first class is the baseline. */
   const measure = async (vars, classes) => {
@@ -390,7 +390,7 @@ async function cpu() {
     ['console page /admin', 100, () => fetch(`${url}/admin`)],
     ['upload page /', 100, () => fetch(`${url}/`)],
     ['upload 1.4 MB photo', 20, () => fetch(`${url}/upload/p.jpg`, { method: 'PUT', headers: auth, body: unique(photo) })],
-    ['upload 8.9 MB photo', 6, () => fetch(`${url}/upload/l.jpg`, { method: 'PUT', headers: auth, body: unique(large) })],
+    ['upload 9 MB photo', 6, () => fetch(`${url}/upload/l.jpg`, { method: 'PUT', headers: auth, body: unique(large) })],
     ['new variant, Images engine', 20, () => fetch(`${file}?w=${width++}`)],
     ['new AVIF variant, Images engine', 10, () => fetch(`${file}?w=${width++}&f=avif`)],
     ['placeholder drawn locally', 20, () => fetch(`${url}/${400 + width++}x300/sunglasses-sloth`)],

@@ -3,10 +3,10 @@
 
 use imgbed::transform::options::Options;
 
-/// `../shared/corpus` beside the repository, or `IMGBED_CORPUS`.
+/// A test image from `tests/images` (see its README).
 pub fn corpus(name: &str) -> Vec<u8> {
-    let dir = std::env::var("IMGBED_CORPUS").unwrap_or_else(|_| format!("{}/../shared/corpus", env!("CARGO_MANIFEST_DIR")));
-    std::fs::read(format!("{dir}/{name}")).unwrap_or_else(|e| panic!("corpus file {dir}/{name}: {e}"))
+    let path = format!("{}/tests/images/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("test image {path}: {e}"))
 }
 
 /// Transform options from a query string such as `w=800&f=webp`.

@@ -2,17 +2,20 @@
 // One instance per distinct set of settings, shared by every test that asks for it; each has
 // its own temporary storage and is killed with its whole process group when the run ends.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { deflateSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { origin } from './origin.mjs';
+import { generateImages } from '../images/generate.mjs';
 import { EXT } from '../../scripts/lib/admin-client.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CORPUS = process.env.IMGBED_CORPUS ?? join(ROOT, '..', 'shared', 'corpus');
+export const CORPUS = join(ROOT, 'tests', 'images');
+// The big test images are made on first use (tests/images/README.md).
+await generateImages();
 
 /** Secrets every test instance runs with. */
 export const UPLOAD_TOKEN = 'test-upload-token';
@@ -128,8 +131,14 @@ export async function stopAll() {
   configs.clear();
 }
 
+/** A test image (tests/images, or tests/images/generated for the big ones). */
+export function imagePath(name) {
+  const generated = join(CORPUS, 'generated', name);
+  return existsSync(generated) ? generated : join(CORPUS, name);
+}
+
 export function corpus(name) {
-  return readFileSync(join(CORPUS, name));
+  return readFileSync(imagePath(name));
 }
 
 /** Makes bytes unique per test (a trailing comment after JPEG EOI / PNG chunk), so dedupe
