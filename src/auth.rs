@@ -186,7 +186,7 @@ pub fn csrf_token(config: &Config, nonce: &str) -> String {
 /// Whether a state-changing request made with a session cookie comes from our own page.
 pub fn csrf_ok(config: &Config, req: &Request, nonce: &str) -> bool {
     let token_ok = req.header("x-csrf-token").is_some_and(|t| same_secret(t.trim(), &csrf_token(config, nonce)));
-    let same_site = !req.header("sec-fetch-site").is_some_and(|s| s.trim() == "cross-site");
+    let same_site = req.header("sec-fetch-site").is_none_or(|s| s.trim() != "cross-site");
     let origin_ok = req.header("origin").is_none_or(|o| o.trim() == req.origin());
     token_ok && same_site && origin_ok
 }

@@ -453,7 +453,7 @@ pub fn refund<S: Sql>(s: &S, who: &str, day: u64, back: Usage) -> Result<(), S::
 /// in the strongly consistent store, so it wins every race: no write of the token's KV record
 /// can bring it back, and a stale KV read of it is refused.
 pub fn token_use<S: Sql>(s: &S, id: &str, now_ms: u64) -> Result<bool, S::Error> {
-    if s.rows("SELECT 1 AS r FROM token_uses WHERE id = ? AND revoked = 1", vec![id.into()])?.first().is_some() {
+    if !s.rows("SELECT 1 AS r FROM token_uses WHERE id = ? AND revoked = 1", vec![id.into()])?.is_empty() {
         return Ok(false);
     }
     s.run("INSERT OR REPLACE INTO token_uses (id, last_used, revoked) VALUES (?, ?, 0)", vec![id.into(), now_ms.into()])?;
@@ -614,7 +614,7 @@ mod tests {
         refund(&db, "a", 1, one(50)).unwrap();
         assert_eq!(charge(&db, "a", 1, one(50), quota).unwrap(), Ok(Usage { uploads: 3, bytes: 100 }), "a refund gives room back");
         assert_eq!(charge(&db, "a", 2, one(10), quota).unwrap(), Ok(one(10)), "a new day starts at zero");
-        assert_eq!(charge(&db, "x", 2, Usage { uploads: 1000, bytes: 1 << 40 }, Usage::default()).unwrap().is_ok(), true, "0 = no limit");
+        assert!(charge(&db, "x", 2, Usage { uploads: 1000, bytes: 1 << 40 }, Usage::default()).unwrap().is_ok(), "0 = no limit");
     }
 
     #[test]

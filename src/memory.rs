@@ -318,7 +318,7 @@ impl Pool for &MemoryPool {
 /// a connection error. Every request is recorded.
 #[derive(Debug, Default)]
 pub struct MemoryHttp {
-    pub routes: RefCell<BTreeMap<String, (u16, Vec<(String, String)>, Vec<u8>)>>,
+    pub routes: RefCell<BTreeMap<String, Answer>>,
     pub sent: RefCell<Vec<OutRequest>>,
     /// Virtual time: moves only when the app sleeps.
     pub clock: Cell<u64>,
@@ -342,9 +342,15 @@ impl Http for &MemoryHttp {
     }
 }
 
+/// An object's bytes and custom metadata.
+pub type Object = (Vec<u8>, Vec<(String, String)>);
+
+/// A canned answer: status, headers, body.
+pub type Answer = (u16, Vec<(String, String)>, Vec<u8>);
+
 #[derive(Debug, Default)]
 pub struct MemoryBlobs {
-    pub objects: RefCell<BTreeMap<String, (Vec<u8>, Vec<(String, String)>)>>,
+    pub objects: RefCell<BTreeMap<String, Object>>,
     /// When each object was written, by `clock`.
     pub written: RefCell<BTreeMap<String, u64>>,
     pub clock: Cell<u64>,

@@ -303,22 +303,15 @@ mod tests {
             if next(3) == 0 {
                 pool_remove(&table, &id).unwrap();
                 model.remove(&id);
-            } else if !model.contains_key(&id) {
+            } else if let std::collections::btree_map::Entry::Vacant(slot) = model.entry(id.clone()) {
                 let pools: Vec<String> = (0..1 + next(4)).map(|_| names[next(4) as usize].to_string()).collect();
-                let entry = PoolEntry {
-                    id: id.clone(),
-                    path: String::new(),
-                    location: String::new(),
-                    mime: String::new(),
-                    width: 1,
-                    height: 1,
-                    orientation: Orientation::Square,
-                };
+                let entry =
+                    PoolEntry { id, path: String::new(), location: String::new(), mime: String::new(), width: 1, height: 1, orientation: Orientation::Square };
                 pool_add(&table, &entry, &pools).unwrap();
                 let mut unique = pools.clone();
                 unique.sort();
                 unique.dedup();
-                model.insert(id, unique);
+                slot.insert(unique);
             }
             for pool in names {
                 let members: Vec<&String> = model.iter().filter(|(_, p)| p.iter().any(|x| x == pool)).map(|(id, _)| id).collect();

@@ -71,7 +71,7 @@ impl<H: Http> Replicate<'_, H> {
         let mut prediction = loop {
             let resp = self.send(self.request("POST", &create, Some(&body), left()), deadline_ms).await?;
             match resp.status {
-                200 | 201 | 202 => break parse(&resp.body)?,
+                200..=202 => break parse(&resp.body)?,
                 // Honoured once: a second 429 is the caller's to retry, not ours to storm.
                 429 if !throttled && retry_after(&resp.headers, &resp.body) * 1000 < left() => {
                     throttled = true;
@@ -182,11 +182,9 @@ fn verdict(output: &Value) -> Option<(String, f64)> {
             }
             worst.map(named)
         }
-        Value::Object(o) => ["nsfw_score", "nsfw", "score", "unsafe"]
-            .iter()
-            .find_map(|k| o.get(*k))
-            .and_then(|v| verdict(v))
-            .or_else(|| o.get("label").and_then(|l| verdict(l))),
+        Value::Object(o) => {
+            ["nsfw_score", "nsfw", "score", "unsafe"].iter().find_map(|k| o.get(*k)).and_then(verdict).or_else(|| o.get("label").and_then(verdict))
+        }
         Value::Null => None,
     }
 }

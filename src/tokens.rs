@@ -93,7 +93,7 @@ pub async fn list<P: Platform>(app: &App<P>) -> Result<Vec<TokenRecord>, ApiErro
     for r in &mut out {
         r.last_used = used.get(&r.id).copied().or(r.last_used);
     }
-    out.sort_by(|a, b| b.created.cmp(&a.created));
+    out.sort_by_key(|r| std::cmp::Reverse(r.created));
     Ok(out)
 }
 

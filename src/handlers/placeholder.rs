@@ -40,6 +40,7 @@ pub async fn serve<P: Platform>(app: &App<P>, req: &Request, spec: Spec) -> Resu
 }
 
 /// A stored placeholder at the requested size: a transform (`fit=cover`, centred) of it.
+#[allow(clippy::too_many_arguments)] // the request as parsed, passed on as it is
 async fn stored<P: Platform>(
     app: &App<P>,
     req: &Request,

@@ -26,7 +26,7 @@ pub struct Source<'a> {
 }
 
 enum Kind<'a> {
-    Jpeg(jpeg_decoder::Decoder<Cursor<&'a [u8]>>, jpeg_decoder::PixelFormat),
+    Jpeg(Box<jpeg_decoder::Decoder<Cursor<&'a [u8]>>>, jpeg_decoder::PixelFormat),
     Other(Box<dyn ImageDecoder + 'a>),
 }
 
@@ -110,7 +110,7 @@ fn open_jpeg(bytes: &[u8], (want_w, want_h): (u32, u32)) -> Result<Source<'_>, A
     let channels = if per_pixel == 4 { 3 } else { per_pixel.min(3) };
     let converted = matches!(info.pixel_format, jpeg_decoder::PixelFormat::L16 | jpeg_decoder::PixelFormat::CMYK32);
     Ok(Source {
-        kind: Kind::Jpeg(d, info.pixel_format),
+        kind: Kind::Jpeg(Box::new(d), info.pixel_format),
         size: (sw, sh),
         channels: if per_pixel == 2 { 1 } else { channels },
         // The decoder keeps one plane per component besides the interleaved output.
