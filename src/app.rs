@@ -1,10 +1,10 @@
 //! The application: configuration, storage and the clock for one request.
 
+use crate::access::limits::RateLimiter;
 use crate::config::Config;
 use crate::http::Request;
-use crate::limits::RateLimiter;
-use crate::storage::{Blobs, Counted, EdgeCache, Images, Kv, Ops, Pool};
-use crate::upstream::Http;
+use crate::platform::upstream::Http;
+use crate::platform::{Blobs, Counted, EdgeCache, Images, Kv, Ops, Pool};
 use std::rc::Rc;
 
 /// What the app runs on: the Worker's bindings, or in-memory fakes in tests.

@@ -1,7 +1,7 @@
 //! Settings, read from Worker vars and secrets (`wrangler.toml` `[vars]`, `.dev.vars`,
 //! `wrangler secret put`). Every setting has a default that works for a personal instance.
 
-use crate::error::ApiError;
+use crate::base::error::ApiError;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -90,7 +90,7 @@ pub struct Config {
     pub placeholder_require_token: bool,
     /// Generated placeholders join the random pools (`PLACEHOLDERS_IN_RANDOM`).
     pub placeholders_in_random: bool,
-    /// Host names that answer with random images (`RANDOM_HOSTS`, see [`crate::random::host_route`]).
+    /// Host names that answer with random images (`RANDOM_HOSTS`, see [`crate::index::pools::host_route`]).
     pub random_hosts: Option<String>,
 }
 
@@ -222,7 +222,7 @@ impl Config {
                 Some(v) => v
                     .parse()
                     .ok()
-                    .filter(|&n| n > 0 && n <= crate::security::MAX_UPLOAD_BYTES_CEILING)
+                    .filter(|&n| n > 0 && n <= crate::budget::MAX_UPLOAD_BYTES_CEILING)
                     .ok_or_else(|| bad("MAX_UPLOAD_BYTES", &v, "a number of bytes up to 26214400 (25 MiB)"))?,
             },
             allowed_formats: list("ALLOWED_FORMATS")
@@ -334,7 +334,7 @@ impl Config {
 
     /// Upper bound for a whole request body, counted while it is read.
     pub fn max_body_bytes(&self) -> u64 {
-        crate::security::max_body_bytes(self.max_upload_bytes)
+        crate::budget::max_body_bytes(self.max_upload_bytes)
     }
 }
 

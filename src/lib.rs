@@ -1,57 +1,44 @@
 //! # imgbed
 //!
-//! A self-hosted image host that runs as one Cloudflare Worker.
+//! A self-hosted image host that runs as one Cloudflare Worker. Folders by layer, each using
+//! only the layers below it (`scripts/layers` checks it):
 //!
-//! The crate is split so that nearly everything runs and is tested natively:
-//!
-//! - **Pure core** — [`sniff`] (what a file is), [`exif`] (privacy), [`multipart`],
-//!   [`ingest`] (the upload pipeline), [`auth`], [`ids`], [`meta`], [`links`],
-//!   [`conditional`] (304/206), [`config`], [`error`] (the JSON error shape), [`http`].
-//! - **Application** — [`app`], [`library`] (storing images), [`handlers`], [`router`], written
-//!   against the [`storage`] traits so they run over in-memory fakes in tests and over R2 and KV
-//!   in the Worker.
-//! - **Worker glue** — `glue` (wasm32 only): the `#[event(fetch)]` entrypoint and the trait
-//!   implementations over the `IMAGES` (R2) and `META` (KV) bindings.
+//! 1. `adapters`: the ports' implementations: the Worker's bindings and the in-memory platform.
+//! 2. `router`: the routes as one table.
+//! 3. Features: `clients` (upload protocols), `serve` (originals and variants), `random`,
+//!    `placeholder`, `admin` (the console's API), `pages` (the HTML pages).
+//! 4. Use cases: `upload` (ingest, batches, review), `library` (an image: record, bytes, index
+//!    rows, views, variants, repair), `access` (credentials, guard, tokens, limits),
+//!    `services` (Telegram, Replicate).
+//! 5. `app`: the application over its platform.
+//! 6. `platform`: the ports (storage, outgoing HTTP, images) and their counted and faulty
+//!    wrappers.
+//! 7. Pure: `index` (the index store's SQL), `transform`, `sniff`, `config`, `http`,
+//!    `budget` (every size limit), `base`.
 
-pub mod app;
-pub mod auth;
-pub mod catalog;
-pub mod conditional;
-pub mod config;
-pub mod dates;
-pub mod digest;
-pub mod error;
-pub mod exif;
-pub mod faults;
-pub mod guard;
-pub mod handlers;
-pub mod hotlink;
-pub mod http;
-pub mod ids;
-pub mod ingest;
-pub mod library;
-pub mod limits;
-pub mod links;
-pub mod log;
-#[cfg(not(target_arch = "wasm32"))]
-pub mod memory;
-pub mod meta;
-pub mod moderation;
-pub mod multipart;
+pub mod adapters;
+pub mod router;
+
+pub mod admin;
+pub mod clients;
 pub mod pages;
 pub mod placeholder;
 pub mod random;
-pub mod render;
-pub mod repair;
-pub mod replicate;
-pub mod router;
-pub mod security;
-pub mod sniff;
-pub mod storage;
-pub mod telegram;
-pub mod tokens;
-pub mod transform;
-pub mod upstream;
+pub mod serve;
 
-#[cfg(target_arch = "wasm32")]
-mod glue;
+pub mod access;
+pub mod library;
+pub mod services;
+pub mod upload;
+
+pub mod app;
+
+pub mod platform;
+
+pub mod base;
+pub mod budget;
+pub mod config;
+pub mod http;
+pub mod index;
+pub mod sniff;
+pub mod transform;

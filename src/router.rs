@@ -1,15 +1,20 @@
 //! Which handler answers which method and path, plus what every answer carries (CORS, the
 //! storage-operation count). Unknown paths are 404, known paths with the wrong method 405.
 
+use crate::access::auth;
+use crate::admin;
 use crate::app::{App, Platform};
-use crate::auth;
+use crate::base::error::ApiError;
+use crate::budget;
+use crate::clients::{chevereto, delete, images, lsky, picgo, sharex, smms};
 use crate::config::Config;
-use crate::error::ApiError;
-use crate::handlers::{admin, chevereto, clients, delete, file, images, lsky, picgo, placeholder, random, smms, upload};
 use crate::http::{Method, Request, Response};
+use crate::index::pools::{host_route, Filter};
 use crate::pages;
-use crate::random::{host_route, Filter};
-use crate::security;
+use crate::placeholder;
+use crate::random;
+use crate::serve::file;
+use crate::upload;
 
 const ALLOWED_HEADERS: &str = "Authorization, Content-Type, token, X-API-Key, authCode, Range, If-None-Match";
 
@@ -48,7 +53,7 @@ pub fn before_body(config: &Config, req: &Request) -> Option<Response> {
     let declared = req.header("content-length").and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0);
     let limit = body_limit(config, req);
     if declared > limit {
-        return Some(decorate(shaped(req, security::body_too_large(limit))));
+        return Some(decorate(shaped(req, budget::body_too_large(limit))));
     }
     let uploads = matches!(req.method, Method::Post | Method::Put) && is_upload_path(&req.segments());
     let refusal = uploads.then(|| auth::refuse_early(config, req)).flatten()?;
@@ -91,23 +96,23 @@ async fn route<P: Platform>(app: &App<P>, req: &mut Request) -> Result<Response,
     // The Host header, not the URL: behind `wrangler dev` and proxies the two can differ.
     let host = req.header("host").map(|h| h.split(':').next().unwrap_or(h)).or(req.url.host_str()).unwrap_or("");
     let random_host = app.config.random_hosts.as_deref().and_then(|s| host_route(s, host));
-    let images = matches!(segs.as_slice(), ["file", _] | ["random"]) || (segs.len() == 2 && crate::placeholder::parse(&segs).is_some());
-    if get && (images || random_host.is_some()) && !crate::hotlink::allowed(&app.config, req) {
-        return Ok(crate::hotlink::refusal(&app.config));
+    let images = matches!(segs.as_slice(), ["file", _] | ["random"]) || (segs.len() == 2 && crate::placeholder::draw::parse(&segs).is_some());
+    if get && (images || random_host.is_some()) && !crate::access::hotlink::allowed(&app.config, req) {
+        return Ok(crate::access::hotlink::refusal(&app.config));
     }
     if let Some((filter, count)) = random_host {
         if get {
             return if count { random::count(app, req, filter).await } else { random::draw(app, req, filter).await };
         }
     }
-    if let Some(spec) = crate::placeholder::parse(&segs) {
+    if let Some(spec) = crate::placeholder::draw::parse(&segs) {
         return match get {
             true => placeholder::serve(app, req, spec?).await,
             false => Err(ApiError::new(405, "method_not_allowed", format!("{} is not allowed on {}", method_name(m), req.url.path()))),
         };
     }
     match (segs.as_slice(), m) {
-        ([], _) if get => Ok(pages::page(200, include_str!("page/index.html"), app.config.public_url.as_deref()).with_header("cache-control", "no-cache")),
+        ([], _) if get => Ok(pages::page(200, include_str!("pages/index.html"), app.config.public_url.as_deref()).with_header("cache-control", "no-cache")),
         (["upload"], Post) if picgo::is_picgo(req) => Ok(picgo::upload(app, req).await),
         (["upload"], Post) => upload::telegraph(app, req).await,
         (["upload", name], Put | Post) => upload::raw(app, req, name).await,
@@ -118,7 +123,7 @@ async fn route<P: Platform>(app: &App<P>, req: &mut Request) -> Result<Response,
         (["api", "v2", "upload"], Post) => Ok(smms::upload(app, req).await),
         (["api", "v2", "delete", hash], Get | Post) => smms::remove(app, req, hash).await,
         (["api", "1", "upload"] | ["1", "upload"], Post) => Ok(chevereto::upload(app, req).await),
-        (["api", "clients", "sharex.sxcu"], Get) => Ok(clients::sharex(app, req).await),
+        (["api", "clients", "sharex.sxcu"], Get) => Ok(sharex::sharex(app, req).await),
         (["random"], _) if get => random::draw(app, req, Filter::from_request(req)?).await,
         (["random", "count"], _) if get => random::count(app, req, Filter::from_request(req)?).await,
         (["file", name], _) if get => file::serve(app, req, name).await,
@@ -145,7 +150,7 @@ async fn route<P: Platform>(app: &App<P>, req: &mut Request) -> Result<Response,
         (["api", "config"], Get) => Ok(images::config(app)),
         (["api", "placeholders"], Get) => placeholder::list(app).await,
         (["placeholders"], _) if get => {
-            Ok(pages::page(200, include_str!("page/placeholders.html"), app.config.public_url.as_deref()).with_header("cache-control", "no-cache"))
+            Ok(pages::page(200, include_str!("pages/placeholders.html"), app.config.public_url.as_deref()).with_header("cache-control", "no-cache"))
         }
         (["delete", id, token], Get | Post) => delete::link(app, req, id, token).await,
         (

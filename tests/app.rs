@@ -1,12 +1,12 @@
 //! The whole application over in-memory storage: what workerd cannot easily stage
 //! (outages, blocked images) and the invariants behind "bad input loses nothing".
 
+use imgbed::adapters::memory::{MemoryBlobs, MemoryCache, MemoryHttp, MemoryKv, MemoryLimits, MemoryPlatform, MemoryPool};
 use imgbed::app::App;
 use imgbed::config::Config;
-use imgbed::faults::{Faults, Faulty};
 use imgbed::http::{Method, Request, Response};
-use imgbed::memory::{MemoryBlobs, MemoryCache, MemoryHttp, MemoryKv, MemoryLimits, MemoryPlatform, MemoryPool};
-use imgbed::meta::{ImageMeta, Status};
+use imgbed::library::record::{ImageMeta, Status};
+use imgbed::platform::faults::{Faults, Faulty};
 use imgbed::router::handle;
 use std::rc::Rc;
 
@@ -51,7 +51,7 @@ impl World {
             Faulty::new(&self.http, f(())),
             &self.edge,
             &self.limits,
-            imgbed::memory::NoImages,
+            imgbed::adapters::memory::NoImages,
             self.blobs.clock.get(),
         );
         pollster::block_on(handle(&app, req))
@@ -145,7 +145,7 @@ fn an_upload_that_fails_gives_its_quota_back() {
 #[test]
 fn rate_limits_spare_the_admin_and_store_nothing() {
     let w = World::new();
-    w.limits.caps.borrow_mut().insert(imgbed::limits::Limit::Uploads, 1);
+    w.limits.caps.borrow_mut().insert(imgbed::access::limits::Limit::Uploads, 1);
     let photo = corpus("small-320x211.jpg");
     assert_eq!(w.run(upload(&photo)).status, 200);
     let over = w.run(upload(&[photo.as_slice(), b"x"].concat()));
@@ -190,7 +190,7 @@ fn deleted_images_leave_the_random_pool() {
     }
     assert_eq!(w.run(get("/random/count?orientation=portrait&format=text")).body.bytes(), b"2");
     // Delete the first portrait image through its delete link (token derived from SECRET_KEY).
-    let token = imgbed::ids::delete_token(Some("k"), &ids[1]);
+    let token = imgbed::base::ids::delete_token(Some("k"), &ids[1]);
     let mut del = get(&format!("/delete/{}/{token}", ids[1]));
     del.method = Method::Post;
     assert_eq!(w.run(del).status, 200);
@@ -217,7 +217,7 @@ fn deleting_an_image_deletes_its_variants() {
     }
     let variants = || w.blobs.objects.borrow().keys().filter(|k| k.starts_with(&format!("v/{id}/"))).count();
     assert_eq!(variants(), 2);
-    let token = imgbed::ids::delete_token(Some("k"), &id);
+    let token = imgbed::base::ids::delete_token(Some("k"), &id);
     let mut del = get(&format!("/delete/{id}/{token}"));
     del.method = Method::Post;
     assert_eq!(w.run(del).status, 200);
@@ -412,7 +412,7 @@ fn id_of(r: &Response) -> String {
 
 #[test]
 fn injected_faults_give_clear_errors_and_leave_everything_consistent() {
-    use imgbed::faults::{Mode, Rule};
+    use imgbed::platform::faults::{Mode, Rule};
     let rule = |service: &str, op: &str, mode| Rule { service: service.into(), op: op.into(), mode, skip: 0, times: None };
     let photo = corpus("small-320x211.jpg");
     let with_tail = |n: u8| [photo.as_slice(), &[n]].concat();
@@ -510,10 +510,10 @@ fn the_repair_run_mends_leftovers_in_bounded_batches_and_reports_them() {
             Faulty::new(&w.http, w.faults.clone()),
             &w.edge,
             &w.limits,
-            imgbed::memory::NoImages,
+            imgbed::adapters::memory::NoImages,
             w.blobs.clock.get(),
         );
-        pollster::block_on(imgbed::repair::run(&app)).unwrap()
+        pollster::block_on(imgbed::library::repair::run(&app)).unwrap()
     };
     let first = cron(&w);
     assert_eq!(first.orphans_deleted, 0, "younger than an hour");

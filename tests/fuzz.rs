@@ -6,8 +6,8 @@
 //! `IMGBED_FUZZ_ITERS` sets the rounds per target (a few hundred by default, so `cargo test`
 //! stays quick); `bash scripts/bench fuzz` runs it longer in release mode.
 
-use imgbed::multipart;
-use imgbed::security::{MAX_TRANSFORM_SIDE, PIXEL_BUDGET_BYTES};
+use imgbed::budget::{MAX_TRANSFORM_SIDE, PIXEL_BUDGET_BYTES};
+use imgbed::http::multipart;
 use imgbed::sniff::sniff;
 use imgbed::transform::geometry::plan;
 use imgbed::transform::options::{Fit, Options, OutFormat};
@@ -110,7 +110,7 @@ fn sniff_exif_and_decoding_never_panic() {
         assert!(s.width > 0 && s.height > 0, "seed {seed}: {s:?}");
         check("exif", seed, || {
             let mut out = input.clone();
-            if imgbed::exif::strip_jpeg_in_place(&mut out, s.exif_orientation) {
+            if imgbed::sniff::exif::strip_jpeg_in_place(&mut out, s.exif_orientation) {
                 assert!(out.starts_with(&[0xFF, 0xD8]), "seed {seed}");
             }
         });

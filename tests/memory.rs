@@ -4,7 +4,7 @@
 //! request the check lets through cannot exceed it), and what is refused is refused before
 //! any pixel buffer exists.
 
-use imgbed::security::PIXEL_BUDGET_BYTES;
+use imgbed::budget::PIXEL_BUDGET_BYTES;
 use imgbed::sniff::sniff;
 use imgbed::transform::options::{negotiate, OutFormat};
 use imgbed::transform::{estimate, run, same_format};

@@ -4,8 +4,8 @@
 
 use super::options::{Options, OutFormat};
 use super::{encode, render};
-use crate::error::ApiError;
-use crate::security::SOURCE_TOO_LARGE;
+use crate::base::error::ApiError;
+use crate::budget::SOURCE_TOO_LARGE;
 use crate::sniff::{Format, Sniffed};
 use image::DynamicImage;
 

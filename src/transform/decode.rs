@@ -1,11 +1,11 @@
 //! Decoding in two steps, so that memory is budgeted before it is spent: [`open`] reads the
 //! headers and chooses how to decode (JPEGs at 1/2, 1/4 or 1/8 scale whenever the output is
 //! small enough: shrink-on-load, where the IDCT itself produces fewer pixels), then the caller
-//! checks the whole pipeline against [`crate::security`], and only then [`Source::decode`]
+//! checks the whole pipeline against [`crate::budget`], and only then [`Source::decode`]
 //! allocates pixels.
 
-use crate::error::ApiError;
-use crate::security::{self, JpegFrame, MAX_UPLOAD_SIDE};
+use crate::base::error::ApiError;
+use crate::budget::{self, JpegFrame, MAX_UPLOAD_SIDE};
 use crate::sniff::Format;
 use image::{DynamicImage, GrayImage, ImageDecoder, ImageFormat, RgbImage};
 use std::io::Cursor;
@@ -68,7 +68,7 @@ pub fn open(bytes: &[u8], format: Format, want: (u32, u32)) -> Result<Source<'_>
             Source { kind: Kind::Other(Box::new(decoder)), size, channels, decoder_bytes: working + if converted { native } else { 0 } }
         }
     };
-    security::check_decode(source.size.0, source.size.1, source.size.0 as u64 * source.size.1 as u64 * source.channels + source.decoder_bytes)?;
+    budget::check_decode(source.size.0, source.size.1, source.size.0 as u64 * source.size.1 as u64 * source.channels + source.decoder_bytes)?;
     Ok(source)
 }
 
@@ -76,7 +76,7 @@ fn limits() -> image::Limits {
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_UPLOAD_SIDE);
     limits.max_image_height = Some(MAX_UPLOAD_SIDE);
-    limits.max_alloc = Some(security::PIXEL_BUDGET_BYTES);
+    limits.max_alloc = Some(budget::PIXEL_BUDGET_BYTES);
     limits
 }
 
@@ -100,13 +100,13 @@ fn open_jpeg(bytes: &[u8], (want_w, want_h): (u32, u32)) -> Result<Source<'_>, A
     // The smallest scale that still gives enough pixels for the output; larger scales only
     // when the budget demands (the output is then downscaled on load).
     // Output, component planes (see `decoder_bytes` below) and coefficients must fit.
-    let fits = |s: u32| w.div_ceil(s) as u64 * h.div_ceil(s) as u64 * per_pixel * 5 / 2 + frame.coefficient_bytes() <= security::PIXEL_BUDGET_BYTES;
+    let fits = |s: u32| w.div_ceil(s) as u64 * h.div_ceil(s) as u64 * per_pixel * 5 / 2 + frame.coefficient_bytes() <= budget::PIXEL_BUDGET_BYTES;
     let needed = SCALES.iter().copied().find(|&s| w.div_ceil(s) >= want_w && h.div_ceil(s) >= want_h).unwrap_or(1);
     let s = SCALES.iter().rev().copied().filter(|&s| s >= needed).find(|&s| fits(s)).unwrap_or(8);
     let (sw, sh) = d.scale(w.div_ceil(s) as u16, h.div_ceil(s) as u16).map_err(corrupt)?;
     let (sw, sh) = (sw as u32, sh as u32);
     let pixels = sw as u64 * sh as u64;
-    d.set_max_decoding_buffer_size(security::PIXEL_BUDGET_BYTES as usize);
+    d.set_max_decoding_buffer_size(budget::PIXEL_BUDGET_BYTES as usize);
     let channels = if per_pixel == 4 { 3 } else { per_pixel.min(3) };
     let converted = matches!(info.pixel_format, jpeg_decoder::PixelFormat::L16 | jpeg_decoder::PixelFormat::CMYK32);
     Ok(Source {
@@ -124,7 +124,7 @@ impl Source<'_> {
         let (sw, sh) = self.size;
         match self.kind {
             Kind::Other(decoder) => DynamicImage::from_decoder(decoder).map_err(|e| match e {
-                image::ImageError::Limits(_) => security::check_decode(sw, sh, u64::MAX).unwrap_err(),
+                image::ImageError::Limits(_) => budget::check_decode(sw, sh, u64::MAX).unwrap_err(),
                 e => corrupt(e),
             }),
             Kind::Jpeg(mut d, format) => {

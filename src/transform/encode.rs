@@ -1,7 +1,7 @@
 //! Encoders. Outputs carry no metadata: nothing from the source's EXIF survives a transform.
 
 use super::options::OutFormat;
-use crate::error::ApiError;
+use crate::base::error::ApiError;
 use image::DynamicImage;
 use std::io::Cursor;
 

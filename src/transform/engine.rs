@@ -8,8 +8,8 @@
 
 use super::geometry;
 use super::options::{Fit, Gravity, Options, OutFormat};
+use crate::base::error::ApiError;
 use crate::config::Engine;
-use crate::error::ApiError;
 use crate::sniff::Format;
 use serde_json::{json, Value};
 

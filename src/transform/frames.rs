@@ -5,8 +5,8 @@ use super::encode::encode;
 use super::geometry::plan;
 use super::options::{Fit, OutFormat};
 use super::resize::resize;
-use crate::error::ApiError;
-use crate::security;
+use crate::base::error::ApiError;
+use crate::budget;
 use crate::sniff::{Format, Sniffed};
 use image::{AnimationDecoder, DynamicImage, Frames};
 use std::io::Cursor;
@@ -28,7 +28,7 @@ pub fn spread(frames: u32, count: u32) -> Vec<u32> {
 pub fn previews(bytes: &[u8], sniffed: &Sniffed, picked: &[u32], side: u32) -> Result<Vec<Vec<u8>>, ApiError> {
     let (w, h) = (sniffed.width, sniffed.height);
     // The decoder's canvas and the frame it hands out, both RGBA, plus its working buffers.
-    security::check_decode(w, h, w as u64 * h as u64 * 4 * 3)?;
+    budget::check_decode(w, h, w as u64 * h as u64 * 4 * 3)?;
     let corrupt = |e: image::ImageError| ApiError::corrupt(format!("a frame could not be decoded: {e}"));
     let cursor = Cursor::new(bytes);
     let frames: Frames = match sniffed.format {

@@ -13,8 +13,8 @@ pub mod ops;
 pub mod options;
 pub mod resize;
 
-use crate::error::ApiError;
-use crate::security::Pipeline;
+use crate::base::error::ApiError;
+use crate::budget::Pipeline;
 use crate::sniff::{Format, Sniffed};
 use geometry::Plan;
 use options::{Fit, Options, OutFormat};
@@ -89,7 +89,7 @@ const ENCODER_GIF: u64 = 10;
 const ENCODER_PNG: u64 = 2;
 
 /// Every step but the encoding: the pixels of the output. The memory every step will need is
-/// checked against [`crate::security`] after the headers are read and before any pixel exists.
+/// checked against [`crate::budget`] after the headers are read and before any pixel exists.
 pub fn render(input: &[u8], sniffed: &Sniffed, opts: &Options, format: OutFormat) -> Result<image::DynamicImage, ApiError> {
     let source = decode::open(input, sniffed.format, decode_target(sniffed, opts, &plan(sniffed, opts)))?;
     let (plan, pipeline) = pipeline(&source, sniffed, opts, format);

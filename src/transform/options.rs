@@ -1,7 +1,7 @@
 //! Transform parameters from the query string: parsed, range-checked (400 naming the parameter)
 //! and normalised into the key a variant is cached under.
 
-use crate::error::ApiError;
+use crate::base::error::ApiError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fit {
@@ -98,7 +98,7 @@ impl Default for Options {
     }
 }
 
-use crate::security::MAX_TRANSFORM_SIDE as MAX_SIDE;
+use crate::budget::MAX_TRANSFORM_SIDE as MAX_SIDE;
 
 /// Query parameters that belong to a transform.
 const KNOWN: [&str; 19] = [
@@ -253,7 +253,7 @@ impl Options {
             k.push_str("-gray");
         }
         if self.fit == Fit::Pad {
-            k.push_str(&format!("-bg{}", crate::ids::hex(&self.background)));
+            k.push_str(&format!("-bg{}", crate::base::ids::hex(&self.background)));
         }
         format!("{k}.{}", format.name())
     }

@@ -3,7 +3,7 @@
 //! premultiplication happens in place here rather than in the resizer, which would copy the
 //! whole source: for a 9 MP RGBA image that copy alone is 35 MB.
 
-use crate::error::ApiError;
+use crate::base::error::ApiError;
 use fast_image_resize::images::Image;
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::{DynamicImage, GrayImage, RgbImage, RgbaImage};

@@ -1,0 +1,8 @@
+//! Who may do what: credentials, the admin guard and its lockout, console-made tokens, rate
+//! limits and quotas, hotlink protection.
+
+pub mod auth;
+pub mod guard;
+pub mod hotlink;
+pub mod limits;
+pub mod tokens;

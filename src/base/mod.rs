@@ -1,0 +1,7 @@
+//! The pure basics every layer uses: the error shape, ids and crypto helpers, dates, logging.
+
+pub mod dates;
+pub mod digest;
+pub mod error;
+pub mod ids;
+pub mod log;

@@ -1,0 +1,10 @@
+//! One file per client protocol: PicGo/PicList, Lsky Pro (v1), SM.MS (v2), Chevereto (v1),
+//! ShareX, the token API (`/api/images`) and delete links.
+
+pub mod chevereto;
+pub mod delete;
+pub mod images;
+pub mod lsky;
+pub mod picgo;
+pub mod sharex;
+pub mod smms;

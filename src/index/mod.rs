@@ -1,0 +1,5 @@
+//! The index store (strongly consistent, a SQLite Durable Object): the catalog the console
+//! lists, the random pools, variant reservations, generation leases, quotas, sessions, tokens.
+
+pub mod catalog;
+pub mod pools;

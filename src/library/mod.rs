@@ -1,0 +1,429 @@
+//! Images as stored things: save with dedupe, load, hide from the public, remove.
+//!
+//! Bytes live in R2 under `i/<sha256>` (content-addressed, so identical uploads are stored once),
+//! with the owning id as custom metadata; the record lives in KV under `img:<id>`. A record is
+//! written last, so a reader never finds an image whose bytes are not there yet. Every image is
+//! in the catalog and every active one in the random pools (both in the index store); this
+//! module is the one place that writes records, so bytes, record, catalog and pools change
+//! together on every path: uploads on every API, PATCH, deletes, review, placeholders.
+
+pub mod record;
+pub mod render;
+pub mod repair;
+pub mod view;
+
+use crate::access::auth::Uploader;
+use crate::app::{App, Platform};
+use crate::base::error::ApiError;
+use crate::base::ids::{delete_token, new_id, sha256_hex};
+use crate::config::Storage;
+use crate::http::{Request, Stream};
+use crate::index::catalog::Indexed;
+use crate::index::pools::{pools_of, PoolEntry};
+use crate::library::record::{Channel, ImageMeta, Status};
+use crate::platform::upstream::Http;
+use crate::platform::{Blobs, EdgeCache, Kv, Pool};
+use crate::serve::variant::variant_prefix;
+use crate::services::telegram::Telegram;
+use crate::upload::ingest::{Prepared, UploadOptions};
+
+/// The outcome of storing one upload.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub meta: ImageMeta,
+    /// Known for new uploads; for repeats only when the uploader owns the image (same token,
+    /// or the admin) and `SECRET_KEY` lets it be derived again.
+    pub delete_token: Option<String>,
+    /// The same bytes were already stored; `meta` is the existing image.
+    pub deduped: bool,
+}
+
+pub async fn load<P: Platform>(app: &App<P>, id: &str) -> Result<Option<ImageMeta>, ApiError> {
+    let Some(json) = app.kv.get(&ImageMeta::kv_key(id)).await? else {
+        return Ok(None);
+    };
+    serde_json::from_str(&json).map(Some).map_err(|e| {
+        crate::base::log::error(&format!("the record of image {id} is unreadable: {e}"));
+        garbled()
+    })
+}
+
+/// Storage answered, with something that cannot be what was stored: the details go to the log.
+fn garbled() -> ApiError {
+    ApiError::new(502, "storage_garbled", "storage answered with something unreadable: try again in a moment").with_retry_after(5)
+}
+
+/// Loads an image the way the public may see it: 404 when unknown or awaiting review (unless
+/// the admin asks), 451 when blocked.
+pub async fn load_visible<P: Platform>(app: &App<P>, req: &Request, id: &str) -> Result<ImageMeta, ApiError> {
+    let not_found = || ApiError::not_found(format!("no image with id {id:?}"));
+    if !crate::base::ids::is_valid_id(id) {
+        return Err(not_found());
+    }
+    let meta = load(app, id).await?.ok_or_else(not_found)?;
+    match meta.status {
+        Status::Active => Ok(meta),
+        _ if crate::access::guard::is_admin(app, req).await => Ok(meta),
+        Status::Blocked => Err(ApiError::new(451, "blocked", "this image has been blocked by the administrator")),
+        Status::Pending => Err(not_found()),
+    }
+}
+
+/// How long an image's answers may be kept: a year by anyone when the public may see it; only
+/// the admin sees a pending or blocked one, and no cache may keep that.
+pub fn cache_control(meta: &ImageMeta) -> &'static str {
+    match meta.status {
+        Status::Active => "public, max-age=31536000, immutable",
+        _ => "private, no-store",
+    }
+}
+
+/// Stores a prepared upload, or finds the image that already has these bytes. A repeat
+/// upload hands back the delete link only to the image's owner: anyone can download a public
+/// image and upload it again, and must not gain the power to delete it by doing so.
+pub async fn save<P: Platform>(app: &App<P>, file: Prepared, options: &UploadOptions, uploader: &Uploader) -> Result<Stored, ApiError> {
+    let key = format!("i/{}", file.sha256);
+    let secret = app.config.secret_key.as_deref();
+    let storage = storage_for(app, options)?;
+    // A repeat by the image's owner (or the admin) is that image. Anyone else gets an image of
+    // their own over the same bytes: their name, status and delete link, nothing of the other's.
+    let mut shared = None;
+    if let Some(meta) = same_bytes(app, &key, &file.sha256, uploader).await? {
+        if uploader.owns(meta.owner.as_deref()) {
+            let delete_token = secret.map(|s| delete_token(Some(s), &meta.id));
+            return Ok(Stored { meta, delete_token, deduped: true });
+        }
+        shared = Some(meta);
+    }
+    let id = new_id();
+    let token = delete_token(secret, &id);
+    let s = &file.sniffed;
+    let (status, moderation) = crate::upload::moderation::review(app, &file, uploader).await;
+    let mut meta = ImageMeta {
+        id: id.clone(),
+        name: file.name,
+        format: s.format,
+        bytes: file.bytes.len() as u64,
+        width: s.width,
+        height: s.height,
+        orientation: s.orientation(),
+        sha256: file.sha256,
+        md5: file.md5,
+        sha1: file.sha1,
+        uploaded: app.now_ms,
+        status,
+        album: options.album.clone(),
+        tags: options.tags.clone(),
+        channel: Channel::R2,
+        location: key.clone(),
+        delete_hash: sha256_hex(token.as_bytes()),
+        animated: s.animated,
+        owner: uploader.owner(),
+        moderation,
+        telegram: None,
+    };
+    let mime = s.format.mime();
+    let bytes = file.bytes;
+    if let Some(other) = shared {
+        (meta.channel, meta.location, meta.telegram) = (other.channel, other.location, other.telegram);
+        commit(app, &meta, None, false).await?;
+        // A delete of the other image that ran just before this record was indexed took the
+        // bytes: this upload still holds them.
+        if meta.channel == Channel::R2 && app.blobs.head(&meta.location).await?.is_none() {
+            app.blobs.put(&meta.location, bytes, mime, &[("id", &meta.id)]).await?;
+        }
+        return Ok(Stored { meta, delete_token: Some(token), deduped: false });
+    }
+    if storage != Storage::R2 {
+        match telegram(app).store(&bytes, &meta.name, &id, app.http.now_ms() + app.config.telegram_deadline_s * 1000).await {
+            Ok(copy) => meta.telegram = Some(copy),
+            // With a copy in R2 anyway, or R2 as the fallback, Telegram's outage costs nothing.
+            Err(e) if storage == Storage::Both || app.config.telegram_fallback_r2 => {
+                crate::base::log::error(&format!("image {id}: stored in R2 only: Telegram failed ({})", e.code));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let in_r2 = storage != Storage::Telegram || meta.telegram.is_none();
+    if !in_r2 {
+        meta.channel = Channel::Telegram;
+    }
+    commit(app, &meta, in_r2.then_some((bytes, mime)), true).await?;
+    Ok(Stored { meta, delete_token: Some(token), deduped: false })
+}
+
+/// An image that already has these bytes: the uploader's own when there is one, else whichever
+/// image the R2 object names (or, for bytes only in Telegram, the oldest).
+async fn same_bytes<P: Platform>(app: &App<P>, key: &str, sha256: &str, uploader: &Uploader) -> Result<Option<ImageMeta>, ApiError> {
+    let named = match app.blobs.head(key).await? {
+        Some(custom) => custom.into_iter().find(|(k, _)| k == "id").map(|(_, id)| id),
+        // Telegram-only images have no R2 object to ask.
+        None if app.config.telegram_configured() => match app.pool.find(sha256, None, None).await? {
+            None => return Ok(None),
+            some => some,
+        },
+        None => return Ok(None),
+    };
+    let named = match named {
+        Some(id) => load(app, &id).await?,
+        None => None,
+    };
+    if let (Some(owner), false) = (uploader.owner(), named.as_ref().is_some_and(|m| uploader.owns(m.owner.as_deref()))) {
+        if let Some(id) = app.pool.find(sha256, None, Some(&owner)).await? {
+            if let Some(mine) = load(app, &id).await? {
+                return Ok(Some(mine));
+            }
+        }
+    }
+    Ok(named)
+}
+
+/// Writes a new image: bytes into R2 (when given), then catalog and pools, then the record, in
+/// that order so that nothing is visible before its bytes are there. If a step fails, the
+/// earlier ones are taken back (the Telegram copy only when `own_copy`: it was made for this
+/// image): without its record the bytes would be unreachable.
+async fn commit<P: Platform>(app: &App<P>, meta: &ImageMeta, r2: Option<(Vec<u8>, &str)>, own_copy: bool) -> Result<(), ApiError> {
+    let record = serde_json::to_string(meta).map_err(|e| ApiError::internal(e.to_string()))?;
+    let in_r2 = r2.is_some();
+    let stored = async {
+        if let Some((bytes, mime)) = r2 {
+            app.blobs.put(&meta.location, bytes, mime, &[("id", &meta.id)]).await?;
+        }
+        app.pool.index(&[indexed(app, meta)]).await?;
+        app.kv.put(&ImageMeta::kv_key(&meta.id), &record).await
+    };
+    if let Err(e) = stored.await {
+        let _ = app.pool.unindex(&meta.id).await;
+        if in_r2 {
+            let _ = app.blobs.delete(&meta.location).await;
+        }
+        if let Some(copy) = meta.telegram.as_ref().filter(|_| own_copy) {
+            telegram(app).delete(copy).await;
+        }
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+/// Puts an image from a backup back, with its id, status, album, tags, dates and delete hash:
+/// the bytes must match the record's SHA-256. Restored images live in R2 (a Telegram copy's
+/// file ids belong to the other deployment's bots). `Ok(false)` when the id is already here
+/// with these bytes, so a restore can be run again after an interruption.
+pub async fn import<P: Platform>(app: &App<P>, mut meta: ImageMeta, bytes: Vec<u8>) -> Result<bool, ApiError> {
+    if sha256_hex(&bytes) != meta.sha256 || bytes.len() as u64 != meta.bytes {
+        return Err(ApiError::bad_request("bytes_mismatch", format!("the bytes of {} do not match its record (size or SHA-256)", meta.id)));
+    }
+    if let Some(here) = load(app, &meta.id).await? {
+        return match here.sha256 == meta.sha256 {
+            true => Ok(false),
+            false => Err(ApiError::new(409, "id_taken", format!("an image with id {} and other bytes is already here", meta.id))),
+        };
+    }
+    meta.channel = Channel::R2;
+    meta.telegram = None;
+    meta.location = format!("i/{}", meta.sha256);
+    if app.blobs.head(&meta.location).await?.is_some() {
+        return Err(ApiError::new(409, "bytes_taken", format!("the bytes of {} are already here under another id", meta.id)));
+    }
+    let mime = meta.format.mime();
+    commit(app, &meta, Some((bytes, mime)), true).await?;
+    Ok(true)
+}
+
+/// Where this upload's bytes go: `STORAGE_CHANNEL`, or the `channel=` it names.
+fn storage_for<P: Platform>(app: &App<P>, options: &UploadOptions) -> Result<Storage, ApiError> {
+    match options.channel.as_deref() {
+        None => Ok(app.config.storage),
+        Some("r2") => Ok(Storage::R2),
+        Some("telegram") if app.config.telegram_configured() => Ok(Storage::Telegram),
+        Some(c) => Err(ApiError::bad_request("bad_parameter", format!("channel {c:?} is not set up here: use one of {}", app.config.channels().join(", ")))),
+    }
+}
+
+/// The Telegram client for this instance's bots and chat.
+pub fn telegram<P: Platform>(app: &App<P>) -> Telegram<'_, P::Http> {
+    let c = &app.config;
+    Telegram { http: &app.http, base: &c.telegram_api_base, bots: &c.telegram_bot_tokens, chat_id: c.telegram_chat_id.as_deref().unwrap_or("") }
+}
+
+/// An image's bytes (or `len` bytes from `offset`), streamed: from R2, or from Telegram when
+/// the image lives there or its R2 copy is missing.
+pub async fn read<P: Platform>(app: &App<P>, meta: &ImageMeta, range: Option<(u64, u64)>) -> Result<Stream, ApiError> {
+    if meta.channel == Channel::R2 {
+        if let Some(blob) = app.blobs.get(&meta.location, range).await? {
+            return Ok(blob.body);
+        }
+    }
+    match &meta.telegram {
+        Some(copy) => telegram(app).read(copy, range, app.http.now_ms() + app.config.telegram_deadline_s * 1000).await,
+        None => Err(ApiError::internal(format!("the bytes of image {} are missing from storage", meta.id))),
+    }
+}
+
+/// An image's whole bytes in memory, for the few uses that must look at them.
+pub async fn read_bytes<P: Platform>(app: &App<P>, meta: &ImageMeta) -> Result<Vec<u8>, ApiError> {
+    read(app, meta, None).await?.read_all().await.map_err(|e| {
+        crate::base::log::error(&format!("image {}: reading its bytes failed: {e}", meta.id));
+        ApiError::new(503, "storage_unavailable", "storage is unavailable right now: try again in a moment").with_retry_after(5)
+    })
+}
+
+/// An image's whole bytes, checked against the SHA-256 in its record: what is decoded must be
+/// what was uploaded (a garbled read would otherwise become a variant cached for a year).
+pub async fn read_verified<P: Platform>(app: &App<P>, meta: &ImageMeta) -> Result<Vec<u8>, ApiError> {
+    let bytes = read_bytes(app, meta).await?;
+    if crate::base::digest::sha256_hex(&bytes).await? != meta.sha256 {
+        crate::base::log::error(&format!("image {}: the stored bytes do not match the record's SHA-256", meta.id));
+        return Err(garbled());
+    }
+    Ok(bytes)
+}
+
+/// `POST /api/admin/images/<id>/move`: copies the bytes to `to`, switches the record, then
+/// removes the old copy. Returns the new record and how many Telegram messages stayed behind.
+pub async fn move_to<P: Platform>(app: &App<P>, meta: &ImageMeta, to: Channel) -> Result<(ImageMeta, u32), ApiError> {
+    if meta.channel == to && (to == Channel::R2 || meta.telegram.is_some()) {
+        return Ok((meta.clone(), 0));
+    }
+    let bytes = read_bytes(app, meta).await?;
+    let mut after = meta.clone();
+    let mut left = 0;
+    match to {
+        Channel::Telegram => {
+            if !app.config.telegram_configured() {
+                return Err(ApiError::bad_request("bad_parameter", "the Telegram channel is not set up: set TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID"));
+            }
+            let copy = match &meta.telegram {
+                Some(copy) => copy.clone(),
+                None => telegram(app).store(&bytes, &meta.name, &meta.id, app.http.now_ms() + app.config.telegram_deadline_s * 1000).await?,
+            };
+            after.channel = Channel::Telegram;
+            after.telegram = Some(copy);
+            update(app, meta, &after).await?;
+            if !bytes_shared(app, meta).await? {
+                app.blobs.delete(&meta.location).await?;
+            }
+        }
+        Channel::R2 => {
+            app.blobs.put(&meta.location, bytes, meta.format.mime(), &[("id", &meta.id)]).await?;
+            after.channel = Channel::R2;
+            after.telegram = None;
+            update(app, meta, &after).await?;
+            if let Some(copy) = &meta.telegram {
+                if !bytes_shared(app, meta).await? {
+                    left = telegram(app).delete(copy).await;
+                }
+            }
+        }
+    }
+    Ok((after, left))
+}
+
+/// Whether another image still uses this image's bytes: two uploads of the same bytes that
+/// raced past deduplication share one object. The index store (strongly consistent) is the
+/// reference count; the R2 object's own `id` names only whichever upload wrote it last.
+async fn bytes_shared<P: Platform>(app: &App<P>, meta: &ImageMeta) -> Result<bool, ApiError> {
+    Ok(app.pool.find(&meta.sha256, Some(&meta.id), None).await?.is_some())
+}
+
+/// Album of generated placeholders; they stay out of `/random` unless `PLACEHOLDERS_IN_RANDOM`.
+pub const PLACEHOLDER_ALBUM: &str = "placeholders";
+
+/// Whether an image belongs in the random pools: active, and not a placeholder unless asked.
+fn in_pools<P: Platform>(app: &App<P>, meta: &ImageMeta) -> bool {
+    meta.status == Status::Active && (meta.album.as_deref() != Some(PLACEHOLDER_ALBUM) || app.config.placeholders_in_random)
+}
+
+pub fn pool_entry(meta: &ImageMeta) -> PoolEntry {
+    PoolEntry {
+        id: meta.id.clone(),
+        path: meta.file_path(),
+        location: meta.location.clone(),
+        mime: meta.format.mime().to_string(),
+        width: meta.width,
+        height: meta.height,
+        orientation: meta.orientation,
+    }
+}
+
+/// An image as the index store should hold it: in the pools only when [`in_pools`].
+pub fn indexed<P: Platform>(app: &App<P>, meta: &ImageMeta) -> Indexed {
+    let pools = in_pools(app, meta).then(|| (pool_entry(meta), pools_of(meta.orientation, meta.album.as_deref(), &meta.tags)));
+    Indexed { meta: meta.clone(), pools }
+}
+
+/// Writes a changed record; catalog and pools follow in one step of the index store. If the
+/// record cannot be written, the index goes back to `before`.
+pub async fn update<P: Platform>(app: &App<P>, before: &ImageMeta, after: &ImageMeta) -> Result<(), ApiError> {
+    update_many(app, &[(before, after)]).await?.pop().unwrap_or(Ok(()))
+}
+
+/// Changes several records: catalog and pools for all of them in one step of the index store,
+/// then each record. An image whose record cannot be written gets its index entry back (all of
+/// them in one more step), so listings never show a change that did not happen.
+pub async fn update_many<P: Platform>(app: &App<P>, changes: &[(&ImageMeta, &ImageMeta)]) -> Result<Vec<Result<(), ApiError>>, ApiError> {
+    let records =
+        changes.iter().map(|(_, after)| serde_json::to_string(after).map_err(|e| ApiError::internal(e.to_string()))).collect::<Result<Vec<_>, _>>()?;
+    app.pool.index(&changes.iter().map(|(_, after)| indexed(app, after)).collect::<Vec<_>>()).await?;
+    let mut results = Vec::with_capacity(changes.len());
+    let mut undo = Vec::new();
+    for ((before, after), record) in changes.iter().zip(&records) {
+        match app.kv.put(&ImageMeta::kv_key(&after.id), record).await {
+            Ok(()) => results.push(Ok(())),
+            Err(e) => {
+                undo.push(indexed(app, before));
+                results.push(Err(e.into()));
+            }
+        }
+    }
+    if !undo.is_empty() {
+        let _ = app.pool.index(&undo).await;
+    }
+    Ok(results)
+}
+
+/// What a delete took away.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Removed {
+    pub id: String,
+    pub record: bool,
+    /// The original's bytes (false when another image shares them).
+    pub bytes: bool,
+    pub variants: u32,
+    pub edge_cached: u32,
+    /// Telegram messages that could not be deleted: those bytes remain in the chat (the
+    /// image is no longer served either way).
+    pub left_in_telegram: u32,
+}
+
+/// Deletes an image: out of catalog and pools and the record first (so it disappears at once),
+/// then its bytes, its variants and this location's edge-cached copies.
+pub async fn remove<P: Platform>(app: &App<P>, meta: &ImageMeta) -> Result<Removed, ApiError> {
+    let edge_keys = app.pool.unindex(&meta.id).await?;
+    if let Err(e) = app.kv.delete(&ImageMeta::kv_key(&meta.id)).await {
+        let _ = app.pool.index(&[indexed(app, meta)]).await;
+        return Err(e.into());
+    }
+    let mut removed = Removed { id: meta.id.clone(), record: true, ..Removed::default() };
+    // The record is out of the index already: any image the store still knows with these
+    // bytes is another one, and keeps them (in R2 and in Telegram).
+    if !bytes_shared(app, meta).await? {
+        if app.blobs.head(&meta.location).await?.is_some() {
+            app.blobs.delete(&meta.location).await?;
+            removed.bytes = true;
+        }
+        if let Some(copy) = &meta.telegram {
+            removed.left_in_telegram = telegram(app).delete(copy).await;
+            removed.bytes = removed.left_in_telegram == 0;
+        }
+    }
+    // Variants are capped per image, so one listing finds them all.
+    for v in app.blobs.list(&variant_prefix(&meta.id), None, 1000).await? {
+        app.blobs.delete(&v.key).await?;
+        removed.variants += 1;
+    }
+    for key in edge_keys {
+        removed.edge_cached += u32::from(app.edge.delete(&key).await);
+    }
+    Ok(removed)
+}

@@ -1,0 +1,148 @@
+//! The metadata record kept in KV for every image, and its public view.
+
+use crate::library::view::Links;
+use crate::sniff::{Format, Orientation};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Active,
+    Blocked,
+    /// Waiting for review: invisible to the public.
+    Pending,
+}
+
+/// Where the bytes live.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    R2,
+    Telegram,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageMeta {
+    pub id: String,
+    /// Base name the uploader gave, for downloads and the admin console.
+    pub name: String,
+    pub format: Format,
+    pub bytes: u64,
+    pub width: u32,
+    pub height: u32,
+    pub orientation: Orientation,
+    pub sha256: String,
+    #[serde(default)]
+    pub md5: String,
+    #[serde(default)]
+    pub sha1: String,
+    /// Milliseconds since the epoch.
+    pub uploaded: u64,
+    pub status: Status,
+    #[serde(default)]
+    pub album: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub channel: Channel,
+    /// R2 key of the bytes (content-addressed; the object exists when the bytes are in R2).
+    pub location: String,
+    /// SHA-256 of the delete token.
+    pub delete_hash: String,
+    #[serde(default)]
+    pub animated: bool,
+    /// Fingerprint of the upload token that stored it (see [`crate::access::auth::Uploader`]): only
+    /// that token or the admin ever receives the delete link again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// The Telegram copy (the only one when `channel` is Telegram; a second one beside R2
+    /// with `STORAGE_CHANNEL=r2+telegram`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telegram: Option<crate::services::telegram::TelegramCopy>,
+    /// What the classifier said, in `auto` review.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moderation: Option<Moderation>,
+}
+
+/// A classifier's verdict on an upload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Moderation {
+    /// `normal`, `nsfw`, or `error` when the classifier could not judge.
+    pub label: String,
+    /// How unsafe, 0 to 1.
+    pub score: f64,
+    pub model: String,
+}
+
+impl ImageMeta {
+    pub fn kv_key(id: &str) -> String {
+        format!("img:{id}")
+    }
+
+    /// Strong validator for HTTP caching: the content hash never changes for an id.
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", &self.sha256[..32.min(self.sha256.len())])
+    }
+
+    pub fn file_path(&self) -> String {
+        format!("/file/{}.{}", self.id, self.format.ext())
+    }
+
+    /// The record as the public API shows it: everything but secrets and storage internals.
+    pub fn public_json(&self, links: &Links) -> Value {
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "format": self.format,
+            "mime": self.format.mime(),
+            "bytes": self.bytes,
+            "width": self.width,
+            "height": self.height,
+            "orientation": self.orientation,
+            "sha256": self.sha256,
+            "uploaded": self.uploaded,
+            "status": self.status,
+            "album": self.album,
+            "tags": self.tags,
+            "animated": self.animated,
+            "links": links.json(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_json_has_no_secrets() {
+        let m = ImageMeta {
+            id: "abc".into(),
+            name: "cat.png".into(),
+            format: Format::Png,
+            bytes: 10,
+            width: 2,
+            height: 1,
+            orientation: Orientation::Landscape,
+            sha256: "00".repeat(32),
+            md5: String::new(),
+            sha1: String::new(),
+            uploaded: 1,
+            status: Status::Active,
+            album: None,
+            tags: vec![],
+            channel: Channel::R2,
+            location: "i/00".into(),
+            delete_hash: "secret-hash".into(),
+            animated: false,
+            owner: None,
+            moderation: None,
+            telegram: None,
+        };
+        let links = Links::new("https://h", &m, None);
+        let text = m.public_json(&links).to_string();
+        assert!(!text.contains("secret-hash"));
+        assert!(!text.contains("i/00"));
+        assert!(text.contains("\"orientation\":\"landscape\""));
+    }
+}

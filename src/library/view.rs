@@ -1,0 +1,82 @@
+//! Ready-to-paste links for an image: URL, Markdown, HTML and BBCode, plus its delete link.
+
+use crate::library::record::ImageMeta;
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Links {
+    pub url: String,
+    pub markdown: String,
+    pub html: String,
+    pub bbcode: String,
+    /// Present only where the delete token is known (upload answers, never lookups).
+    pub delete_url: Option<String>,
+}
+
+/// Keeps a name from breaking out of Markdown brackets or HTML attributes.
+fn alt_text(name: &str) -> String {
+    let stem = name.rsplit_once('.').map(|(s, _)| s).unwrap_or(name);
+    stem.chars().filter(|c| !matches!(c, '[' | ']' | '<' | '>' | '"' | '\'' | '&' | '\n' | '\r')).collect()
+}
+
+impl Links {
+    pub fn new(base: &str, meta: &ImageMeta, delete_token: Option<&str>) -> Links {
+        let url = format!("{base}{}", meta.file_path());
+        let alt = alt_text(&meta.name);
+        Links {
+            markdown: format!("![{alt}]({url})"),
+            html: format!("<img src=\"{url}\" alt=\"{alt}\" width=\"{}\" height=\"{}\">", meta.width, meta.height),
+            bbcode: format!("[img]{url}[/img]"),
+            delete_url: delete_token.map(|t| format!("{base}/delete/{}/{t}", meta.id)),
+            url,
+        }
+    }
+
+    pub fn json(&self) -> Value {
+        let mut v = json!({"url": self.url, "markdown": self.markdown, "html": self.html, "bbcode": self.bbcode});
+        if let Some(d) = &self.delete_url {
+            v["delete_url"] = json!(d);
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::library::record::{Channel, Status};
+    use crate::sniff::{Format, Orientation};
+
+    #[test]
+    fn names_cannot_inject_markup() {
+        let m = ImageMeta {
+            id: "abc".into(),
+            name: "x\"><script>].png".into(),
+            format: Format::Png,
+            bytes: 1,
+            width: 3,
+            height: 4,
+            orientation: Orientation::Portrait,
+            sha256: String::new(),
+            md5: String::new(),
+            sha1: String::new(),
+            uploaded: 0,
+            status: Status::Active,
+            album: None,
+            tags: vec![],
+            channel: Channel::R2,
+            location: String::new(),
+            delete_hash: String::new(),
+            animated: false,
+            owner: None,
+            moderation: None,
+            telegram: None,
+        };
+        let l = Links::new("https://i.example.com", &m, Some("tok"));
+        assert_eq!(l.url, "https://i.example.com/file/abc.png");
+        assert_eq!(l.markdown, "![xscript](https://i.example.com/file/abc.png)");
+        assert_eq!(l.html, "<img src=\"https://i.example.com/file/abc.png\" alt=\"xscript\" width=\"3\" height=\"4\">");
+        assert_eq!(l.bbcode, "[img]https://i.example.com/file/abc.png[/img]");
+        assert_eq!(l.delete_url.as_deref(), Some("https://i.example.com/delete/abc/tok"));
+    }
+}

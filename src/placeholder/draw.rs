@@ -1,0 +1,325 @@
+//! Placeholder images named by their URL: `/800x600/sunglasses-sloth[.webp]` or
+//! `/800/600/sunglasses-sloth`. This module reads that grammar, turns the slug into words, picks
+//! the flux-schnell aspect ratio a size belongs to, and draws the local placeholder (a gradient
+//! chosen from the slug, lettered with the size and the words) used when no image model is set.
+
+use crate::base::error::ApiError;
+use crate::index::pools::PoolTable;
+use crate::transform::options::OutFormat;
+use font8x8::UnicodeFonts;
+use image::{Rgb, RgbImage};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Largest width or height a placeholder URL may name.
+pub const MAX_SIDE: u32 = 4096;
+/// Longest slug, in characters.
+pub const MAX_SLUG_CHARS: usize = 100;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    pub width: u32,
+    pub height: u32,
+    /// Lower-case words joined by `-`.
+    pub slug: String,
+    /// From the extension, when there is one.
+    pub format: Option<OutFormat>,
+}
+
+impl Spec {
+    /// The slug as words: `sunglasses-sloth` → `sunglasses sloth`.
+    pub fn words(&self) -> String {
+        self.slug.replace('-', " ")
+    }
+}
+
+fn size(param: &str, v: &str) -> Result<u32, ApiError> {
+    v.parse::<u32>()
+        .ok()
+        .filter(|n| (1..=MAX_SIDE).contains(n))
+        .ok_or_else(|| ApiError::bad_request("bad_parameter", format!("{param} {v:?} is not valid: a placeholder is 1 to {MAX_SIDE} pixels a side")))
+}
+
+/// Reads a placeholder path; `None` when the path is not one (its first segment is not a size),
+/// a 400 naming the bad part when it is one but malformed.
+pub fn parse(segs: &[&str]) -> Option<Result<Spec, ApiError>> {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let (w, h, name): (&str, &str, &str) = match segs {
+        [wh, name] => {
+            let (w, h) = wh.split_once(['x', 'X'])?;
+            if !digits(w) || !digits(h) {
+                return None;
+            }
+            (w, h, name)
+        }
+        [w, h, name] if digits(w) && digits(h) => (w, h, name),
+        _ => return None,
+    };
+    Some(spec(w, h, name))
+}
+
+fn spec(w: &str, h: &str, name: &str) -> Result<Spec, ApiError> {
+    let (width, height) = (size("width", w)?, size("height", h)?);
+    let (slug, format) = match name.rsplit_once('.') {
+        Some((slug, ext)) => {
+            let format = match ext.to_ascii_lowercase().as_str() {
+                "jpg" | "jpeg" => OutFormat::Jpeg,
+                "png" => OutFormat::Png,
+                "webp" => OutFormat::Webp,
+                _ => return Err(ApiError::bad_request("bad_parameter", format!("extension {ext:?} is not valid: use .jpg, .png or .webp"))),
+            };
+            (slug, Some(format))
+        }
+        None => (name, None),
+    };
+    let word_ok = |w: &str| !w.is_empty() && w.chars().all(|c| (c.is_alphabetic() && !c.is_uppercase()) || c.is_ascii_digit());
+    if slug.chars().count() > MAX_SLUG_CHARS || !slug.split('-').all(word_ok) {
+        return Err(ApiError::bad_request(
+            "bad_slug",
+            format!("{slug:?} is not a placeholder name: lower-case words (letters of any script, digits) joined by -, at most {MAX_SLUG_CHARS} characters"),
+        ));
+    }
+    Ok(Spec { width, height, slug: slug.to_string(), format })
+}
+
+/// The aspect ratios flux-schnell generates.
+pub const ASPECTS: [(&str, u32, u32); 11] = [
+    ("1:1", 1, 1),
+    ("16:9", 16, 9),
+    ("21:9", 21, 9),
+    ("3:2", 3, 2),
+    ("2:3", 2, 3),
+    ("4:5", 4, 5),
+    ("5:4", 5, 4),
+    ("3:4", 3, 4),
+    ("4:3", 4, 3),
+    ("9:16", 9, 16),
+    ("9:21", 9, 21),
+];
+
+/// The aspect ratio closest to `w`:`h` (by the ratio of ratios, so 2:1 and 1:2 are as far from
+/// square): one generation serves every size of that shape.
+pub fn bucket(w: u32, h: u32) -> &'static str {
+    let want = (w as f64 / h as f64).ln();
+    ASPECTS
+        .iter()
+        .min_by(|a, b| {
+            let d = |x: &(&str, u32, u32)| ((x.1 as f64 / x.2 as f64).ln() - want).abs();
+            d(a).total_cmp(&d(b))
+        })
+        .map_or("1:1", |a| a.0)
+}
+
+/// Two colours from the slug's hash, a gentle diagonal between them.
+fn gradient(slug: &str, w: u32, h: u32) -> RgbImage {
+    let hash = Sha256::digest(slug.as_bytes());
+    let hue = hash[0] as f32 / 255.0 * 360.0;
+    let from = hsl(hue, 0.55, 0.58);
+    let to = hsl((hue + 45.0) % 360.0, 0.60, 0.38);
+    let span = (w + h).max(2) as f32 - 2.0;
+    RgbImage::from_fn(w, h, |x, y| {
+        let t = (x + y) as f32 / span.max(1.0);
+        Rgb(std::array::from_fn(|c| (from[c] as f32 + (to[c] as f32 - from[c] as f32) * t).round() as u8))
+    })
+}
+
+fn hsl(h: f32, s: f32, l: f32) -> [u8; 3] {
+    let c = (1.0 - (2.0 * l - 1.0).abs()) * s;
+    let x = c * (1.0 - ((h / 60.0) % 2.0 - 1.0).abs());
+    let (r, g, b) = match (h / 60.0) as u32 {
+        0 => (c, x, 0.0),
+        1 => (x, c, 0.0),
+        2 => (0.0, c, x),
+        3 => (0.0, x, c),
+        4 => (x, 0.0, c),
+        _ => (c, 0.0, x),
+    };
+    let m = l - c / 2.0;
+    [r, g, b].map(|v| ((v + m) * 255.0).round().clamp(0.0, 255.0) as u8)
+}
+
+fn glyph(c: char) -> [u8; 8] {
+    font8x8::BASIC_FONTS
+        .get(c)
+        .or_else(|| font8x8::LATIN_FONTS.get(c))
+        .or_else(|| font8x8::GREEK_FONTS.get(c))
+        .or_else(|| font8x8::HIRAGANA_FONTS.get(c))
+        .or_else(|| font8x8::BASIC_FONTS.get('?'))
+        .unwrap_or([0; 8])
+}
+
+/// Writes `text` centred on row `cy` with 8×8 glyphs scaled by `scale`, with a soft shadow.
+fn write(img: &mut RgbImage, text: &str, cy: i64, scale: u32) {
+    let chars: Vec<char> = text.chars().collect();
+    let (w, h) = (img.width() as i64, img.height() as i64);
+    let s = scale as i64;
+    let x0 = (w - chars.len() as i64 * 8 * s) / 2;
+    let y0 = cy - 4 * s;
+    let shadow = (s / 2).max(1);
+    for (pass, colour, offset) in [(0, Rgb([0, 0, 0]), shadow), (1, Rgb([255, 255, 255]), 0)] {
+        for (i, c) in chars.iter().enumerate() {
+            for (row, bits) in glyph(*c).iter().enumerate() {
+                for col in 0..8 {
+                    if bits & (1 << col) == 0 {
+                        continue;
+                    }
+                    for dy in 0..s {
+                        for dx in 0..s {
+                            let x = x0 + (i as i64 * 8 + col) * s + dx + offset;
+                            let y = y0 + row as i64 * s + dy + offset;
+                            if (0..w).contains(&x) && (0..h).contains(&y) {
+                                let p = img.get_pixel_mut(x as u32, y as u32);
+                                *p = if pass == 0 { Rgb(p.0.map(|v| (v as u16 * 3 / 5) as u8)) } else { colour };
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The largest glyph scale at which `chars` characters fill at most `share` of `w`.
+fn scale_for(chars: usize, w: u32, share: f32, max: u32) -> u32 {
+    ((w as f32 * share / (chars.max(1) as f32 * 8.0)) as u32).clamp(1, max.max(1))
+}
+
+/// The local placeholder: exact size, gradient from the slug, `W × H` and the words on it.
+pub fn draw(spec: &Spec, (w, h): (u32, u32)) -> RgbImage {
+    let mut img = gradient(&spec.slug, w, h);
+    let size = format!("{} × {}", spec.width, spec.height);
+    let mut words = spec.words();
+    let size_scale = scale_for(size.chars().count(), w, 0.6, h / 5 / 8);
+    let word_scale = scale_for(words.chars().count(), w, 0.85, (size_scale / 2).max(1));
+    // Words too long even at the smallest scale are cut with an ellipsis.
+    let fits = (w / 8) as usize;
+    if words.chars().count() > fits {
+        words = words.chars().take(fits.saturating_sub(1)).chain(['…']).collect();
+    }
+    let gap = (size_scale * 8 + word_scale * 8) as i64 / 2 + word_scale as i64 * 4;
+    let cy = h as i64 / 2;
+    write(&mut img, &size, cy - gap / 2, size_scale);
+    write(&mut img, &words, cy + gap / 2 + word_scale as i64, word_scale);
+    img
+}
+
+/// What the coordinator says to a request that finds no stored placeholder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "claim", rename_all = "snake_case")]
+pub enum Claim {
+    /// Generate it; nobody else is.
+    Granted,
+    /// Another request is generating it right now.
+    Busy,
+    /// It was generated already (KV may not show it here yet).
+    Done { id: String },
+    /// Today's generations are used up until `reset_ms`.
+    OverLimit { reset_ms: u64 },
+}
+
+const DAY_MS: u64 = 86_400_000;
+
+/// One step in the strongly consistent store (the Durable Object): at most one generation per
+/// key at a time, a lease that expires if its request dies, and a daily count. `replace` (the
+/// admin's `?regenerate=1`) ignores a finished generation.
+pub fn claim<T: PoolTable>(t: &T, key: &str, now_ms: u64, lease_ms: u64, daily_limit: u64, replace: bool) -> Result<Claim, T::Error> {
+    match t.lease(key)? {
+        Some((_, Some(id))) if !replace => return Ok(Claim::Done { id }),
+        Some((until, None)) if until > now_ms => return Ok(Claim::Busy),
+        _ => {}
+    }
+    let day = now_ms / DAY_MS;
+    let used = t.day_count(day)?;
+    if used >= daily_limit {
+        return Ok(Claim::OverLimit { reset_ms: (day + 1) * DAY_MS });
+    }
+    t.set_day_count(day, used + 1)?;
+    t.set_lease(key, now_ms + lease_ms, None)?;
+    Ok(Claim::Granted)
+}
+
+/// Records the image a granted generation made, or frees the key after a failure.
+pub fn settle<T: PoolTable>(t: &T, key: &str, id: Option<&str>) -> Result<(), T::Error> {
+    match id {
+        Some(id) => t.set_lease(key, 0, Some(id)),
+        None => t.delete_lease(key),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(path: &str) -> Option<Result<Spec, ApiError>> {
+        let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        parse(&segs)
+    }
+
+    #[test]
+    fn both_grammars_and_extensions() {
+        let s = p("/800x600/sunglasses-sloth").unwrap().unwrap();
+        assert_eq!((s.width, s.height, s.slug.as_str(), s.format), (800, 600, "sunglasses-sloth", None));
+        assert_eq!(p("/800/600/sunglasses-sloth").unwrap().unwrap(), s);
+        assert_eq!(p("/1200x630/cozy-reading-nook.webp").unwrap().unwrap().format, Some(OutFormat::Webp));
+        assert_eq!(p("/64x64/猫-2.png").unwrap().unwrap().words(), "猫 2");
+    }
+
+    #[test]
+    fn other_paths_are_not_placeholders() {
+        for path in ["/file/abc.jpg", "/random", "/delete/abc/tok", "/api/v1/upload", "/800x600", "/axb/c", "/8/x/c"] {
+            assert!(p(path).is_none(), "{path}");
+        }
+    }
+
+    #[test]
+    fn bad_parts_are_named() {
+        for (path, needle) in [
+            ("/0x600/a", "width \"0\""),
+            ("/800x4097/a", "height \"4097\""),
+            ("/8x8/Sloth", "Sloth"),
+            ("/8x8/a--b", "a--b"),
+            ("/8x8/a_b", "a_b"),
+            ("/8x8/a.gif", "gif"),
+            (&format!("/8x8/{}", "a".repeat(101)), "100 characters"),
+        ] {
+            let e = p(path).unwrap().unwrap_err();
+            assert_eq!(e.status, 400, "{path}");
+            assert!(e.message.contains(needle), "{path}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn sizes_fall_into_the_nearest_bucket() {
+        for (w, h, b) in
+            [(800, 600, "4:3"), (600, 800, "3:4"), (1200, 630, "16:9"), (100, 100, "1:1"), (3000, 1000, "21:9"), (1000, 3000, "9:21"), (1500, 1000, "3:2")]
+        {
+            assert_eq!(bucket(w, h), b, "{w}x{h}");
+        }
+    }
+
+    #[test]
+    fn one_generation_per_key_a_lease_that_expires_and_a_daily_limit() {
+        let t = crate::adapters::memory::MemoryPool::default();
+        let now = 10 * DAY_MS + 5;
+        assert_eq!(claim(&t, "k", now, 1000, 2, false).unwrap(), Claim::Granted);
+        assert_eq!(claim(&t, "k", now + 10, 1000, 2, false).unwrap(), Claim::Busy);
+        // The first request died: its lease runs out and another may try (the second today).
+        assert_eq!(claim(&t, "k", now + 2000, 1000, 2, false).unwrap(), Claim::Granted);
+        settle(&t, "k", Some("img1")).unwrap();
+        assert_eq!(claim(&t, "k", now + 3000, 1000, 2, false).unwrap(), Claim::Done { id: "img1".into() });
+        assert_eq!(claim(&t, "other", now, 1000, 2, false).unwrap(), Claim::OverLimit { reset_ms: 11 * DAY_MS });
+        assert_eq!(claim(&t, "other", 11 * DAY_MS, 1000, 2, false).unwrap(), Claim::Granted);
+        settle(&t, "other", None).unwrap();
+        assert_eq!(claim(&t, "other", 11 * DAY_MS + 1, 1000, 2, false).unwrap(), Claim::Granted);
+    }
+
+    #[test]
+    fn drawing_is_exact_and_depends_on_the_slug() {
+        let s = |slug: &str| Spec { width: 320, height: 200, slug: slug.into(), format: None };
+        let a = draw(&s("sunglasses-sloth"), (320, 200));
+        assert_eq!(a.dimensions(), (320, 200));
+        assert_ne!(a.get_pixel(0, 0), draw(&s("cozy-nook"), (320, 200)).get_pixel(0, 0));
+        assert!(a.pixels().any(|p| p.0 == [255, 255, 255]), "lettering is drawn");
+        assert_eq!(draw(&s("x"), (1, 1)).dimensions(), (1, 1));
+    }
+}

@@ -1,0 +1,333 @@
+//! Storage behind small traits: [`Blobs`] for image bytes (R2), [`Kv`] for metadata
+//! (Workers KV) and [`Pool`] for the random-image pools (a SQLite Durable Object). The Worker implements them over its bindings (`glue`); [`crate::adapters::memory`] implements
+//! them in memory for native tests. [`Counted`] wraps either and counts every operation, so the
+//! cost of each request is visible in the `X-Storage-Ops` header and can be asserted in tests.
+
+pub mod faults;
+pub mod upstream;
+
+use crate::base::error::ApiError;
+use crate::index::catalog::{Batch, Indexed, Page, Query, Usage};
+use crate::index::pools::PoolEntry;
+use crate::placeholder::draw::Claim;
+use std::cell::Cell;
+use std::rc::Rc;
+
+/// A storage backend failed; the client's request was fine, so this is a 503.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+const TIMED_OUT: &str = "timed out: ";
+
+impl StoreError {
+    /// A call that got no answer in time.
+    pub fn timed_out(what: &str) -> StoreError {
+        StoreError(format!("{TIMED_OUT}{what}"))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        // What failed goes to the log; clients learn only that it was storage, and to retry.
+        crate::base::log::error(&format!("storage: {}", e.0));
+        if e.0.starts_with(TIMED_OUT) {
+            return ApiError::new(504, "storage_timeout", "storage did not answer in time: try again in a moment").with_retry_after(5);
+        }
+        ApiError::new(503, "storage_unavailable", "storage is unavailable right now: try again in a moment").with_retry_after(5)
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// An object's bytes (or the requested slice of them), as a stream, its full size and its
+/// custom metadata.
+#[derive(Debug, Clone)]
+pub struct Blob {
+    pub body: crate::http::Stream,
+    pub size: u64,
+    pub custom: Vec<(String, String)>,
+}
+
+/// An object in a listing: its key, when it was written, and the image id it was stored for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub key: String,
+    pub uploaded_ms: u64,
+    pub id: Option<String>,
+}
+
+/// Object storage: R2 in production.
+#[allow(async_fn_in_trait)] // Workers are single-threaded: no Send bounds wanted.
+pub trait Blobs {
+    /// Stores an object; `custom` becomes R2 custom metadata.
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str, custom: &[(&str, &str)]) -> StoreResult<()>;
+    /// The whole object, or `len` bytes from `offset` when a range is given.
+    async fn get(&self, key: &str, range: Option<(u64, u64)>) -> StoreResult<Option<Blob>>;
+    /// Custom metadata of an object, without its bytes.
+    async fn head(&self, key: &str) -> StoreResult<Option<Vec<(String, String)>>>;
+    async fn delete(&self, key: &str) -> StoreResult<()>;
+    /// Up to `limit` objects under `prefix` whose keys come after `after`, in key order.
+    async fn list(&self, prefix: &str, after: Option<&str>, limit: u32) -> StoreResult<Vec<Listed>>;
+}
+
+/// Key-value storage: Workers KV in production.
+#[allow(async_fn_in_trait)]
+pub trait Kv {
+    async fn get(&self, key: &str) -> StoreResult<Option<String>>;
+    async fn put(&self, key: &str, value: &str) -> StoreResult<()>;
+    async fn delete(&self, key: &str) -> StoreResult<()>;
+    /// A page of keys under `prefix` and the cursor of the next page, if any.
+    async fn list(&self, prefix: &str, cursor: Option<&str>, limit: u32) -> StoreResult<(Vec<String>, Option<String>)>;
+}
+
+/// The index store (one SQLite Durable Object): the random pools (see [`crate::index::pools`]), the
+/// admin catalog (see [`crate::index::catalog`]), variant reservations, generation leases, admin
+/// sessions and login counters. Each call is one transaction of the store.
+#[allow(async_fn_in_trait)]
+pub trait Pool {
+    /// Writes images' catalog rows and, in the same step, sets their pool membership (an entry
+    /// and the pools it belongs to; `None` takes an image out of every pool).
+    async fn index(&self, items: &[Indexed]) -> StoreResult<()>;
+    /// Takes an image out of the catalog, every pool and its variant reservations; returns the
+    /// edge-cache keys remembered for it, for purging.
+    async fn unindex(&self, id: &str) -> StoreResult<Vec<String>>;
+    /// One batch of a rebuild from KV (see [`crate::index::catalog::rebuild`]); returns how many
+    /// images the last batch removed.
+    async fn rebuild(&self, batch: &Batch) -> StoreResult<u64>;
+    /// The image in slot `number % n` of a pool of `n`, or `None` when it is empty.
+    async fn pick(&self, pool: &str, number: u64) -> StoreResult<Option<PoolEntry>>;
+    async fn count(&self, pool: &str) -> StoreResult<u64>;
+    /// Reserves variant `key` of image `id` unless the image has `cap` variants already
+    /// (atomically: see [`crate::index::pools::variant_reserve`]); true when it may be made.
+    async fn reserve_variant(&self, id: &str, key: &str, cap: u64) -> StoreResult<bool>;
+    /// Gives back a reservation whose variant could not be made.
+    async fn release_variant(&self, id: &str, key: &str) -> StoreResult<()>;
+    /// Notes that an answer for image `id` went into the edge cache under `key`.
+    async fn remember_edge(&self, id: &str, key: &str) -> StoreResult<()>;
+    /// Asks to generate the placeholder `key` (see [`crate::placeholder::draw::claim`]).
+    async fn claim_generation(&self, key: &str, now_ms: u64, lease_ms: u64, daily_limit: u64, replace: bool) -> StoreResult<Claim>;
+    /// Ends a claimed generation: with the image it made, or none (the lease is dropped).
+    async fn settle_generation(&self, key: &str, id: Option<&str>) -> StoreResult<()>;
+    /// A page of the catalog.
+    async fn list(&self, query: &Query) -> StoreResult<Page>;
+    /// The id of an image with these bytes other than `except` (and of `owner`), if any (see
+    /// [`crate::index::catalog::find_sha`]).
+    async fn find(&self, sha256: &str, except: Option<&str>, owner: Option<&str>) -> StoreResult<Option<String>>;
+    /// Counts for the console (see [`crate::index::catalog::stats`]).
+    async fn stats(&self, now_ms: u64) -> StoreResult<serde_json::Value>;
+    /// Records a login attempt (see [`crate::index::catalog::login_attempt`]).
+    async fn login_attempt(&self, ip: &str, now_ms: u64, ok: bool) -> StoreResult<Result<(), u64>>;
+    /// Counts uploads against a daily quota (see [`crate::index::catalog::charge`]).
+    async fn charge(&self, who: &str, day: u64, add: Usage, quota: Usage) -> StoreResult<Result<Usage, Usage>>;
+    async fn refund(&self, who: &str, day: u64, back: Usage) -> StoreResult<()>;
+    async fn session_start(&self, nonce: &str, until_ms: u64, now_ms: u64) -> StoreResult<()>;
+    async fn session_live(&self, nonce: &str, now_ms: u64) -> StoreResult<bool>;
+    async fn session_end(&self, nonce: &str) -> StoreResult<()>;
+    /// Notes a token's use; false when revoked (see [`crate::index::catalog::token_use`]).
+    async fn token_use(&self, id: &str, now_ms: u64) -> StoreResult<bool>;
+    async fn token_revoke(&self, id: &str) -> StoreResult<()>;
+    async fn token_uses(&self) -> StoreResult<Vec<(String, u64)>>;
+}
+
+/// Why Cloudflare Images made no variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImagesError {
+    /// The source did not match its record's SHA-256: storage answered with something else.
+    Garbled,
+    /// The binding refused or failed (an unreadable source, the month's allowance used up, an
+    /// outage): the text is for logs only.
+    Failed(String),
+}
+
+/// Cloudflare Images through the `[images]` binding: transforms outside the isolate.
+#[allow(async_fn_in_trait)]
+pub trait Images {
+    /// Whether a binding is configured at all.
+    fn bound(&self) -> bool;
+    /// Transforms the image streaming in from `input`, which must hash to `sha256` (checked as
+    /// it passes), and returns the output's bytes.
+    async fn transform(&self, input: crate::http::Stream, sha256: &str, spec: &crate::transform::engine::Spec) -> Result<Vec<u8>, ImagesError>;
+}
+
+/// This location's HTTP cache (the Cache API): free, per data centre, and keyed by whatever the
+/// caller says. Only answers that anyone may see go in, and only after the record was read, so
+/// a deleted or blocked image is never served from it.
+#[allow(async_fn_in_trait)]
+pub trait EdgeCache {
+    async fn get(&self, key: &str) -> Option<crate::http::Response>;
+    async fn put(&self, key: &str, resp: &crate::http::Response);
+    /// Drops an entry; true when there was one.
+    async fn delete(&self, key: &str) -> bool;
+}
+
+/// Operation counts for one request, by billing class.
+#[derive(Debug, Default)]
+pub struct Ops {
+    pub kv_read: Cell<u32>,
+    pub kv_write: Cell<u32>,
+    pub kv_list: Cell<u32>,
+    pub r2_read: Cell<u32>,
+    pub r2_write: Cell<u32>,
+    /// Billed as class A, like writes.
+    pub r2_list: Cell<u32>,
+    /// Requests to the pool Durable Object.
+    pub pool: Cell<u32>,
+}
+
+impl Ops {
+    fn bump(c: &Cell<u32>) {
+        c.set(c.get() + 1);
+    }
+
+    /// `kv-read=1, r2-read=1`: only the classes that were used.
+    pub fn header(&self) -> String {
+        [
+            ("kv-read", &self.kv_read),
+            ("kv-write", &self.kv_write),
+            ("kv-list", &self.kv_list),
+            ("r2-read", &self.r2_read),
+            ("r2-write", &self.r2_write),
+            ("r2-list", &self.r2_list),
+            ("pool", &self.pool),
+        ]
+        .iter()
+        .filter(|(_, c)| c.get() > 0)
+        .map(|(n, c)| format!("{n}={}", c.get()))
+        .collect::<Vec<_>>()
+        .join(", ")
+    }
+}
+
+/// A backend that counts what it is asked to do.
+pub struct Counted<T> {
+    inner: T,
+    ops: Rc<Ops>,
+}
+
+impl<T> Counted<T> {
+    pub fn new(inner: T, ops: Rc<Ops>) -> Self {
+        Counted { inner, ops }
+    }
+}
+
+impl<T: Blobs> Blobs for Counted<T> {
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str, custom: &[(&str, &str)]) -> StoreResult<()> {
+        Ops::bump(&self.ops.r2_write);
+        self.inner.put(key, bytes, content_type, custom).await
+    }
+    async fn get(&self, key: &str, range: Option<(u64, u64)>) -> StoreResult<Option<Blob>> {
+        Ops::bump(&self.ops.r2_read);
+        self.inner.get(key, range).await
+    }
+    async fn head(&self, key: &str) -> StoreResult<Option<Vec<(String, String)>>> {
+        Ops::bump(&self.ops.r2_read);
+        self.inner.head(key).await
+    }
+    async fn delete(&self, key: &str) -> StoreResult<()> {
+        Ops::bump(&self.ops.r2_write);
+        self.inner.delete(key).await
+    }
+    async fn list(&self, prefix: &str, after: Option<&str>, limit: u32) -> StoreResult<Vec<Listed>> {
+        Ops::bump(&self.ops.r2_list);
+        self.inner.list(prefix, after, limit).await
+    }
+}
+
+impl<T: Kv> Kv for Counted<T> {
+    async fn get(&self, key: &str) -> StoreResult<Option<String>> {
+        Ops::bump(&self.ops.kv_read);
+        self.inner.get(key).await
+    }
+    async fn put(&self, key: &str, value: &str) -> StoreResult<()> {
+        Ops::bump(&self.ops.kv_write);
+        self.inner.put(key, value).await
+    }
+    async fn delete(&self, key: &str) -> StoreResult<()> {
+        Ops::bump(&self.ops.kv_write);
+        self.inner.delete(key).await
+    }
+    async fn list(&self, prefix: &str, cursor: Option<&str>, limit: u32) -> StoreResult<(Vec<String>, Option<String>)> {
+        Ops::bump(&self.ops.kv_list);
+        self.inner.list(prefix, cursor, limit).await
+    }
+}
+
+/// Every call is one request to the Durable Object.
+macro_rules! counted_pool {
+    ($($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
+        impl<T: Pool> Pool for Counted<T> {
+            $(async fn $name(&self, $($arg: $ty),*) -> StoreResult<$ret> {
+                Ops::bump(&self.ops.pool);
+                self.inner.$name($($arg),*).await
+            })*
+        }
+    };
+}
+
+/// Calls `$wrap!` with every [`Pool`] method, for the wrappers that forward each one (counting
+/// here, fault injection in [`crate::platform::faults`]): one list to keep in step with the trait.
+#[macro_export]
+macro_rules! pool_methods {
+    ($wrap:ident) => {
+        $wrap! {
+            index(items: &[Indexed]) -> ();
+            unindex(id: &str) -> Vec<String>;
+            rebuild(batch: &Batch) -> u64;
+            pick(pool: &str, number: u64) -> Option<PoolEntry>;
+            count(pool: &str) -> u64;
+            reserve_variant(id: &str, key: &str, cap: u64) -> bool;
+            release_variant(id: &str, key: &str) -> ();
+            remember_edge(id: &str, key: &str) -> ();
+            claim_generation(key: &str, now_ms: u64, lease_ms: u64, daily_limit: u64, replace: bool) -> Claim;
+            settle_generation(key: &str, id: Option<&str>) -> ();
+            list(query: &Query) -> Page;
+            find(sha256: &str, except: Option<&str>, owner: Option<&str>) -> Option<String>;
+            stats(now_ms: u64) -> serde_json::Value;
+            login_attempt(ip: &str, now_ms: u64, ok: bool) -> Result<(), u64>;
+            charge(who: &str, day: u64, add: Usage, quota: Usage) -> Result<Usage, Usage>;
+            refund(who: &str, day: u64, back: Usage) -> ();
+            session_start(nonce: &str, until_ms: u64, now_ms: u64) -> ();
+            session_live(nonce: &str, now_ms: u64) -> bool;
+            session_end(nonce: &str) -> ();
+            token_use(id: &str, now_ms: u64) -> bool;
+            token_revoke(id: &str) -> ();
+            token_uses() -> Vec<(String, u64)>;
+        }
+    };
+}
+
+pool_methods!(counted_pool);
+
+// Borrowed backends work too, so tests can keep and inspect the stores they hand to the app.
+impl<T: Blobs> Blobs for &T {
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str, custom: &[(&str, &str)]) -> StoreResult<()> {
+        (**self).put(key, bytes, content_type, custom).await
+    }
+    async fn get(&self, key: &str, range: Option<(u64, u64)>) -> StoreResult<Option<Blob>> {
+        (**self).get(key, range).await
+    }
+    async fn head(&self, key: &str) -> StoreResult<Option<Vec<(String, String)>>> {
+        (**self).head(key).await
+    }
+    async fn delete(&self, key: &str) -> StoreResult<()> {
+        (**self).delete(key).await
+    }
+    async fn list(&self, prefix: &str, after: Option<&str>, limit: u32) -> StoreResult<Vec<Listed>> {
+        (**self).list(prefix, after, limit).await
+    }
+}
+
+impl<T: Kv> Kv for &T {
+    async fn get(&self, key: &str) -> StoreResult<Option<String>> {
+        (**self).get(key).await
+    }
+    async fn put(&self, key: &str, value: &str) -> StoreResult<()> {
+        (**self).put(key, value).await
+    }
+    async fn delete(&self, key: &str) -> StoreResult<()> {
+        (**self).delete(key).await
+    }
+    async fn list(&self, prefix: &str, cursor: Option<&str>, limit: u32) -> StoreResult<(Vec<String>, Option<String>)> {
+        (**self).list(prefix, cursor, limit).await
+    }
+}
