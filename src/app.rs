@@ -1,8 +1,8 @@
 //! The application: configuration, storage and the clock for one request.
 
-use crate::access::limits::RateLimiter;
 use crate::config::Config;
 use crate::http::Request;
+use crate::platform::rate::RateLimiter;
 use crate::platform::upstream::Http;
 use crate::platform::{Blobs, Counted, EdgeCache, Images, Kv, Ops, Pool};
 use std::rc::Rc;

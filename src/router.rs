@@ -96,7 +96,7 @@ async fn route<P: Platform>(app: &App<P>, req: &mut Request) -> Result<Response,
     // The Host header, not the URL: behind `wrangler dev` and proxies the two can differ.
     let host = req.header("host").map(|h| h.split(':').next().unwrap_or(h)).or(req.url.host_str()).unwrap_or("");
     let random_host = app.config.random_hosts.as_deref().and_then(|s| host_route(s, host));
-    let images = matches!(segs.as_slice(), ["file", _] | ["random"]) || (segs.len() == 2 && crate::placeholder::draw::parse(&segs).is_some());
+    let images = matches!(segs.as_slice(), ["file", _] | ["random"]) || (segs.len() == 2 && crate::transform::placeholder::parse(&segs).is_some());
     if get && (images || random_host.is_some()) && !crate::access::hotlink::allowed(&app.config, req) {
         return Ok(crate::access::hotlink::refusal(&app.config));
     }
@@ -105,7 +105,7 @@ async fn route<P: Platform>(app: &App<P>, req: &mut Request) -> Result<Response,
             return if count { random::count(app, req, filter).await } else { random::draw(app, req, filter).await };
         }
     }
-    if let Some(spec) = crate::placeholder::draw::parse(&segs) {
+    if let Some(spec) = crate::transform::placeholder::parse(&segs) {
         return match get {
             true => placeholder::serve(app, req, spec?).await,
             false => Err(ApiError::new(405, "method_not_allowed", format!("{} is not allowed on {}", method_name(m), req.url.path()))),

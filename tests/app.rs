@@ -145,7 +145,7 @@ fn an_upload_that_fails_gives_its_quota_back() {
 #[test]
 fn rate_limits_spare_the_admin_and_store_nothing() {
     let w = World::new();
-    w.limits.caps.borrow_mut().insert(imgbed::access::limits::Limit::Uploads, 1);
+    w.limits.caps.borrow_mut().insert(imgbed::platform::rate::Limit::Uploads, 1);
     let photo = corpus("small-320x211.jpg");
     assert_eq!(w.run(upload(&photo)).status, 200);
     let over = w.run(upload(&[photo.as_slice(), b"x"].concat()));

@@ -4,6 +4,7 @@
 //! curl scripts and the web page work with their own built-in settings.
 
 use crate::base::error::ApiError;
+use crate::base::ids::same_secret;
 use crate::config::Config;
 use crate::http::Request;
 
@@ -55,11 +56,6 @@ pub fn admin_credentials(config: &Config, req: &Request) -> Option<bool> {
     let (user, password) = basic(req)?;
     let by_password = config.admin_password.as_deref().is_some_and(|p| same_secret(p, &password) & same_secret(&config.admin_user, &user));
     Some(by_password || is_admin_token(config, &password))
-}
-
-/// Compares secrets in time independent of where they first differ.
-pub fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn is_admin_token(config: &Config, token: &str) -> bool {

@@ -2,11 +2,12 @@
 //! tokens), over the pure primitives in [`crate::access::auth`].
 
 use crate::access::auth::{self, Uploader};
-use crate::access::limits::{client_key, Limit, RateLimiter};
+use crate::access::limits::client_key;
 use crate::access::tokens::{self, Scope};
 use crate::app::{App, Platform};
 use crate::base::error::ApiError;
 use crate::http::{Method, Request};
+use crate::platform::rate::{Limit, RateLimiter};
 use crate::platform::Pool;
 
 /// How an admin request proved itself.
@@ -61,7 +62,7 @@ async fn is_upload_token<P: Platform>(app: &App<P>, req: &Request) -> Result<boo
     let Some(t) = auth::header_token(req) else {
         return Ok(false);
     };
-    if app.config.upload_tokens.iter().any(|u| auth::same_secret(u, &t)) {
+    if app.config.upload_tokens.iter().any(|u| crate::base::ids::same_secret(u, &t)) {
         return Ok(true);
     }
     Ok(t.starts_with(auth::MANAGED_TOKEN_PREFIX) && tokens::find(app, &t).await?.is_some())

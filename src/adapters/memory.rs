@@ -1,12 +1,12 @@
 //! An in-memory platform for native tests of the whole application: storage that can be
 //! inspected and switched off, and canned answers for outgoing HTTP.
 
-use crate::access::limits::{Limit, RateLimiter};
 use crate::app::Platform;
 use crate::index::catalog::{self, Arg, Batch, Indexed, Page, Query, Sql, Usage};
+use crate::index::leases::{self, Claim};
 use crate::index::pools::{self, PoolEntry, PoolTable};
-use crate::placeholder::draw::{self, Claim};
 use crate::platform::faults::Faulty;
+use crate::platform::rate::{Limit, RateLimiter};
 use crate::platform::upstream::{Http, OutRequest, OutResponse, UpstreamError};
 use crate::platform::{Blob, Blobs, EdgeCache, Images, ImagesError, Kv, Listed, Pool, StoreError, StoreResult};
 use serde_json::Value;
@@ -307,10 +307,10 @@ impl Pool for &MemoryPool {
         self.delete_variant(id, key)
     }
     async fn claim_generation(&self, key: &str, now_ms: u64, lease_ms: u64, daily_limit: u64, replace: bool) -> StoreResult<Claim> {
-        draw::claim(*self, key, now_ms, lease_ms, daily_limit, replace)
+        leases::claim(*self, key, now_ms, lease_ms, daily_limit, replace)
     }
     async fn settle_generation(&self, key: &str, id: Option<&str>) -> StoreResult<()> {
-        draw::settle(*self, key, id)
+        leases::settle(*self, key, id)
     }
 }
 

@@ -4,7 +4,6 @@
 
 use crate::access::auth;
 use crate::access::guard::{self, Admin};
-use crate::access::limits::Limit;
 use crate::access::tokens::{self, Scope};
 use crate::app::{App, Platform};
 use crate::base::error::ApiError;
@@ -15,6 +14,7 @@ use crate::index::catalog::{Batch, Query, Sort};
 use crate::library;
 use crate::library::record::{ImageMeta, Status};
 use crate::library::view::Links;
+use crate::platform::rate::Limit;
 use crate::platform::upstream::Http;
 use crate::platform::{Kv, Pool};
 use serde_json::{json, Map, Value};
@@ -73,8 +73,8 @@ pub async fn login<P: Platform>(app: &App<P>, req: &Request) -> Result<Response,
     let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("");
     let (user, password) = (field("user"), field("password"));
     let ok = match c.admin_password.as_deref() {
-        Some(p) => auth::same_secret(p, password) & auth::same_secret(&c.admin_user, user),
-        None => c.admin_token.as_deref().is_some_and(|t| auth::same_secret(t, password)),
+        Some(p) => crate::base::ids::same_secret(p, password) & crate::base::ids::same_secret(&c.admin_user, user),
+        None => c.admin_token.as_deref().is_some_and(|t| crate::base::ids::same_secret(t, password)),
     };
     guard::lockout(app, req, ok).await?;
     if !ok {

@@ -2,4 +2,5 @@
 //! lists, the random pools, variant reservations, generation leases, quotas, sessions, tokens.
 
 pub mod catalog;
+pub mod leases;
 pub mod pools;

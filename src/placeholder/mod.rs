@@ -7,24 +7,23 @@
 //! time someone runs imgbed. Transform effects (`blur`, `sharpen`, `gray`, `q`, `dpr`) and the
 //! output format (extension, `format=`, or `Accept`) apply either way.
 
-pub mod draw;
-
 use crate::access::auth::Uploader;
-use crate::access::limits::Limit;
 use crate::app::{App, Platform};
 use crate::base::error::ApiError;
 use crate::base::ids::sha256_hex;
 use crate::http::conditional::not_modified;
 use crate::http::http_date;
 use crate::http::{Method, Request, Response};
+use crate::index::leases::Claim;
 use crate::library::record::{ImageMeta, Status};
 use crate::library::{self, PLACEHOLDER_ALBUM};
-use crate::placeholder::draw::{bucket, draw, Claim, Spec};
+use crate::platform::rate::Limit;
 use crate::platform::upstream::Http;
 use crate::platform::{EdgeCache, Kv, Pool};
 use crate::serve::variant;
 use crate::services::replicate::Replicate;
 use crate::transform::options::{negotiate, Fit, Gravity, Options, OutFormat};
+use crate::transform::placeholder::{bucket, draw, Spec};
 use crate::transform::{check_drawn, finish_drawn};
 use crate::upload::ingest::{prepare, IncomingFile, UploadOptions};
 

@@ -8,8 +8,8 @@
 
 use crate::http::Stream;
 use crate::index::catalog::{Batch, Indexed, Page, Query, Usage};
+use crate::index::leases::Claim;
 use crate::index::pools::PoolEntry;
-use crate::placeholder::draw::Claim;
 use crate::platform::upstream::{Http, OutRequest, OutResponse, Piece, UpstreamError};
 use crate::platform::{Blob, Blobs, Kv, Pool, StoreError, StoreResult};
 use serde::Deserialize;

@@ -4,12 +4,13 @@
 //! cost of each request is visible in the `X-Storage-Ops` header and can be asserted in tests.
 
 pub mod faults;
+pub mod rate;
 pub mod upstream;
 
 use crate::base::error::ApiError;
 use crate::index::catalog::{Batch, Indexed, Page, Query, Usage};
+use crate::index::leases::Claim;
 use crate::index::pools::PoolEntry;
-use crate::placeholder::draw::Claim;
 use std::cell::Cell;
 use std::rc::Rc;
 
@@ -104,7 +105,7 @@ pub trait Pool {
     async fn release_variant(&self, id: &str, key: &str) -> StoreResult<()>;
     /// Notes that an answer for image `id` went into the edge cache under `key`.
     async fn remember_edge(&self, id: &str, key: &str) -> StoreResult<()>;
-    /// Asks to generate the placeholder `key` (see [`crate::placeholder::draw::claim`]).
+    /// Asks to generate the placeholder `key` (see [`crate::index::leases::claim`]).
     async fn claim_generation(&self, key: &str, now_ms: u64, lease_ms: u64, daily_limit: u64, replace: bool) -> StoreResult<Claim>;
     /// Ends a claimed generation: with the image it made, or none (the lease is dropped).
     async fn settle_generation(&self, key: &str, id: Option<&str>) -> StoreResult<()>;

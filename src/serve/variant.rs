@@ -5,8 +5,6 @@
 //! and edge-cached, `X-Variant-Cache: not-stored`); variants that exist are always served. The Worker also keeps
 //! answers in the edge cache (`X-Variant-Cache: edge`), keyed by [`edge_cache_key`].
 
-use crate::access::auth;
-use crate::access::limits::Limit;
 use crate::app::{App, Platform};
 use crate::base::error::ApiError;
 use crate::base::ids::{hmac_base64, sha256_hex};
@@ -14,6 +12,7 @@ use crate::budget::SOURCE_TOO_LARGE;
 use crate::http::{Method, Request, Response};
 use crate::library::record::{ImageMeta, Status};
 use crate::library::render::Source;
+use crate::platform::rate::Limit;
 use crate::platform::{Blobs, EdgeCache, Images, Pool};
 use crate::sniff::Format;
 use crate::transform::engine::{self, Which};
@@ -63,7 +62,7 @@ async fn guard<P: Platform>(app: &App<P>, req: &Request, id: &str, opts: &Option
     }
     let sig = pairs.iter().find(|(k, _)| k == "sig").map(|(_, v)| v.as_str());
     if let (Some(key), Some(sig)) = (&c.transform_signing_key, sig) {
-        return if auth::same_secret(&signature(key, id, pairs), sig) {
+        return if crate::base::ids::same_secret(&signature(key, id, pairs), sig) {
             Ok(())
         } else {
             Err(ApiError::forbidden("the transform signature (sig) does not match this URL"))

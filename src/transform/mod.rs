@@ -11,6 +11,7 @@ pub mod frames;
 pub mod geometry;
 pub mod ops;
 pub mod options;
+pub mod placeholder;
 pub mod resize;
 
 use crate::base::error::ApiError;

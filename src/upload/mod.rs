@@ -6,7 +6,6 @@ pub mod moderation;
 use crate::app::{App, Platform};
 
 use crate::access::auth::Uploader;
-use crate::access::limits::Limit;
 use crate::base::error::ApiError;
 use crate::budget::MAX_FILES_PER_REQUEST;
 use crate::config::Config;
@@ -16,6 +15,7 @@ use crate::index::catalog::Usage;
 use crate::library;
 use crate::library::record::ImageMeta;
 use crate::library::view::Links;
+use crate::platform::rate::Limit;
 use crate::sniff::Format;
 use crate::upload::ingest::{prepare, IncomingFile, UploadOptions};
 use serde_json::json;

@@ -235,8 +235,8 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 /// The `[[ratelimits]]` bindings, looked up by name when a limit is checked.
 struct Limits(Env);
 
-impl crate::access::limits::RateLimiter for Limits {
-    async fn allow(&self, limit: crate::access::limits::Limit, key: &str) -> bool {
+impl crate::platform::rate::RateLimiter for Limits {
+    async fn allow(&self, limit: crate::platform::rate::Limit, key: &str) -> bool {
         // No binding: that limit is off.
         let Ok(binding) = self.0.rate_limiter(limit.binding()) else {
             return true;

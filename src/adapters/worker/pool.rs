@@ -3,8 +3,8 @@
 //! and deletes can never lose or duplicate a slot.
 
 use crate::index::catalog::{self, Arg, Batch, Indexed, Page, Query, Sql, Usage};
+use crate::index::leases::{self, Claim};
 use crate::index::pools::{self, PoolEntry, PoolTable};
-use crate::placeholder::draw::{self, Claim};
 use crate::platform::{Pool, StoreError, StoreResult};
 use serde::{Deserialize, Serialize};
 use worker::{durable_object, Env, Method, Request, RequestInit, Response, SqlStorage, SqlStorageValue, State, Stub};
@@ -284,8 +284,8 @@ impl RandomPool {
             Op::Count { pool } => json!(PoolTable::count(self, &pool)?),
             Op::Reserve { id, key, cap } => json!(pools::variant_reserve(self, &id, &key, cap)?),
             Op::Release { id, key } => json!(self.delete_variant(&id, &key)?),
-            Op::Claim { key, now_ms, lease_ms, daily_limit, replace } => json!(draw::claim(self, &key, now_ms, lease_ms, daily_limit, replace)?),
-            Op::Settle { key, id } => json!(draw::settle(self, &key, id.as_deref())?),
+            Op::Claim { key, now_ms, lease_ms, daily_limit, replace } => json!(leases::claim(self, &key, now_ms, lease_ms, daily_limit, replace)?),
+            Op::Settle { key, id } => json!(leases::settle(self, &key, id.as_deref())?),
         })
     }
 }
