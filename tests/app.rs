@@ -5,7 +5,7 @@ use imgbed::adapters::memory::{MemoryBlobs, MemoryCache, MemoryHttp, MemoryKv, M
 use imgbed::app::App;
 use imgbed::config::Config;
 use imgbed::http::{Method, Request, Response};
-use imgbed::library::record::{ImageMeta, Status};
+use imgbed::index::record::{ImageMeta, Status};
 use imgbed::platform::faults::{Faults, Faulty};
 use imgbed::router::handle;
 use std::rc::Rc;

@@ -11,8 +11,8 @@ use crate::base::ids::{delete_token, is_valid_id, random_token};
 use crate::clients::images::apply_changes;
 use crate::http::{Request, Response};
 use crate::index::catalog::{Batch, Query, Sort};
+use crate::index::record::{ImageMeta, Status};
 use crate::library;
-use crate::library::record::{ImageMeta, Status};
 use crate::library::view::Links;
 use crate::platform::rate::Limit;
 use crate::platform::upstream::Http;
@@ -179,7 +179,7 @@ pub fn query_of(req: &Request) -> Result<Query, ApiError> {
 fn admin_json<P: Platform>(app: &App<P>, base: &str, meta: &ImageMeta) -> Value {
     let token = app.config.secret_key.as_deref().map(|k| delete_token(Some(k), &meta.id));
     let links = Links::new(base, meta, token.as_deref());
-    let mut v = meta.public_json(&links);
+    let mut v = links.record_json(&meta);
     v["channel"] = json!(meta.channel);
     v["telegram"] = json!(meta.telegram.as_ref().map(|t| json!({"chat_id": t.chat_id, "bot": t.bot, "parts": t.parts.len()})));
     v["moderation"] = json!(meta.moderation);
@@ -234,8 +234,8 @@ pub async fn move_channel<P: Platform>(app: &App<P>, req: &Request, id: &str) ->
     guard::admin(app, req).await?;
     let meta = load(app, id).await?;
     let to = match json_body(req)?.get("channel").and_then(Value::as_str) {
-        Some("r2") => crate::library::record::Channel::R2,
-        Some("telegram") => crate::library::record::Channel::Telegram,
+        Some("r2") => crate::index::record::Channel::R2,
+        Some("telegram") => crate::index::record::Channel::Telegram,
         _ => return Err(ApiError::bad_request("bad_parameter", "channel must be \"r2\" or \"telegram\"")),
     };
     let (after, left) = library::move_to(app, &meta, to).await?;

@@ -5,8 +5,8 @@ use crate::app::{App, Platform};
 use crate::base::error::ApiError;
 use crate::base::ids::token_matches;
 use crate::http::{Method, Request, Response};
+use crate::index::record::ImageMeta;
 use crate::library;
-use crate::library::record::ImageMeta;
 use crate::upload::split_delete_key;
 use serde_json::json;
 

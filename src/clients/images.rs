@@ -4,19 +4,19 @@ use crate::access::tokens::Scope;
 use crate::app::{App, Platform};
 use crate::base::error::ApiError;
 use crate::http::{Request, Response};
+use crate::index::pools::{check_label, parse_tags};
+use crate::index::record::ImageMeta;
 use crate::library;
-use crate::library::record::ImageMeta;
 use crate::library::view::Links;
 use crate::platform::Pool;
 use crate::sniff::Format;
-use crate::upload::ingest::{check_label, parse_tags};
 use serde_json::json;
 
 /// `GET /api/images/<id>`: the record without secrets, with ready-made links.
 pub async fn get<P: Platform>(app: &App<P>, req: &Request, id: &str) -> Result<Response, ApiError> {
     let meta = library::load_visible(app, req, id).await?;
     let links = Links::new(&app.base_url(req), &meta, None);
-    Ok(Response::json(200, &meta.public_json(&links)).with_header("cache-control", "no-cache"))
+    Ok(Response::json(200, &links.record_json(&meta)).with_header("cache-control", "no-cache"))
 }
 
 /// `PATCH /api/images/<id>` (admin) with JSON `{"album", "tags", "name", "status"}`, any subset:
@@ -30,7 +30,7 @@ pub async fn update<P: Platform>(app: &App<P>, req: &Request, id: &str) -> Resul
     let meta = apply_changes(&before, fields)?;
     library::update(app, &before, &meta).await?;
     let links = Links::new(&app.base_url(req), &meta, None);
-    Ok(Response::json(200, &meta.public_json(&links)).with_header("cache-control", "no-store"))
+    Ok(Response::json(200, &links.record_json(&meta)).with_header("cache-control", "no-store"))
 }
 
 /// A record with `fields` changed: `album` (string or null), `tags` (list or "a,b"), `name`,
@@ -85,7 +85,7 @@ pub async fn list<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, 
     query.owner = who.owner();
     let page = app.pool.list(&query).await?;
     let base = app.base_url(req);
-    let images: Vec<_> = page.records.iter().map(|m| m.public_json(&Links::new(&base, m, None))).collect();
+    let images: Vec<_> = page.records.iter().map(|m| Links::new(&base, m, None).record_json(m)).collect();
     Ok(Response::json(200, &json!({"images": images, "cursor": page.next, "total": page.total})).with_header("cache-control", "no-store"))
 }
 

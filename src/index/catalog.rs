@@ -9,7 +9,7 @@
 
 use crate::base::error::ApiError;
 use crate::index::pools::{self, PoolEntry, PoolTable};
-use crate::library::record::{ImageMeta, Status};
+use crate::index::record::{ImageMeta, Status};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};

@@ -4,3 +4,4 @@
 pub mod catalog;
 pub mod leases;
 pub mod pools;
+pub mod record;

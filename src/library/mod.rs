@@ -7,7 +7,6 @@
 //! module is the one place that writes records, so bytes, record, catalog and pools change
 //! together on every path: uploads on every API, PATCH, deletes, review, placeholders.
 
-pub mod record;
 pub mod render;
 pub mod repair;
 pub mod view;
@@ -20,7 +19,7 @@ use crate::config::Storage;
 use crate::http::{Request, Stream};
 use crate::index::catalog::Indexed;
 use crate::index::pools::{pools_of, PoolEntry};
-use crate::library::record::{Channel, ImageMeta, Status};
+use crate::index::record::{Channel, ImageMeta, Status};
 use crate::platform::upstream::Http;
 use crate::platform::{Blobs, EdgeCache, Kv, Pool};
 use crate::serve::variant::variant_prefix;

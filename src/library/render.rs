@@ -6,7 +6,7 @@ use crate::app::{App, Platform};
 use crate::base::error::ApiError;
 use crate::config::Engine;
 use crate::http::Stream;
-use crate::library::record::ImageMeta;
+use crate::index::record::ImageMeta;
 use crate::platform::{Images, ImagesError};
 use crate::sniff::{sniff, Sniffed};
 use crate::transform::engine::{self, Which};

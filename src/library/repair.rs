@@ -12,8 +12,8 @@
 use crate::app::{App, Platform};
 use crate::base::error::ApiError;
 use crate::index::catalog::Query;
+use crate::index::record::{Channel, ImageMeta};
 use crate::library;
-use crate::library::record::{Channel, ImageMeta};
 use crate::platform::{Blobs, Kv, Pool};
 use serde::{Deserialize, Serialize};
 

@@ -1,6 +1,6 @@
 //! Ready-to-paste links for an image: URL, Markdown, HTML and BBCode, plus its delete link.
 
-use crate::library::record::ImageMeta;
+use crate::index::record::ImageMeta;
 use serde_json::{json, Value};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,12 +39,33 @@ impl Links {
         }
         v
     }
+
+    /// The record as the public API shows it: everything but secrets and storage internals.
+    pub fn record_json(&self, meta: &ImageMeta) -> Value {
+        json!({
+            "id": meta.id,
+            "name": meta.name,
+            "format": meta.format,
+            "mime": meta.format.mime(),
+            "bytes": meta.bytes,
+            "width": meta.width,
+            "height": meta.height,
+            "orientation": meta.orientation,
+            "sha256": meta.sha256,
+            "uploaded": meta.uploaded,
+            "status": meta.status,
+            "album": meta.album,
+            "tags": meta.tags,
+            "animated": meta.animated,
+            "links": self.json(),
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::library::record::{Channel, Status};
+    use crate::index::record::{Channel, Status};
     use crate::sniff::{Format, Orientation};
 
     #[test]
@@ -78,5 +99,37 @@ mod tests {
         assert_eq!(l.html, "<img src=\"https://i.example.com/file/abc.png\" alt=\"xscript\" width=\"3\" height=\"4\">");
         assert_eq!(l.bbcode, "[img]https://i.example.com/file/abc.png[/img]");
         assert_eq!(l.delete_url.as_deref(), Some("https://i.example.com/delete/abc/tok"));
+    }
+
+    #[test]
+    fn public_json_has_no_secrets() {
+        let m = ImageMeta {
+            id: "abc".into(),
+            name: "cat.png".into(),
+            format: Format::Png,
+            bytes: 10,
+            width: 2,
+            height: 1,
+            orientation: Orientation::Landscape,
+            sha256: "00".repeat(32),
+            md5: String::new(),
+            sha1: String::new(),
+            uploaded: 1,
+            status: Status::Active,
+            album: None,
+            tags: vec![],
+            channel: Channel::R2,
+            location: "i/00".into(),
+            delete_hash: "secret-hash".into(),
+            animated: false,
+            owner: None,
+            moderation: None,
+            telegram: None,
+        };
+        let links = Links::new("https://h", &m, None);
+        let text = links.record_json(&m).to_string();
+        assert!(!text.contains("secret-hash"));
+        assert!(!text.contains("i/00"));
+        assert!(text.contains("\"orientation\":\"landscape\""));
     }
 }

@@ -15,7 +15,7 @@ use crate::http::conditional::not_modified;
 use crate::http::http_date;
 use crate::http::{Method, Request, Response};
 use crate::index::leases::Claim;
-use crate::library::record::{ImageMeta, Status};
+use crate::index::record::{ImageMeta, Status};
 use crate::library::{self, PLACEHOLDER_ALBUM};
 use crate::platform::rate::Limit;
 use crate::platform::upstream::Http;

@@ -10,7 +10,7 @@ use crate::base::error::ApiError;
 use crate::base::ids::{hmac_base64, sha256_hex};
 use crate::budget::SOURCE_TOO_LARGE;
 use crate::http::{Method, Request, Response};
-use crate::library::record::{ImageMeta, Status};
+use crate::index::record::{ImageMeta, Status};
 use crate::library::render::Source;
 use crate::platform::rate::Limit;
 use crate::platform::{Blobs, EdgeCache, Images, Pool};

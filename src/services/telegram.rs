@@ -10,8 +10,8 @@
 
 use crate::base::error::ApiError;
 use crate::http::Stream;
+use crate::index::record::{Part, TelegramCopy};
 use crate::platform::upstream::{Http, OutRequest, Piece, UpstreamError};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -25,24 +25,6 @@ const MAX_JSON_BYTES: u64 = 64 << 10;
 /// Tries per call for 5xx and network errors, with doubling pauses from this.
 const TRIES: u32 = 3;
 const BACKOFF_MS: u64 = 300;
-
-/// One stored document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Part {
-    pub file_id: String,
-    pub file_unique_id: String,
-    pub message_id: i64,
-    pub bytes: u64,
-}
-
-/// Where an image lives in Telegram.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TelegramCopy {
-    pub chat_id: String,
-    /// Public id of the bot that sent the parts (their `file_id`s are its own).
-    pub bot: String,
-    pub parts: Vec<Part>,
-}
 
 /// The public id of a bot: the number before `:` in its token.
 pub fn bot_id(token: &str) -> &str {

@@ -5,8 +5,9 @@
 
 use crate::base::digest::Digests;
 use crate::base::error::ApiError;
-use crate::budget::{self, MAX_LABEL_CHARS, MAX_TAGS};
+use crate::budget;
 use crate::config::Config;
+use crate::index::pools::{check_label, parse_tags};
 use crate::sniff::exif;
 use crate::sniff::{sniff, Format, Sniffed};
 use crate::transform::compress::compress;
@@ -75,36 +76,6 @@ impl UploadOptions {
             legacy_digests: false,
         })
     }
-}
-
-/// Albums and tags name random pools and appear in URLs and filters: letters and digits of any
-/// script, spaces, `-`, `_` and `.`, at most [`MAX_LABEL_CHARS`]. Nothing else, so no label can
-/// spell a pool key's separators (`|`, `:`) and forge another pool.
-pub fn check_label(what: &str, s: &str) -> Result<(), ApiError> {
-    let ok = s.chars().count() <= MAX_LABEL_CHARS && s.chars().all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            "bad_parameter",
-            format!("{what} may hold letters, digits, spaces, - _ and . (at most {MAX_LABEL_CHARS} characters), not {s:?}"),
-        ))
-    }
-}
-
-/// Tags as stored: trimmed, lower-case, each once, in the order given; at most [`MAX_TAGS`].
-pub fn parse_tags<'a>(items: impl IntoIterator<Item = &'a str>) -> Result<Vec<String>, ApiError> {
-    let mut tags: Vec<String> = Vec::new();
-    for t in items.into_iter().map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty()) {
-        check_label("tags", &t)?;
-        if !tags.contains(&t) {
-            tags.push(t);
-        }
-    }
-    if tags.len() > MAX_TAGS {
-        return Err(ApiError::bad_request("bad_parameter", format!("an image may have at most {MAX_TAGS} tags, not {}", tags.len())));
-    }
-    Ok(tags)
 }
 
 /// A file that passed every check and is ready to store.

@@ -6,7 +6,7 @@
 use crate::access::auth::Uploader;
 use crate::app::{App, Platform};
 use crate::config::ReviewMode;
-use crate::library::record::{Moderation, Status};
+use crate::index::record::{Moderation, Status};
 use crate::platform::Images;
 use crate::services::replicate::Replicate;
 use crate::transform::options::{Options, OutFormat};

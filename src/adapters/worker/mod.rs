@@ -211,7 +211,7 @@ async fn set_faults(app: &App<Cloudflare>, req: &http::Request) -> http::Respons
         let _ = app.blobs.delete(key).await;
     }
     for id in &c.drop_records {
-        let _ = app.kv.delete(&crate::library::record::ImageMeta::kv_key(id)).await;
+        let _ = app.kv.delete(&crate::index::record::ImageMeta::kv_key(id)).await;
     }
     FAULTS.with(|f| f.set(c.rules));
     CLOCK_OFFSET_MS.with(|o| o.set(c.clock_offset_ms));

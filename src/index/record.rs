@@ -1,9 +1,7 @@
 //! The metadata record kept in KV for every image, and its public view.
 
-use crate::library::view::Links;
 use crate::sniff::{Format, Orientation};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -58,7 +56,7 @@ pub struct ImageMeta {
     /// The Telegram copy (the only one when `channel` is Telegram; a second one beside R2
     /// with `STORAGE_CHANNEL=r2+telegram`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub telegram: Option<crate::services::telegram::TelegramCopy>,
+    pub telegram: Option<TelegramCopy>,
     /// What the classifier said, in `auto` review.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moderation: Option<Moderation>,
@@ -87,62 +85,22 @@ impl ImageMeta {
     pub fn file_path(&self) -> String {
         format!("/file/{}.{}", self.id, self.format.ext())
     }
-
-    /// The record as the public API shows it: everything but secrets and storage internals.
-    pub fn public_json(&self, links: &Links) -> Value {
-        json!({
-            "id": self.id,
-            "name": self.name,
-            "format": self.format,
-            "mime": self.format.mime(),
-            "bytes": self.bytes,
-            "width": self.width,
-            "height": self.height,
-            "orientation": self.orientation,
-            "sha256": self.sha256,
-            "uploaded": self.uploaded,
-            "status": self.status,
-            "album": self.album,
-            "tags": self.tags,
-            "animated": self.animated,
-            "links": links.json(),
-        })
-    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// One stored document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Part {
+    pub file_id: String,
+    pub file_unique_id: String,
+    pub message_id: i64,
+    pub bytes: u64,
+}
 
-    #[test]
-    fn public_json_has_no_secrets() {
-        let m = ImageMeta {
-            id: "abc".into(),
-            name: "cat.png".into(),
-            format: Format::Png,
-            bytes: 10,
-            width: 2,
-            height: 1,
-            orientation: Orientation::Landscape,
-            sha256: "00".repeat(32),
-            md5: String::new(),
-            sha1: String::new(),
-            uploaded: 1,
-            status: Status::Active,
-            album: None,
-            tags: vec![],
-            channel: Channel::R2,
-            location: "i/00".into(),
-            delete_hash: "secret-hash".into(),
-            animated: false,
-            owner: None,
-            moderation: None,
-            telegram: None,
-        };
-        let links = Links::new("https://h", &m, None);
-        let text = m.public_json(&links).to_string();
-        assert!(!text.contains("secret-hash"));
-        assert!(!text.contains("i/00"));
-        assert!(text.contains("\"orientation\":\"landscape\""));
-    }
+/// Where an image lives in Telegram.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TelegramCopy {
+    pub chat_id: String,
+    /// Public id of the bot that sent the parts (their `file_id`s are its own).
+    pub bot: String,
+    pub parts: Vec<Part>,
 }
