@@ -1,7 +1,7 @@
 //! # imgbed
 //!
 //! A self-hosted image host that runs as one Cloudflare Worker. Folders by layer, each using
-//! only the layers below it (`scripts/layers` checks it):
+//! only the layers below it (`scripts/layers.mjs` checks it):
 //!
 //! 1. `adapters`: the ports' implementations: the Worker's bindings and the in-memory platform.
 //! 2. `router`: the routes as one table.

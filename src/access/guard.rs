@@ -1,8 +1,8 @@
 //! Who is asking: the async permission checks that need storage (console sessions, console-made
 //! tokens), over the pure primitives in [`crate::access::auth`].
 
+use crate::access::address::client_key;
 use crate::access::auth::{self, Uploader};
-use crate::access::limits::client_key;
 use crate::access::tokens::{self, Scope};
 use crate::app::{App, Platform};
 use crate::base::error::ApiError;
@@ -33,7 +33,7 @@ pub fn not_configured() -> ApiError {
 /// refused even with the right credential. Failures also count against the login rate limit.
 pub async fn credential<P: Platform>(app: &App<P>, req: &Request, ok: bool) -> Result<(), ApiError> {
     if !ok && !app.limits.allow(Limit::Logins, &client_key(req)).await {
-        return Err(crate::access::limits::over(app, Limit::Logins));
+        return Err(crate::access::address::over(app, Limit::Logins));
     }
     lockout(app, req, ok).await
 }

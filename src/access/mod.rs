@@ -1,6 +1,7 @@
 //! Who may do what: credentials, the admin guard and its lockout, console-made tokens, rate
 //! limits and quotas, hotlink protection.
 
+pub mod address;
 pub mod auth;
 pub mod guard;
 pub mod hotlink;

@@ -10,7 +10,7 @@ use crate::base::error::ApiError;
 use crate::base::ids::{delete_token, is_valid_id, random_token};
 use crate::clients::images::apply_changes;
 use crate::http::{Request, Response};
-use crate::index::catalog::{Batch, Query, Sort};
+use crate::index::catalog::Batch;
 use crate::index::record::{ImageMeta, Status};
 use crate::library;
 use crate::library::view::Links;
@@ -128,69 +128,23 @@ pub async fn session<P: Platform>(app: &App<P>, req: &Request) -> Result<Respons
     Ok(no_store(Response::json(200, &v)))
 }
 
-/// The listing filters from a query string (shared by `/api/images` and `/api/admin/images`).
-pub fn query_of(req: &Request) -> Result<Query, ApiError> {
-    let bad = |name: &str, v: &str, expected: &str| ApiError::bad_request("bad_parameter", format!("{name}={v:?} is not valid: expected {expected}"));
-    let text = |name: &str| req.query(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-    let one_of = |name: &str, allowed: &[&str]| -> Result<Option<String>, ApiError> {
-        match text(name) {
-            Some(v) if allowed.contains(&v.to_ascii_lowercase().as_str()) => Ok(Some(v.to_ascii_lowercase())),
-            Some(v) => Err(bad(name, &v, &allowed.join(", "))),
-            None => Ok(None),
-        }
-    };
-    let date = |name: &str, end_of_day: bool| -> Result<Option<u64>, ApiError> {
-        let Some(v) = text(name) else { return Ok(None) };
-        if let Ok(ms) = v.parse::<u64>() {
-            return Ok(Some(ms));
-        }
-        let day = crate::base::dates::parse_iso_day(&v).ok_or_else(|| bad(name, &v, "a date YYYY-MM-DD or milliseconds since 1970"))?;
-        Ok(Some((day + u64::from(end_of_day)) * 86_400_000))
-    };
-    let query = Query {
-        status: one_of("status", &["active", "pending", "blocked"])?,
-        album: text("album"),
-        tag: text("tag").map(|t| t.to_lowercase()),
-        orientation: one_of("orientation", &["landscape", "portrait", "square"])?,
-        format: one_of("format", &crate::sniff::Format::ALL.iter().map(|f| f.ext()).collect::<Vec<_>>())?,
-        channel: one_of("channel", &["r2", "telegram"])?,
-        from: date("from", false)?,
-        to: date("to", true)?,
-        search: text("q"),
-        owner: None,
-        sort: match one_of("sort", &["time", "size", "name"])?.as_deref() {
-            Some("size") => Sort::Size,
-            Some("name") => Sort::Name,
-            _ => Sort::Time,
-        },
-        ascending: one_of("order", &["asc", "desc"])?.as_deref() == Some("asc"),
-        cursor: text("cursor"),
-        limit: match text("limit") {
-            None => 60,
-            Some(v) => v.parse().ok().filter(|n| (1..=500).contains(n)).ok_or_else(|| bad("limit", &v, "a number from 1 to 500"))?,
-        },
-    };
-    crate::index::catalog::validate(&query)?;
-    Ok(query)
-}
-
 /// An image as the console sees it: the public view plus review, storage and the delete link
 /// (derivable only with `SECRET_KEY`; random tokens are never stored).
 fn admin_json<P: Platform>(app: &App<P>, base: &str, meta: &ImageMeta) -> Value {
     let token = app.config.secret_key.as_deref().map(|k| delete_token(Some(k), &meta.id));
     let links = Links::new(base, meta, token.as_deref());
-    let mut v = links.record_json(&meta);
+    let mut v = links.record_json(meta);
     v["channel"] = json!(meta.channel);
     v["telegram"] = json!(meta.telegram.as_ref().map(|t| json!({"chat_id": t.chat_id, "bot": t.bot, "parts": t.parts.len()})));
     v["moderation"] = json!(meta.moderation);
-    v["thumbnail_url"] = json!(format!("{base}{}?{}", meta.file_path(), crate::serve::variant::THUMB_QUERY));
+    v["thumbnail_url"] = json!(format!("{base}{}?{}", meta.file_path(), crate::library::variants::THUMB_QUERY));
     v
 }
 
 /// `GET /api/admin/images`: a page of the catalog.
 pub async fn list<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, ApiError> {
     guard::admin(app, req).await?;
-    let page = app.pool.list(&query_of(req)?).await?;
+    let page = app.pool.list(&crate::index::catalog::query_of(req)?).await?;
     let base = app.base_url(req);
     let images: Vec<Value> = page.records.iter().map(|m| admin_json(app, &base, m)).collect();
     Ok(no_store(Response::json(200, &json!({"images": images, "cursor": page.next, "total": page.total}))))

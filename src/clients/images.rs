@@ -81,7 +81,7 @@ pub fn apply_changes(before: &ImageMeta, fields: &serde_json::Map<String, serde_
 /// a page of the catalog, with the console's filters and sort.
 pub async fn list<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, ApiError> {
     let who = crate::access::guard::scoped(app, req, Scope::List).await?;
-    let mut query = crate::admin::query_of(req)?;
+    let mut query = crate::index::catalog::query_of(req)?;
     query.owner = who.owner();
     let page = app.pool.list(&query).await?;
     let base = app.base_url(req);

@@ -8,6 +8,7 @@
 //! share the store: both need strong consistency and neither should cost KV writes.
 
 use crate::base::error::ApiError;
+use crate::http::Request;
 use crate::index::pools::{self, PoolEntry, PoolTable};
 use crate::index::record::{ImageMeta, Status};
 use base64::Engine;
@@ -489,6 +490,52 @@ pub fn session_end<S: Sql>(s: &S, nonce: &str) -> Result<(), S::Error> {
 /// Whether a status string names one.
 pub fn is_status(s: &str) -> bool {
     serde_json::from_value::<Status>(Value::String(s.to_string())).is_ok()
+}
+
+/// The listing filters from a query string (shared by `/api/images` and `/api/admin/images`).
+pub fn query_of(req: &Request) -> Result<Query, ApiError> {
+    let bad = |name: &str, v: &str, expected: &str| ApiError::bad_request("bad_parameter", format!("{name}={v:?} is not valid: expected {expected}"));
+    let text = |name: &str| req.query(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let one_of = |name: &str, allowed: &[&str]| -> Result<Option<String>, ApiError> {
+        match text(name) {
+            Some(v) if allowed.contains(&v.to_ascii_lowercase().as_str()) => Ok(Some(v.to_ascii_lowercase())),
+            Some(v) => Err(bad(name, &v, &allowed.join(", "))),
+            None => Ok(None),
+        }
+    };
+    let date = |name: &str, end_of_day: bool| -> Result<Option<u64>, ApiError> {
+        let Some(v) = text(name) else { return Ok(None) };
+        if let Ok(ms) = v.parse::<u64>() {
+            return Ok(Some(ms));
+        }
+        let day = crate::base::dates::parse_iso_day(&v).ok_or_else(|| bad(name, &v, "a date YYYY-MM-DD or milliseconds since 1970"))?;
+        Ok(Some((day + u64::from(end_of_day)) * 86_400_000))
+    };
+    let query = Query {
+        status: one_of("status", &["active", "pending", "blocked"])?,
+        album: text("album"),
+        tag: text("tag").map(|t| t.to_lowercase()),
+        orientation: one_of("orientation", &["landscape", "portrait", "square"])?,
+        format: one_of("format", &crate::sniff::Format::ALL.iter().map(|f| f.ext()).collect::<Vec<_>>())?,
+        channel: one_of("channel", &["r2", "telegram"])?,
+        from: date("from", false)?,
+        to: date("to", true)?,
+        search: text("q"),
+        owner: None,
+        sort: match one_of("sort", &["time", "size", "name"])?.as_deref() {
+            Some("size") => Sort::Size,
+            Some("name") => Sort::Name,
+            _ => Sort::Time,
+        },
+        ascending: one_of("order", &["asc", "desc"])?.as_deref() == Some("asc"),
+        cursor: text("cursor"),
+        limit: match text("limit") {
+            None => 60,
+            Some(v) => v.parse().ok().filter(|n| (1..=500).contains(n)).ok_or_else(|| bad("limit", &v, "a number from 1 to 500"))?,
+        },
+    };
+    validate(&query)?;
+    Ok(query)
 }
 
 #[cfg(test)]

@@ -153,7 +153,7 @@ async fn generated<P: Platform>(
             ApiError::new(502, "generation_failed", "the image model returned something that is not a usable image")
         })?;
         // Reviewed as the visitor's upload it is: REVIEW_MODE holds or judges it.
-        library::save(app, prepared, &options, &Uploader::Anonymous).await
+        crate::upload::save::save(app, prepared, &options, &Uploader::Anonymous).await
     };
     let saved = match made.await {
         Ok(saved) => saved,

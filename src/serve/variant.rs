@@ -12,6 +12,7 @@ use crate::budget::SOURCE_TOO_LARGE;
 use crate::http::{Method, Request, Response};
 use crate::index::record::{ImageMeta, Status};
 use crate::library::render::Source;
+use crate::library::variants::{variant_prefix, THUMB_QUERY};
 use crate::platform::rate::Limit;
 use crate::platform::{Blobs, EdgeCache, Images, Pool};
 use crate::sniff::Format;
@@ -32,11 +33,6 @@ fn edge_cache_key(url: &url::Url, id: &str, requested: Option<OutFormat>, accept
     format!("{url}{join}imgbed-image={id}&imgbed-accept={side}")
 }
 
-/// Prefix of every variant of an image, for listing and deleting them.
-pub fn variant_prefix(id: &str) -> String {
-    format!("v/{id}/")
-}
-
 /// The query minus `sig`, sorted: what a signature covers.
 fn canonical_query(pairs: &[(String, String)]) -> String {
     let mut kept: Vec<_> = pairs.iter().filter(|(k, _)| k != "sig").map(|(k, v)| format!("{k}={v}")).collect();
@@ -48,10 +44,6 @@ fn canonical_query(pairs: &[(String, String)]) -> String {
 pub fn signature(key: &str, id: &str, pairs: &[(String, String)]) -> String {
     hmac_base64(key, &format!("{id}?{}", canonical_query(pairs)), 32)
 }
-
-/// The preview every upload answer links to (`thumbnail_url`): always allowed, so clients'
-/// thumbnails work whatever the guard says.
-pub const THUMB_QUERY: &str = "w=256";
 
 /// May this request create a new variant?
 async fn guard<P: Platform>(app: &App<P>, req: &Request, id: &str, opts: &Options, pairs: &[(String, String)]) -> Result<(), ApiError> {

@@ -3,6 +3,7 @@
 
 pub mod ingest;
 pub mod moderation;
+pub mod save;
 use crate::app::{App, Platform};
 
 use crate::access::auth::Uploader;
@@ -169,7 +170,7 @@ pub async fn store_all<P: Platform>(app: &App<P>, req: &Request, form: UploadFor
         let original_bytes = p.original_bytes;
         let name = Some(p.name.clone());
         let legacy = (p.md5.clone(), p.sha1.clone());
-        let stored = match library::save(app, p, &options, &uploader).await {
+        let stored = match crate::upload::save::save(app, p, &options, &uploader).await {
             Ok(s) => s,
             Err(e) => {
                 for meta in &new_here {
@@ -196,7 +197,7 @@ pub async fn store_all<P: Platform>(app: &App<P>, req: &Request, form: UploadFor
         let links = Links::new(&base, &stored.meta, stored.delete_token.as_deref());
         uploaded.push(Uploaded {
             delete_key: stored.delete_token.map(|t| format!("{}.{t}", stored.meta.id)),
-            thumb_url: format!("{}?{}", links.url, crate::serve::variant::THUMB_QUERY),
+            thumb_url: format!("{}?{}", links.url, crate::library::variants::THUMB_QUERY),
             original_bytes,
             links,
             meta: stored.meta,
