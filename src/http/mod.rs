@@ -1,7 +1,7 @@
 //! Plain HTTP request and response values.
 //!
 //! Handlers take and return these instead of `worker::Request`/`worker::Response`, so the whole
-//! application runs natively in unit tests; `glue` converts at the edge.
+//! application runs natively in unit tests; `adapters::worker` converts at the edge.
 
 pub mod conditional;
 pub mod multipart;

@@ -1,5 +1,5 @@
 //! Storage behind small traits: [`Blobs`] for image bytes (R2), [`Kv`] for metadata
-//! (Workers KV) and [`Pool`] for the random-image pools (a SQLite Durable Object). The Worker implements them over its bindings (`glue`); [`crate::adapters::memory`] implements
+//! (Workers KV) and [`Pool`] for the random-image pools (a SQLite Durable Object). The Worker implements them over its bindings (`adapters::worker`); [`crate::adapters::memory`] implements
 //! them in memory for native tests. [`Counted`] wraps either and counts every operation, so the
 //! cost of each request is visible in the `X-Storage-Ops` header and can be asserted in tests.
 

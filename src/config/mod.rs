@@ -1,6 +1,8 @@
 //! Settings, read from Worker vars and secrets (`wrangler.toml` `[vars]`, `.dev.vars`,
 //! `wrangler secret put`). Every setting has a default that works for a personal instance.
 
+pub mod settings;
+
 use crate::base::error::ApiError;
 
 #[derive(Debug, Clone)]
