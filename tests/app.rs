@@ -330,9 +330,10 @@ fn a_failed_record_write_puts_catalog_and_pools_back() {
     assert_eq!(w.pool.ids(), vec![id.clone()], "still in the pools");
     assert_eq!(w.run(get(&format!("/file/{id}.jpg"))).status, 200);
     // The index store down: nothing changes either.
-    w.pool.broken.set(true);
+    let down = imgbed::platform::faults::Rule { service: "pool".into(), op: "*".into(), mode: imgbed::platform::faults::Mode::Fail, skip: 0, times: None };
+    w.faults.set(vec![down]);
     assert_eq!(admin(Method::Delete, &format!("/api/admin/images/{id}"), "").status, 503);
-    w.pool.broken.set(false);
+    w.faults.set(Vec::new());
     assert_eq!(w.run(get(&format!("/file/{id}.jpg"))).status, 200);
     let removed = json(&admin(Method::Delete, &format!("/api/admin/images/{id}"), ""));
     assert_eq!(removed["deleted"]["bytes"], true);

@@ -2,13 +2,13 @@
 //! inspected and switched off, and canned answers for outgoing HTTP.
 
 use crate::app::Platform;
-use crate::index::catalog::{self, Arg, Batch, Indexed, Page, Query, Sql, Usage};
-use crate::index::leases::{self, Claim};
-use crate::index::pools::{self, PoolEntry, PoolTable};
+use crate::index::sql::{Arg, Sql};
+use crate::index::store::{self, Op};
 use crate::platform::faults::Faulty;
 use crate::platform::rate::{Limit, RateLimiter};
 use crate::platform::upstream::{Http, OutRequest, OutResponse, UpstreamError};
 use crate::platform::{Blob, Blobs, EdgeCache, Images, ImagesError, Kv, Listed, Pool, StoreError, StoreResult};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -77,133 +77,27 @@ impl EdgeCache for &MemoryCache {
     }
 }
 
-/// The pool rows in maps; the pool logic itself is [`crate::index::pools`]'s, shared with the
-/// Durable Object.
+/// The index store on a real (in-memory) SQLite, the engine of the Durable Object: the same
+/// statements ([`crate::index::store`]) run here, reached through the same JSON.
 pub struct MemoryPool {
     db: RefCell<rusqlite::Connection>,
-    /// When set, index writes fail (a Durable Object that is down).
-    pub broken: Cell<bool>,
-    entries: RefCell<BTreeMap<String, PoolEntry>>,
-    slots: RefCell<BTreeMap<(String, u64), String>>,
-    counts: RefCell<BTreeMap<String, u64>>,
-    variants: RefCell<std::collections::BTreeSet<(String, String)>>,
-    leases: RefCell<BTreeMap<String, (u64, Option<String>)>>,
-    days: RefCell<BTreeMap<u64, u64>>,
 }
 
 impl Default for MemoryPool {
     fn default() -> Self {
         let db = rusqlite::Connection::open_in_memory().expect("in-memory SQLite");
-        db.execute_batch(catalog::SCHEMA).expect("the catalog schema");
-        MemoryPool {
-            db: RefCell::new(db),
-            broken: Cell::new(false),
-            entries: Default::default(),
-            slots: Default::default(),
-            counts: Default::default(),
-            variants: Default::default(),
-            leases: Default::default(),
-            days: Default::default(),
+        for schema in store::SCHEMA {
+            db.execute_batch(schema).expect("the index schema");
         }
+        MemoryPool { db: RefCell::new(db) }
     }
 }
 
 impl MemoryPool {
-    fn fail(&self) -> StoreResult<()> {
-        if self.broken.get() {
-            return Err(StoreError("the pool store is down".into()));
-        }
-        Ok(())
-    }
-
     /// Every id in the pools: for tests that check pools against records.
     pub fn ids(&self) -> Vec<String> {
-        self.entries.borrow().keys().cloned().collect()
-    }
-}
-
-impl PoolTable for MemoryPool {
-    type Error = StoreError;
-    fn entry(&self, id: &str) -> StoreResult<Option<PoolEntry>> {
-        Ok(self.entries.borrow().get(id).cloned())
-    }
-    fn put_entry(&self, entry: &PoolEntry) -> StoreResult<()> {
-        self.entries.borrow_mut().insert(entry.id.clone(), entry.clone());
-        Ok(())
-    }
-    fn delete_entry(&self, id: &str) -> StoreResult<()> {
-        self.entries.borrow_mut().remove(id);
-        Ok(())
-    }
-    fn count(&self, pool: &str) -> StoreResult<u64> {
-        Ok(self.counts.borrow().get(pool).copied().unwrap_or(0))
-    }
-    fn set_count(&self, pool: &str, n: u64) -> StoreResult<()> {
-        self.counts.borrow_mut().insert(pool.to_string(), n);
-        Ok(())
-    }
-    fn any_slot_of(&self, id: &str) -> StoreResult<Option<(String, u64)>> {
-        Ok(self.slots.borrow().iter().find(|(_, v)| *v == id).map(|(k, _)| k.clone()))
-    }
-    fn id_at(&self, pool: &str, slot: u64) -> StoreResult<Option<String>> {
-        Ok(self.slots.borrow().get(&(pool.to_string(), slot)).cloned())
-    }
-    fn insert_slot(&self, pool: &str, slot: u64, id: &str) -> StoreResult<()> {
-        // The SQL table's primary key refuses a taken slot; so does this.
-        match self.slots.borrow_mut().entry((pool.to_string(), slot)) {
-            std::collections::btree_map::Entry::Occupied(_) => Err(StoreError(format!("slot {slot} of pool {pool} is taken"))),
-            std::collections::btree_map::Entry::Vacant(v) => {
-                v.insert(id.to_string());
-                Ok(())
-            }
-        }
-    }
-    fn delete_slot(&self, pool: &str, slot: u64) -> StoreResult<()> {
-        self.slots.borrow_mut().remove(&(pool.to_string(), slot));
-        Ok(())
-    }
-    fn move_slot(&self, pool: &str, from: u64, to: u64) -> StoreResult<()> {
-        let id = self.slots.borrow_mut().remove(&(pool.to_string(), from));
-        match id {
-            Some(id) => self.insert_slot(pool, to, &id),
-            None => Ok(()),
-        }
-    }
-    fn variant_count(&self, id: &str) -> StoreResult<u64> {
-        Ok(self.variants.borrow().iter().filter(|(i, _)| i == id).count() as u64)
-    }
-    fn has_variant(&self, id: &str, key: &str) -> StoreResult<bool> {
-        Ok(self.variants.borrow().contains(&(id.to_string(), key.to_string())))
-    }
-    fn insert_variant(&self, id: &str, key: &str) -> StoreResult<()> {
-        self.variants.borrow_mut().insert((id.to_string(), key.to_string()));
-        Ok(())
-    }
-    fn delete_variant(&self, id: &str, key: &str) -> StoreResult<()> {
-        self.variants.borrow_mut().remove(&(id.to_string(), key.to_string()));
-        Ok(())
-    }
-    fn delete_variants(&self, id: &str) -> StoreResult<()> {
-        self.variants.borrow_mut().retain(|(i, _)| i != id);
-        Ok(())
-    }
-    fn lease(&self, key: &str) -> StoreResult<Option<(u64, Option<String>)>> {
-        Ok(self.leases.borrow().get(key).cloned())
-    }
-    fn set_lease(&self, key: &str, until: u64, id: Option<&str>) -> StoreResult<()> {
-        self.leases.borrow_mut().insert(key.to_string(), (until, id.map(str::to_string)));
-        Ok(())
-    }
-    fn delete_lease(&self, key: &str) -> StoreResult<()> {
-        self.leases.borrow_mut().remove(key);
-        Ok(())
-    }
-    fn day_count(&self, day: u64) -> StoreResult<u64> {
-        Ok(self.days.borrow().get(&day).copied().unwrap_or(0))
-    }
-    fn set_day_count(&self, day: u64, n: u64) -> StoreResult<()> {
-        self.days.borrow_mut().insert(day, n);
-        Ok(())
+        let rows = self.rows("SELECT id FROM images ORDER BY id", vec![]).expect("the pools table");
+        rows.iter().filter_map(|r| r["id"].as_str().map(str::to_string)).collect()
     }
 }
 
@@ -243,74 +137,14 @@ impl Sql for MemoryPool {
     }
 }
 
+/// The operation and its answer go through JSON, as they do to the Durable Object, so native
+/// tests exercise the wire format too.
 impl Pool for &MemoryPool {
-    async fn index(&self, items: &[Indexed]) -> StoreResult<()> {
-        self.fail()?;
-        catalog::index(*self, items)
-    }
-    async fn unindex(&self, id: &str) -> StoreResult<Vec<String>> {
-        self.fail()?;
-        catalog::unindex(*self, id)
-    }
-    async fn rebuild(&self, batch: &Batch) -> StoreResult<u64> {
-        catalog::rebuild(*self, batch)
-    }
-    async fn remember_edge(&self, id: &str, key: &str) -> StoreResult<()> {
-        catalog::remember_edge_key(*self, id, key)
-    }
-    async fn list(&self, query: &Query) -> StoreResult<Page> {
-        catalog::list(*self, query)
-    }
-    async fn find(&self, sha256: &str, except: Option<&str>, owner: Option<&str>) -> StoreResult<Option<String>> {
-        catalog::find_sha(*self, sha256, except, owner)
-    }
-    async fn stats(&self, now_ms: u64) -> StoreResult<Value> {
-        catalog::stats(*self, now_ms)
-    }
-    async fn login_attempt(&self, ip: &str, now_ms: u64, ok: bool) -> StoreResult<Result<(), u64>> {
-        catalog::login_attempt(*self, ip, now_ms, ok)
-    }
-    async fn charge(&self, who: &str, day: u64, add: Usage, quota: Usage) -> StoreResult<Result<Usage, Usage>> {
-        catalog::charge(*self, who, day, add, quota)
-    }
-    async fn refund(&self, who: &str, day: u64, back: Usage) -> StoreResult<()> {
-        catalog::refund(*self, who, day, back)
-    }
-    async fn session_start(&self, nonce: &str, until_ms: u64, now_ms: u64) -> StoreResult<()> {
-        catalog::session_start(*self, nonce, until_ms, now_ms)
-    }
-    async fn session_live(&self, nonce: &str, now_ms: u64) -> StoreResult<bool> {
-        catalog::session_live(*self, nonce, now_ms)
-    }
-    async fn token_use(&self, id: &str, now_ms: u64) -> StoreResult<bool> {
-        catalog::token_use(*self, id, now_ms)
-    }
-    async fn token_revoke(&self, id: &str) -> StoreResult<()> {
-        catalog::token_revoke(*self, id)
-    }
-    async fn token_uses(&self) -> StoreResult<Vec<(String, u64)>> {
-        catalog::token_uses(*self)
-    }
-    async fn session_end(&self, nonce: &str) -> StoreResult<()> {
-        catalog::session_end(*self, nonce)
-    }
-    async fn pick(&self, pool: &str, number: u64) -> StoreResult<Option<PoolEntry>> {
-        pools::pool_pick(*self, pool, number)
-    }
-    async fn count(&self, pool: &str) -> StoreResult<u64> {
-        PoolTable::count(*self, pool)
-    }
-    async fn reserve_variant(&self, id: &str, key: &str, cap: u64) -> StoreResult<bool> {
-        pools::variant_reserve(*self, id, key, cap)
-    }
-    async fn release_variant(&self, id: &str, key: &str) -> StoreResult<()> {
-        self.delete_variant(id, key)
-    }
-    async fn claim_generation(&self, key: &str, now_ms: u64, lease_ms: u64, daily_limit: u64, replace: bool) -> StoreResult<Claim> {
-        leases::claim(*self, key, now_ms, lease_ms, daily_limit, replace)
-    }
-    async fn settle_generation(&self, key: &str, id: Option<&str>) -> StoreResult<()> {
-        leases::settle(*self, key, id)
+    async fn call<T: DeserializeOwned>(&self, op: &Op) -> StoreResult<T> {
+        let wire = serde_json::to_string(op).map_err(|e| StoreError(e.to_string()))?;
+        let op: Op = serde_json::from_str(&wire).map_err(|e| StoreError(format!("bad pool request: {e}")))?;
+        let answer = serde_json::to_string(&store::apply(*self, op)?).map_err(|e| StoreError(e.to_string()))?;
+        serde_json::from_str(&answer).map_err(|e| StoreError(format!("pool: {e}")))
     }
 }
 

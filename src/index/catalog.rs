@@ -11,48 +11,10 @@ use crate::base::error::ApiError;
 use crate::http::Request;
 use crate::index::pools::{self, PoolEntry, PoolTable};
 use crate::index::record::{ImageMeta, Status};
+use crate::index::sql::{num, text, Arg, Sql};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-
-/// A value bound to a statement.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Arg {
-    Null,
-    Int(i64),
-    Text(String),
-}
-
-impl From<&str> for Arg {
-    fn from(s: &str) -> Arg {
-        Arg::Text(s.to_string())
-    }
-}
-impl From<String> for Arg {
-    fn from(s: String) -> Arg {
-        Arg::Text(s)
-    }
-}
-impl From<u64> for Arg {
-    // SQLite values cross into JavaScript as doubles in the Durable Object: keep them inside 2^52.
-    fn from(n: u64) -> Arg {
-        Arg::Int(n.min(1 << 52) as i64)
-    }
-}
-impl From<Option<&str>> for Arg {
-    fn from(s: Option<&str>) -> Arg {
-        s.map_or(Arg::Null, Arg::from)
-    }
-}
-
-/// A SQLite connection: rows come back as JSON objects keyed by column name.
-pub trait Sql {
-    type Error;
-    fn rows(&self, sql: &str, args: Vec<Arg>) -> Result<Vec<Value>, Self::Error>;
-    fn run(&self, sql: &str, args: Vec<Arg>) -> Result<(), Self::Error> {
-        self.rows(sql, args).map(|_| ())
-    }
-}
 
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS catalog (id TEXT PRIMARY KEY, lname TEXT NOT NULL, status TEXT NOT NULL, album TEXT,
@@ -79,14 +41,6 @@ CREATE TABLE IF NOT EXISTS usage (who TEXT NOT NULL, day INTEGER NOT NULL, uploa
 
 /// Most edge-cache keys remembered per image (each is one URL a delete purges).
 const MAX_EDGE_KEYS: u64 = 200;
-
-fn num(v: &Value) -> u64 {
-    v.as_f64().map_or(0, |f| f.max(0.0) as u64)
-}
-
-fn text(v: &Value) -> Option<String> {
-    v.as_str().map(str::to_string)
-}
 
 fn lower<T: Serialize>(v: &T) -> String {
     serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()

@@ -5,3 +5,5 @@ pub mod catalog;
 pub mod leases;
 pub mod pools;
 pub mod record;
+pub mod sql;
+pub mod store;

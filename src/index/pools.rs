@@ -8,6 +8,7 @@
 use crate::base::error::ApiError;
 use crate::budget::{MAX_LABEL_CHARS, MAX_TAGS};
 use crate::http::Request;
+use crate::index::sql::{num, text, Sql};
 use crate::sniff::Orientation;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -117,6 +118,88 @@ pub trait PoolTable {
     /// New generations on a UTC day (days since the epoch).
     fn day_count(&self, day: u64) -> Result<u64, Self::Error>;
     fn set_day_count(&self, day: u64, n: u64) -> Result<(), Self::Error>;
+}
+
+/// The tables the pools, variant reservations and generation leases live in.
+pub const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS images (id TEXT PRIMARY KEY, entry TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS slots (pool TEXT NOT NULL, slot INTEGER NOT NULL, id TEXT NOT NULL, PRIMARY KEY (pool, slot));
+CREATE INDEX IF NOT EXISTS slots_by_id ON slots (id);
+CREATE TABLE IF NOT EXISTS counts (pool TEXT PRIMARY KEY, n INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS variants (id TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (id, key));
+CREATE TABLE IF NOT EXISTS leases (key TEXT PRIMARY KEY, until INTEGER NOT NULL, id TEXT);
+CREATE TABLE IF NOT EXISTS days (day INTEGER PRIMARY KEY, n INTEGER NOT NULL);
+";
+
+/// The pool rows over SQLite, whichever runs it: the Durable Object's, or the native fake's.
+impl<S: Sql> PoolTable for S {
+    type Error = S::Error;
+    fn entry(&self, id: &str) -> Result<Option<PoolEntry>, S::Error> {
+        match self.rows("SELECT entry FROM images WHERE id = ?", vec![id.into()])?.first().and_then(|r| text(&r["entry"])) {
+            Some(e) => serde_json::from_str(&e).map(Some).map_err(|e| S::Error::from(format!("a pool entry is unreadable: {e}"))),
+            None => Ok(None),
+        }
+    }
+    fn put_entry(&self, entry: &PoolEntry) -> Result<(), S::Error> {
+        let json = serde_json::to_string(entry).map_err(|e| S::Error::from(e.to_string()))?;
+        self.run("INSERT OR REPLACE INTO images (id, entry) VALUES (?, ?)", vec![entry.id.as_str().into(), json.into()])
+    }
+    fn delete_entry(&self, id: &str) -> Result<(), S::Error> {
+        self.run("DELETE FROM images WHERE id = ?", vec![id.into()])
+    }
+    fn count(&self, pool: &str) -> Result<u64, S::Error> {
+        Ok(self.rows("SELECT n FROM counts WHERE pool = ?", vec![pool.into()])?.first().map_or(0, |r| num(&r["n"])))
+    }
+    fn set_count(&self, pool: &str, n: u64) -> Result<(), S::Error> {
+        self.run("INSERT INTO counts (pool, n) VALUES (?, ?) ON CONFLICT (pool) DO UPDATE SET n = excluded.n", vec![pool.into(), n.into()])
+    }
+    fn any_slot_of(&self, id: &str) -> Result<Option<(String, u64)>, S::Error> {
+        let rows = self.rows("SELECT pool, slot FROM slots WHERE id = ? LIMIT 1", vec![id.into()])?;
+        Ok(rows.first().and_then(|r| Some((text(&r["pool"])?, num(&r["slot"])))))
+    }
+    fn id_at(&self, pool: &str, slot: u64) -> Result<Option<String>, S::Error> {
+        Ok(self.rows("SELECT id FROM slots WHERE pool = ? AND slot = ?", vec![pool.into(), slot.into()])?.first().and_then(|r| text(&r["id"])))
+    }
+    fn insert_slot(&self, pool: &str, slot: u64, id: &str) -> Result<(), S::Error> {
+        self.run("INSERT INTO slots (pool, slot, id) VALUES (?, ?, ?)", vec![pool.into(), slot.into(), id.into()])
+    }
+    fn delete_slot(&self, pool: &str, slot: u64) -> Result<(), S::Error> {
+        self.run("DELETE FROM slots WHERE pool = ? AND slot = ?", vec![pool.into(), slot.into()])
+    }
+    fn move_slot(&self, pool: &str, from: u64, to: u64) -> Result<(), S::Error> {
+        self.run("UPDATE slots SET slot = ? WHERE pool = ? AND slot = ?", vec![to.into(), pool.into(), from.into()])
+    }
+    fn variant_count(&self, id: &str) -> Result<u64, S::Error> {
+        Ok(self.rows("SELECT COUNT(*) AS n FROM variants WHERE id = ?", vec![id.into()])?.first().map_or(0, |r| num(&r["n"])))
+    }
+    fn has_variant(&self, id: &str, key: &str) -> Result<bool, S::Error> {
+        Ok(!self.rows("SELECT 1 AS n FROM variants WHERE id = ? AND key = ?", vec![id.into(), key.into()])?.is_empty())
+    }
+    fn insert_variant(&self, id: &str, key: &str) -> Result<(), S::Error> {
+        self.run("INSERT OR IGNORE INTO variants (id, key) VALUES (?, ?)", vec![id.into(), key.into()])
+    }
+    fn delete_variant(&self, id: &str, key: &str) -> Result<(), S::Error> {
+        self.run("DELETE FROM variants WHERE id = ? AND key = ?", vec![id.into(), key.into()])
+    }
+    fn delete_variants(&self, id: &str) -> Result<(), S::Error> {
+        self.run("DELETE FROM variants WHERE id = ?", vec![id.into()])
+    }
+    fn lease(&self, key: &str) -> Result<Option<(u64, Option<String>)>, S::Error> {
+        let rows = self.rows("SELECT until, id FROM leases WHERE key = ?", vec![key.into()])?;
+        Ok(rows.first().map(|r| (num(&r["until"]), text(&r["id"]))))
+    }
+    fn set_lease(&self, key: &str, until: u64, id: Option<&str>) -> Result<(), S::Error> {
+        self.run("INSERT OR REPLACE INTO leases (key, until, id) VALUES (?, ?, ?)", vec![key.into(), until.into(), id.into()])
+    }
+    fn delete_lease(&self, key: &str) -> Result<(), S::Error> {
+        self.run("DELETE FROM leases WHERE key = ?", vec![key.into()])
+    }
+    fn day_count(&self, day: u64) -> Result<u64, S::Error> {
+        Ok(self.rows("SELECT n FROM days WHERE day = ?", vec![day.into()])?.first().map_or(0, |r| num(&r["n"])))
+    }
+    fn set_day_count(&self, day: u64, n: u64) -> Result<(), S::Error> {
+        self.run("INSERT OR REPLACE INTO days (day, n) VALUES (?, ?)", vec![day.into(), n.into()])
+    }
 }
 
 /// Puts an image into each of `pools` once; adding an image that is in already changes nothing.

@@ -7,11 +7,10 @@
 //! deployment: without it the rules stay empty and every call goes straight through).
 
 use crate::http::Stream;
-use crate::index::catalog::{Batch, Indexed, Page, Query, Usage};
-use crate::index::leases::Claim;
-use crate::index::pools::PoolEntry;
+use crate::index::store::Op;
 use crate::platform::upstream::{Http, OutRequest, OutResponse, Piece, UpstreamError};
 use crate::platform::{Blob, Blobs, Kv, Pool, StoreError, StoreResult};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -168,20 +167,14 @@ impl<T: Kv> Kv for Faulty<T> {
 
 /// Every index-store call answers through one JSON exchange, so garbage from it is a parse
 /// failure: the same error as a failure, with another text.
-macro_rules! faulty_pool {
-    ($($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
-        impl<T: Pool> Pool for Faulty<T> {
-            $(async fn $name(&self, $($arg: $ty),*) -> StoreResult<$ret> {
-                if self.check("pool", stringify!($name))?.is_some() {
-                    return Err(garbled("pool", stringify!($name)));
-                }
-                self.inner.$name($($arg),*).await
-            })*
+impl<T: Pool> Pool for Faulty<T> {
+    async fn call<R: DeserializeOwned>(&self, op: &Op) -> StoreResult<R> {
+        if self.check("pool", op.name())?.is_some() {
+            return Err(garbled("pool", op.name()));
         }
-    };
+        self.inner.call(op).await
+    }
 }
-
-crate::pool_methods!(faulty_pool);
 
 impl<T: Http> Http for Faulty<T> {
     async fn send(&self, req: OutRequest, max_bytes: u64) -> Result<OutResponse, UpstreamError> {

@@ -11,6 +11,8 @@ use crate::base::error::ApiError;
 use crate::index::catalog::{Batch, Indexed, Page, Query, Usage};
 use crate::index::leases::Claim;
 use crate::index::pools::PoolEntry;
+use crate::index::store::Op;
+use serde::de::DeserializeOwned;
 use std::cell::Cell;
 use std::rc::Rc;
 
@@ -24,6 +26,12 @@ impl StoreError {
     /// A call that got no answer in time.
     pub fn timed_out(what: &str) -> StoreError {
         StoreError(format!("{TIMED_OUT}{what}"))
+    }
+}
+
+impl From<String> for StoreError {
+    fn from(message: String) -> StoreError {
+        StoreError(message)
     }
 }
 
@@ -86,48 +94,96 @@ pub trait Kv {
 /// sessions and login counters. Each call is one transaction of the store.
 #[allow(async_fn_in_trait)]
 pub trait Pool {
+    /// One operation of the store (see [`crate::index::store`]), its answer read as `T`: the
+    /// only method an implementation or a wrapper writes; the typed calls below use it.
+    async fn call<T: DeserializeOwned>(&self, op: &Op) -> StoreResult<T>;
+
     /// Writes images' catalog rows and, in the same step, sets their pool membership (an entry
     /// and the pools it belongs to; `None` takes an image out of every pool).
-    async fn index(&self, items: &[Indexed]) -> StoreResult<()>;
+    async fn index(&self, items: &[Indexed]) -> StoreResult<()> {
+        self.call(&Op::Index { items: items.to_vec() }).await
+    }
     /// Takes an image out of the catalog, every pool and its variant reservations; returns the
     /// edge-cache keys remembered for it, for purging.
-    async fn unindex(&self, id: &str) -> StoreResult<Vec<String>>;
+    async fn unindex(&self, id: &str) -> StoreResult<Vec<String>> {
+        self.call(&Op::Unindex { id: id.into() }).await
+    }
     /// One batch of a rebuild from KV (see [`crate::index::catalog::rebuild`]); returns how many
     /// images the last batch removed.
-    async fn rebuild(&self, batch: &Batch) -> StoreResult<u64>;
+    async fn rebuild(&self, batch: &Batch) -> StoreResult<u64> {
+        self.call(&Op::Rebuild { batch: Box::new(batch.clone()) }).await
+    }
     /// The image in slot `number % n` of a pool of `n`, or `None` when it is empty.
-    async fn pick(&self, pool: &str, number: u64) -> StoreResult<Option<PoolEntry>>;
-    async fn count(&self, pool: &str) -> StoreResult<u64>;
+    async fn pick(&self, pool: &str, number: u64) -> StoreResult<Option<PoolEntry>> {
+        self.call(&Op::Pick { pool: pool.into(), number }).await
+    }
+    async fn count(&self, pool: &str) -> StoreResult<u64> {
+        self.call(&Op::Count { pool: pool.into() }).await
+    }
     /// Reserves variant `key` of image `id` unless the image has `cap` variants already
     /// (atomically: see [`crate::index::pools::variant_reserve`]); true when it may be made.
-    async fn reserve_variant(&self, id: &str, key: &str, cap: u64) -> StoreResult<bool>;
+    async fn reserve_variant(&self, id: &str, key: &str, cap: u64) -> StoreResult<bool> {
+        self.call(&Op::Reserve { id: id.into(), key: key.into(), cap }).await
+    }
     /// Gives back a reservation whose variant could not be made.
-    async fn release_variant(&self, id: &str, key: &str) -> StoreResult<()>;
+    async fn release_variant(&self, id: &str, key: &str) -> StoreResult<()> {
+        self.call(&Op::Release { id: id.into(), key: key.into() }).await
+    }
     /// Notes that an answer for image `id` went into the edge cache under `key`.
-    async fn remember_edge(&self, id: &str, key: &str) -> StoreResult<()>;
+    async fn remember_edge(&self, id: &str, key: &str) -> StoreResult<()> {
+        self.call(&Op::Edge { id: id.into(), key: key.into() }).await
+    }
     /// Asks to generate the placeholder `key` (see [`crate::index::leases::claim`]).
-    async fn claim_generation(&self, key: &str, now_ms: u64, lease_ms: u64, daily_limit: u64, replace: bool) -> StoreResult<Claim>;
+    async fn claim_generation(&self, key: &str, now_ms: u64, lease_ms: u64, daily_limit: u64, replace: bool) -> StoreResult<Claim> {
+        self.call(&Op::Claim { key: key.into(), now_ms, lease_ms, daily_limit, replace }).await
+    }
     /// Ends a claimed generation: with the image it made, or none (the lease is dropped).
-    async fn settle_generation(&self, key: &str, id: Option<&str>) -> StoreResult<()>;
+    async fn settle_generation(&self, key: &str, id: Option<&str>) -> StoreResult<()> {
+        self.call(&Op::Settle { key: key.into(), id: id.map(str::to_string) }).await
+    }
     /// A page of the catalog.
-    async fn list(&self, query: &Query) -> StoreResult<Page>;
+    async fn list(&self, query: &Query) -> StoreResult<Page> {
+        self.call(&Op::List { query: Box::new(query.clone()) }).await
+    }
     /// The id of an image with these bytes other than `except` (and of `owner`), if any (see
     /// [`crate::index::catalog::find_sha`]).
-    async fn find(&self, sha256: &str, except: Option<&str>, owner: Option<&str>) -> StoreResult<Option<String>>;
+    async fn find(&self, sha256: &str, except: Option<&str>, owner: Option<&str>) -> StoreResult<Option<String>> {
+        self.call(&Op::Find { sha256: sha256.into(), except: except.map(str::to_string), owner: owner.map(str::to_string) }).await
+    }
     /// Counts for the console (see [`crate::index::catalog::stats`]).
-    async fn stats(&self, now_ms: u64) -> StoreResult<serde_json::Value>;
+    async fn stats(&self, now_ms: u64) -> StoreResult<serde_json::Value> {
+        self.call(&Op::Stats { now_ms }).await
+    }
     /// Records a login attempt (see [`crate::index::catalog::login_attempt`]).
-    async fn login_attempt(&self, ip: &str, now_ms: u64, ok: bool) -> StoreResult<Result<(), u64>>;
+    async fn login_attempt(&self, ip: &str, now_ms: u64, ok: bool) -> StoreResult<Result<(), u64>> {
+        self.call(&Op::Login { ip: ip.into(), now_ms, ok }).await
+    }
     /// Counts uploads against a daily quota (see [`crate::index::catalog::charge`]).
-    async fn charge(&self, who: &str, day: u64, add: Usage, quota: Usage) -> StoreResult<Result<Usage, Usage>>;
-    async fn refund(&self, who: &str, day: u64, back: Usage) -> StoreResult<()>;
-    async fn session_start(&self, nonce: &str, until_ms: u64, now_ms: u64) -> StoreResult<()>;
-    async fn session_live(&self, nonce: &str, now_ms: u64) -> StoreResult<bool>;
-    async fn session_end(&self, nonce: &str) -> StoreResult<()>;
+    async fn charge(&self, who: &str, day: u64, add: Usage, quota: Usage) -> StoreResult<Result<Usage, Usage>> {
+        self.call(&Op::Charge { who: who.into(), day, add, quota }).await
+    }
+    async fn refund(&self, who: &str, day: u64, back: Usage) -> StoreResult<()> {
+        self.call(&Op::Refund { who: who.into(), day, back }).await
+    }
+    async fn session_start(&self, nonce: &str, until_ms: u64, now_ms: u64) -> StoreResult<()> {
+        self.call(&Op::SessionStart { nonce: nonce.into(), until_ms, now_ms }).await
+    }
+    async fn session_live(&self, nonce: &str, now_ms: u64) -> StoreResult<bool> {
+        self.call(&Op::SessionLive { nonce: nonce.into(), now_ms }).await
+    }
+    async fn session_end(&self, nonce: &str) -> StoreResult<()> {
+        self.call(&Op::SessionEnd { nonce: nonce.into() }).await
+    }
     /// Notes a token's use; false when revoked (see [`crate::index::catalog::token_use`]).
-    async fn token_use(&self, id: &str, now_ms: u64) -> StoreResult<bool>;
-    async fn token_revoke(&self, id: &str) -> StoreResult<()>;
-    async fn token_uses(&self) -> StoreResult<Vec<(String, u64)>>;
+    async fn token_use(&self, id: &str, now_ms: u64) -> StoreResult<bool> {
+        self.call(&Op::TokenUse { id: id.into(), now_ms }).await
+    }
+    async fn token_revoke(&self, id: &str) -> StoreResult<()> {
+        self.call(&Op::TokenRevoke { id: id.into() }).await
+    }
+    async fn token_uses(&self) -> StoreResult<Vec<(String, u64)>> {
+        self.call(&Op::TokenUses).await
+    }
 }
 
 /// Why Cloudflare Images made no variant.
@@ -254,50 +310,12 @@ impl<T: Kv> Kv for Counted<T> {
 }
 
 /// Every call is one request to the Durable Object.
-macro_rules! counted_pool {
-    ($($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
-        impl<T: Pool> Pool for Counted<T> {
-            $(async fn $name(&self, $($arg: $ty),*) -> StoreResult<$ret> {
-                Ops::bump(&self.ops.pool);
-                self.inner.$name($($arg),*).await
-            })*
-        }
-    };
+impl<T: Pool> Pool for Counted<T> {
+    async fn call<R: DeserializeOwned>(&self, op: &Op) -> StoreResult<R> {
+        Ops::bump(&self.ops.pool);
+        self.inner.call(op).await
+    }
 }
-
-/// Calls `$wrap!` with every [`Pool`] method, for the wrappers that forward each one (counting
-/// here, fault injection in [`crate::platform::faults`]): one list to keep in step with the trait.
-#[macro_export]
-macro_rules! pool_methods {
-    ($wrap:ident) => {
-        $wrap! {
-            index(items: &[Indexed]) -> ();
-            unindex(id: &str) -> Vec<String>;
-            rebuild(batch: &Batch) -> u64;
-            pick(pool: &str, number: u64) -> Option<PoolEntry>;
-            count(pool: &str) -> u64;
-            reserve_variant(id: &str, key: &str, cap: u64) -> bool;
-            release_variant(id: &str, key: &str) -> ();
-            remember_edge(id: &str, key: &str) -> ();
-            claim_generation(key: &str, now_ms: u64, lease_ms: u64, daily_limit: u64, replace: bool) -> Claim;
-            settle_generation(key: &str, id: Option<&str>) -> ();
-            list(query: &Query) -> Page;
-            find(sha256: &str, except: Option<&str>, owner: Option<&str>) -> Option<String>;
-            stats(now_ms: u64) -> serde_json::Value;
-            login_attempt(ip: &str, now_ms: u64, ok: bool) -> Result<(), u64>;
-            charge(who: &str, day: u64, add: Usage, quota: Usage) -> Result<Usage, Usage>;
-            refund(who: &str, day: u64, back: Usage) -> ();
-            session_start(nonce: &str, until_ms: u64, now_ms: u64) -> ();
-            session_live(nonce: &str, now_ms: u64) -> bool;
-            session_end(nonce: &str) -> ();
-            token_use(id: &str, now_ms: u64) -> bool;
-            token_revoke(id: &str) -> ();
-            token_uses() -> Vec<(String, u64)>;
-        }
-    };
-}
-
-pool_methods!(counted_pool);
 
 // Borrowed backends work too, so tests can keep and inspect the stores they hand to the app.
 impl<T: Blobs> Blobs for &T {

@@ -1,0 +1,171 @@
+//! The index store as one list of operations ([`Op`]) over the one [`Sql`] port: the Durable
+//! Object runs [`apply`] on its SQLite storage, the native fake on rusqlite, so both run the same
+//! statements. Adding an operation touches this folder and the typed call in
+//! [`crate::platform::Pool`].
+
+use crate::index::catalog::{self, Batch, Indexed, Query, Usage};
+use crate::index::leases;
+use crate::index::pools::{self, PoolTable};
+use crate::index::sql::Sql;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// Every table, created if missing (cheap and idempotent).
+pub const SCHEMA: [&str; 2] = [pools::SCHEMA, catalog::SCHEMA];
+
+/// Every operation of the index store: what the Durable Object is asked over HTTP, and what
+/// the native fake runs (through the same JSON).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+pub enum Op {
+    Index {
+        items: Vec<Indexed>,
+    },
+    Unindex {
+        id: String,
+    },
+    Rebuild {
+        batch: Box<Batch>,
+    },
+    Edge {
+        id: String,
+        key: String,
+    },
+    List {
+        query: Box<Query>,
+    },
+    Find {
+        sha256: String,
+        #[serde(default)]
+        except: Option<String>,
+        #[serde(default)]
+        owner: Option<String>,
+    },
+    Stats {
+        now_ms: u64,
+    },
+    Login {
+        ip: String,
+        now_ms: u64,
+        ok: bool,
+    },
+    Charge {
+        who: String,
+        day: u64,
+        add: Usage,
+        quota: Usage,
+    },
+    Refund {
+        who: String,
+        day: u64,
+        back: Usage,
+    },
+    SessionStart {
+        nonce: String,
+        until_ms: u64,
+        now_ms: u64,
+    },
+    SessionLive {
+        nonce: String,
+        now_ms: u64,
+    },
+    TokenUse {
+        id: String,
+        now_ms: u64,
+    },
+    TokenRevoke {
+        id: String,
+    },
+    TokenUses,
+    SessionEnd {
+        nonce: String,
+    },
+    Pick {
+        pool: String,
+        number: u64,
+    },
+    Count {
+        pool: String,
+    },
+    Reserve {
+        id: String,
+        key: String,
+        cap: u64,
+    },
+    Release {
+        id: String,
+        key: String,
+    },
+    Claim {
+        key: String,
+        now_ms: u64,
+        lease_ms: u64,
+        daily_limit: u64,
+        replace: bool,
+    },
+    Settle {
+        key: String,
+        id: Option<String>,
+    },
+}
+
+impl Op {
+    /// The operation's name, as fault rules and logs name it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Index { .. } => "index",
+            Op::Unindex { .. } => "unindex",
+            Op::Rebuild { .. } => "rebuild",
+            Op::Edge { .. } => "remember_edge",
+            Op::List { .. } => "list",
+            Op::Find { .. } => "find",
+            Op::Stats { .. } => "stats",
+            Op::Login { .. } => "login_attempt",
+            Op::Charge { .. } => "charge",
+            Op::Refund { .. } => "refund",
+            Op::SessionStart { .. } => "session_start",
+            Op::SessionLive { .. } => "session_live",
+            Op::TokenUse { .. } => "token_use",
+            Op::TokenRevoke { .. } => "token_revoke",
+            Op::TokenUses => "token_uses",
+            Op::SessionEnd { .. } => "session_end",
+            Op::Pick { .. } => "pick",
+            Op::Count { .. } => "count",
+            Op::Reserve { .. } => "reserve_variant",
+            Op::Release { .. } => "release_variant",
+            Op::Claim { .. } => "claim_generation",
+            Op::Settle { .. } => "settle_generation",
+        }
+    }
+}
+
+/// Runs one operation; its answer as JSON. Every operation runs without an await, so the
+/// Durable Object commits its writes together.
+pub fn apply<S: Sql>(s: &S, op: Op) -> Result<Value, S::Error> {
+    Ok(match op {
+        Op::Index { items } => json!(catalog::index(s, &items)?),
+        Op::Unindex { id } => json!(catalog::unindex(s, &id)?),
+        Op::Rebuild { batch } => json!(catalog::rebuild(s, &batch)?),
+        Op::Edge { id, key } => json!(catalog::remember_edge_key(s, &id, &key)?),
+        Op::List { query } => json!(catalog::list(s, &query)?),
+        Op::Find { sha256, except, owner } => json!(catalog::find_sha(s, &sha256, except.as_deref(), owner.as_deref())?),
+        Op::Stats { now_ms } => catalog::stats(s, now_ms)?,
+        Op::Login { ip, now_ms, ok } => json!(catalog::login_attempt(s, &ip, now_ms, ok)?),
+        Op::Charge { who, day, add, quota } => json!(catalog::charge(s, &who, day, add, quota)?),
+        Op::Refund { who, day, back } => json!(catalog::refund(s, &who, day, back)?),
+        Op::SessionStart { nonce, until_ms, now_ms } => json!(catalog::session_start(s, &nonce, until_ms, now_ms)?),
+        Op::SessionLive { nonce, now_ms } => {
+            json!(catalog::session_live(s, &nonce, now_ms)?)
+        }
+        Op::SessionEnd { nonce } => json!(catalog::session_end(s, &nonce)?),
+        Op::TokenUse { id, now_ms } => json!(catalog::token_use(s, &id, now_ms)?),
+        Op::TokenRevoke { id } => json!(catalog::token_revoke(s, &id)?),
+        Op::TokenUses => json!(catalog::token_uses(s)?),
+        Op::Pick { pool, number } => json!(pools::pool_pick(s, &pool, number)?),
+        Op::Count { pool } => json!(PoolTable::count(s, &pool)?),
+        Op::Reserve { id, key, cap } => json!(pools::variant_reserve(s, &id, &key, cap)?),
+        Op::Release { id, key } => json!(s.delete_variant(&id, &key)?),
+        Op::Claim { key, now_ms, lease_ms, daily_limit, replace } => json!(leases::claim(s, &key, now_ms, lease_ms, daily_limit, replace)?),
+        Op::Settle { key, id } => json!(leases::settle(s, &key, id.as_deref())?),
+    })
+}
