@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { worker, corpus, unique, UPLOAD_TOKEN, ADMIN_TOKEN } from './harness.mjs';
-import { origin, serveBytes } from './origin.mjs';
+import { origin, serveBytes } from '../fakes/origin.mjs';
 
 const bytesOf = async (url) => Buffer.from(await (await fetch(url)).arrayBuffer());
 

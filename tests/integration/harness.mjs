@@ -8,7 +8,7 @@ import { deflateSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { origin } from './origin.mjs';
+import { origin } from '../fakes/origin.mjs';
 import { generateImages } from '../images/generate.mjs';
 import { EXT } from '../../scripts/lib/admin-client.mjs';
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { worker, corpus, unique, UPLOAD_TOKEN } from './harness.mjs';
-import { serveBytes } from './origin.mjs';
+import { serveBytes } from '../fakes/origin.mjs';
 
 import { launch, SHOTS } from './browser.mjs';
 

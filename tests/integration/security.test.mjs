@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { worker, corpus, unique, uploadOne, errorOf, bearer, probe, makePng, postFiles, UPLOAD_TOKEN, ADMIN_TOKEN } from './harness.mjs';
-import { origin, hits, serveBytes, serveRedirect, serveChunked } from './origin.mjs';
+import { origin, hits, serveBytes, serveRedirect, serveChunked } from '../fakes/origin.mjs';
 import { deflateSync } from 'node:zlib';
 import { startReplicate } from '../fakes/replicate.mjs';
 
