@@ -18,6 +18,10 @@ const ORDER = [
   'adapters', // the ports' implementations
 ];
 const RANK = new Map(ORDER.map((r, i) => [r, i]));
+// Features do not use one another, except the two HTTP halves every page and image answer is
+// made of: the pages' frame and serving an image.
+const FEATURES = new Set(['pages', 'serve', 'random', 'placeholder', 'clients', 'admin']);
+const SHARED = new Set(['pages', 'serve']);
 
 /** Module path (`library::view`) → its code, tests and comments cut off. */
 function modules(dir = SRC, out = new Map()) {
@@ -56,6 +60,7 @@ for (const [from, tos] of edges) {
   for (const to of tos) {
     const [a, b] = [room(from), room(to)];
     if (a !== b && RANK.get(b) >= RANK.get(a)) problems.push(`upward import: ${from} uses ${to} (${b} is not below ${a}): move the code down a layer, or the caller up`);
+    else if (a !== b && FEATURES.has(a) && FEATURES.has(b) && !SHARED.has(b)) problems.push(`feature uses feature: ${from} uses ${to}: move what both need into a use case`);
   }
 }
 // Circles between modules (Tarjan's strongly connected components).

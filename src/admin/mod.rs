@@ -8,11 +8,11 @@ use crate::access::tokens::{self, Scope};
 use crate::app::{App, Platform};
 use crate::base::error::ApiError;
 use crate::base::ids::{delete_token, is_valid_id, random_token};
-use crate::clients::images::apply_changes;
 use crate::http::{Request, Response};
 use crate::index::catalog::Batch;
 use crate::index::record::{ImageMeta, Status};
 use crate::library;
+use crate::library::edit::apply_changes;
 use crate::library::view::Links;
 use crate::platform::rate::Limit;
 use crate::platform::upstream::Http;
@@ -36,7 +36,7 @@ fn no_store(resp: Response) -> Response {
 /// `GET /admin`: the console page, or a page saying how to turn it on.
 pub fn page<P: Platform>(app: &App<P>) -> Response {
     if !app.config.admin_configured() {
-        let msg = crate::clients::delete::html_escape(&guard::not_configured().message);
+        let msg = crate::pages::html_escape(&guard::not_configured().message);
         return no_store(crate::pages::page(
             503,
             format!("<!doctype html><meta charset=utf-8><title>imgbed admin</title><h1>Admin console is off</h1><p>{msg}</p>"),

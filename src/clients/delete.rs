@@ -7,6 +7,7 @@ use crate::base::ids::token_matches;
 use crate::http::{Method, Request, Response};
 use crate::index::record::ImageMeta;
 use crate::library;
+use crate::pages::html_escape;
 use crate::upload::split_delete_key;
 use serde_json::json;
 
@@ -73,8 +74,4 @@ fn page(title: &str, body: &str) -> Response {
         None,
     )
     .with_header("cache-control", "no-store")
-}
-
-pub fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }

@@ -4,9 +4,8 @@ use crate::access::tokens::Scope;
 use crate::app::{App, Platform};
 use crate::base::error::ApiError;
 use crate::http::{Request, Response};
-use crate::index::pools::{check_label, parse_tags};
-use crate::index::record::ImageMeta;
 use crate::library;
+use crate::library::edit::apply_changes;
 use crate::library::view::Links;
 use crate::platform::Pool;
 use crate::sniff::Format;
@@ -31,50 +30,6 @@ pub async fn update<P: Platform>(app: &App<P>, req: &Request, id: &str) -> Resul
     library::update(app, &before, &meta).await?;
     let links = Links::new(&app.base_url(req), &meta, None);
     Ok(Response::json(200, &links.record_json(&meta)).with_header("cache-control", "no-store"))
-}
-
-/// A record with `fields` changed: `album` (string or null), `tags` (list or "a,b"), `name`,
-/// `status`. Shared by PATCH and the console's bulk actions.
-pub fn apply_changes(before: &ImageMeta, fields: &serde_json::Map<String, serde_json::Value>) -> Result<ImageMeta, ApiError> {
-    let mut meta = before.clone();
-    let bad = |field: &str, expected: &str| ApiError::bad_request("bad_parameter", format!("{field} must be {expected}"));
-    for (key, value) in fields {
-        match key.as_str() {
-            "album" => {
-                meta.album = match value {
-                    serde_json::Value::Null => None,
-                    serde_json::Value::String(a) if a.trim().is_empty() => None,
-                    serde_json::Value::String(a) => {
-                        check_label("album", a.trim())?;
-                        Some(a.trim().to_string())
-                    }
-                    _ => return Err(bad("album", "a string or null")),
-                }
-            }
-            "tags" => {
-                meta.tags = match value {
-                    serde_json::Value::String(t) => parse_tags(t.split(','))?,
-                    serde_json::Value::Array(items) => {
-                        parse_tags(items.iter().map(|t| t.as_str().ok_or_else(|| bad("tags", "a list of strings"))).collect::<Result<Vec<_>, _>>()?)?
-                    }
-                    _ => return Err(bad("tags", "a list of strings or \"a,b\"")),
-                };
-            }
-            "name" => {
-                let name = value.as_str().map(str::trim).filter(|n| !n.is_empty()).ok_or_else(|| bad("name", "a non-empty string"))?;
-                // Keep the extension, so the download name still opens in the right program.
-                let base = crate::upload::ingest::base_name(Some(name), meta.format);
-                let ext = meta.format.ext();
-                let has_ext = base.rsplit_once('.').is_some_and(|(_, e)| e.eq_ignore_ascii_case(ext) || (ext == "jpg" && e.eq_ignore_ascii_case("jpeg")));
-                meta.name = if has_ext { base } else { format!("{base}.{ext}") };
-            }
-            "status" => {
-                meta.status = serde_json::from_value(value.clone()).map_err(|_| bad("status", "active, blocked or pending"))?;
-            }
-            other => return Err(ApiError::bad_request("bad_parameter", format!("unknown field {other:?}: album, tags, name and status can change"))),
-        }
-    }
-    Ok(meta)
 }
 
 /// `GET /api/images` (the admin, or a token with the `list` scope, which sees its own uploads):

@@ -180,7 +180,7 @@ mod tests {
         let b = b"--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"C:\\Users\\me\\Desktop\\b.gif\"\r\n\r\nDATA\r\n--B--";
         let parts = parse(b, "B").unwrap();
         assert_eq!(parts[0].filename.as_deref(), Some("C:\\Users\\me\\Desktop\\b.gif"));
-        assert_eq!(crate::upload::ingest::base_name(parts[0].filename.as_deref(), crate::sniff::Format::Gif), "b.gif");
+        assert_eq!(crate::library::edit::base_name(parts[0].filename.as_deref(), crate::sniff::Format::Gif), "b.gif");
         let quoted = b"--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a\\\"b.png\"\r\n\r\nDATA\r\n--B--";
         assert_eq!(parse(quoted, "B").unwrap()[0].filename.as_deref(), Some("a\"b.png"));
     }

@@ -7,6 +7,7 @@
 //! module is the one place that writes records, so bytes, record, catalog and pools change
 //! together on every path: uploads on every API, PATCH, deletes, review, placeholders.
 
+pub mod edit;
 pub mod render;
 pub mod repair;
 pub mod variants;

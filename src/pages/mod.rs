@@ -47,6 +47,11 @@ pub fn page(status: u16, html: impl Into<String>, public_url: Option<&str>) -> R
         .with_header("referrer-policy", "same-origin")
 }
 
+/// Text made safe to put into HTML.
+pub fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

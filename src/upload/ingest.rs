@@ -8,6 +8,7 @@ use crate::base::error::ApiError;
 use crate::budget;
 use crate::config::Config;
 use crate::index::pools::{check_label, parse_tags};
+use crate::library::edit::base_name;
 use crate::sniff::exif;
 use crate::sniff::{sniff, Format, Sniffed};
 use crate::transform::compress::compress;
@@ -124,17 +125,6 @@ pub async fn prepare(file: IncomingFile, config: &Config, options: &UploadOption
     }
     let Digests { sha256, sha1, md5 } = crate::base::digest::of(&bytes, options.legacy_digests).await?;
     Ok(Prepared { name: base_name(file.name.as_deref(), sniffed.format), sha256, md5, sha1, original_bytes, bytes, sniffed })
-}
-
-/// Only the last path component of a client's file name, cleaned; `image.<ext>` when none.
-pub fn base_name(name: Option<&str>, format: Format) -> String {
-    let base = name.unwrap_or("").rsplit(['/', '\\']).next().unwrap_or("").chars().filter(|c| !c.is_control()).take(200).collect::<String>();
-    let base = base.trim();
-    if base.is_empty() || base == "." || base == ".." {
-        format!("image.{}", format.ext())
-    } else {
-        base.to_string()
-    }
 }
 
 #[cfg(test)]
