@@ -6,7 +6,7 @@ use crate::admin;
 use crate::app::{App, Platform};
 use crate::base::error::ApiError;
 use crate::budget;
-use crate::clients::{chevereto, delete, images, lsky, picgo, sharex, smms};
+use crate::clients::{chevereto, delete, images, lsky, picgo, sharex, smms, telegraph};
 use crate::config::Config;
 use crate::http::{Method, Request, Response};
 use crate::index::pools::{host_route, Filter};
@@ -14,7 +14,6 @@ use crate::pages;
 use crate::placeholder;
 use crate::random;
 use crate::serve::file;
-use crate::upload;
 
 const ALLOWED_HEADERS: &str = "Authorization, Content-Type, token, X-API-Key, authCode, Range, If-None-Match";
 
@@ -114,8 +113,8 @@ async fn route<P: Platform>(app: &App<P>, req: &mut Request) -> Result<Response,
     match (segs.as_slice(), m) {
         ([], _) if get => Ok(pages::page(200, include_str!("pages/index.html"), app.config.public_url.as_deref()).with_header("cache-control", "no-cache")),
         (["upload"], Post) if picgo::is_picgo(req) => Ok(picgo::upload(app, req).await),
-        (["upload"], Post) => upload::telegraph(app, req).await,
-        (["upload", name], Put | Post) => upload::raw(app, req, name).await,
+        (["upload"], Post) => telegraph::telegraph(app, req).await,
+        (["upload", name], Put | Post) => telegraph::raw(app, req, name).await,
         (["delete"], Post) => Ok(picgo::remove(app, req).await),
         (["heartbeat"], Get | Post) => Ok(picgo::heartbeat()),
         (["api", "v1", "upload"], Post) => Ok(lsky::upload(app, req).await),

@@ -1,4 +1,4 @@
-//! One file per client protocol: PicGo/PicList, Lsky Pro (v1), SM.MS (v2), Chevereto (v1),
+//! One file per client protocol: Telegraph-Image (`/upload`), PicGo/PicList, Lsky Pro (v1), SM.MS (v2), Chevereto (v1),
 //! ShareX, the token API (`/api/images`) and delete links.
 
 pub mod chevereto;
@@ -8,3 +8,4 @@ pub mod lsky;
 pub mod picgo;
 pub mod sharex;
 pub mod smms;
+pub mod telegraph;

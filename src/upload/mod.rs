@@ -1,17 +1,18 @@
-//! Reading uploads out of requests (multipart or raw body), and the Telegraph-Image answer
-//! `[{"src":"/file/<id>.<ext>"}]` on `POST /upload`.
+//! The upload use case every client protocol shares: reading files out of a request
+//! (multipart or raw body), counting them against limits and quotas, and storing a batch
+//! all-or-nothing ([`store_all`]).
 
 pub mod ingest;
 pub mod moderation;
 pub mod save;
-use crate::app::{App, Platform};
 
 use crate::access::auth::Uploader;
+use crate::app::{App, Platform};
 use crate::base::error::ApiError;
 use crate::budget::MAX_FILES_PER_REQUEST;
 use crate::config::Config;
 use crate::http::multipart;
-use crate::http::{Request, Response};
+use crate::http::Request;
 use crate::index::catalog::Usage;
 use crate::index::record::ImageMeta;
 use crate::library;
@@ -19,7 +20,6 @@ use crate::library::view::Links;
 use crate::platform::rate::Limit;
 use crate::sniff::Format;
 use crate::upload::ingest::{prepare, IncomingFile, UploadOptions};
-use serde_json::json;
 
 /// Form fields whose parts are files even when the client sent no filename.
 const FILE_FIELDS: [&str; 6] = ["file", "files", "smfile", "source", "image", "list"];
@@ -204,49 +204,4 @@ pub async fn store_all<P: Platform>(app: &App<P>, req: &Request, form: UploadFor
         });
     }
     Ok(uploaded)
-}
-
-/// `POST /upload` in the Telegraph-Image shape: `[{"src":"/file/<id>.<ext>"}]`, plus the delete
-/// link (clients read `0.src` and ignore the rest). `?format=txt` answers the URLs as text.
-pub async fn telegraph<P: Platform>(app: &App<P>, req: &mut Request) -> Result<Response, ApiError> {
-    let form = read_form(&app.config, req, None)?;
-    let req = &*req;
-    let uploaded = store_all(app, req, form).await?;
-    if let Some(text) = as_text(req, &uploaded) {
-        return Ok(text);
-    }
-    let full = req.query("returnFormat").as_deref() == Some("full");
-    let list: Vec<_> = uploaded
-        .iter()
-        .map(|u| {
-            let src = if full { u.links.url.clone() } else { u.meta.file_path() };
-            json!({"src": src, "delete_url": u.links.delete_url, "bytes": u.meta.bytes, "original_bytes": u.original_bytes})
-        })
-        .collect();
-    Ok(Response::json(200, &json!(list)))
-}
-
-/// `PUT /upload/<filename>` with the bytes as the body: the links as JSON, or text with
-/// `?format=txt`.
-pub async fn raw<P: Platform>(app: &App<P>, req: &mut Request, name: &str) -> Result<Response, ApiError> {
-    let form = read_form(&app.config, req, Some(name))?;
-    let req = &*req;
-    let uploaded = store_all(app, req, form).await?;
-    if let Some(text) = as_text(req, &uploaded) {
-        return Ok(text);
-    }
-    let u = &uploaded[0];
-    let mut body = u.links.json();
-    body["id"] = json!(u.meta.id);
-    body["width"] = json!(u.meta.width);
-    body["height"] = json!(u.meta.height);
-    body["bytes"] = json!(u.meta.bytes);
-    body["original_bytes"] = json!(u.original_bytes);
-    body["status"] = json!(u.meta.status);
-    Ok(Response::json(200, &body))
-}
-
-/// `?format=txt`: one URL per line, what shell scripts and Typora want.
-fn as_text(req: &Request, uploaded: &[Uploaded]) -> Option<Response> {
-    (req.query("format").as_deref() == Some("txt")).then(|| Response::text(200, uploaded.iter().map(|u| u.links.url.as_str()).collect::<Vec<_>>().join("\n")))
 }
