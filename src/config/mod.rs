@@ -371,7 +371,13 @@ mod tests {
     fn bad_values_name_the_setting() {
         let e = Config::from_vars(vars(&[("MAX_UPLOAD_BYTES", "5MB")])).unwrap_err();
         assert!(e.message.contains("MAX_UPLOAD_BYTES"));
-        for (name, value) in [("ALLOWED_FORMATS", "jpeg, tiff"), ("QUOTA_DAILY_UPLOADS", "ten"), ("QUOTA_DAILY_BYTES", "-1"), ("TRANSFORM_ENGINE", "sharp")] {
+        for (name, value) in [
+            ("ALLOWED_FORMATS", "jpeg, tiff"),
+            ("QUOTA_DAILY_UPLOADS", "ten"),
+            ("QUOTA_DAILY_BYTES", "-1"),
+            ("TRANSFORM_ENGINE", "sharp"),
+            ("PLACEHOLDER_DAILY_PER_ADDRESS", "lots"),
+        ] {
             let e = Config::from_vars(vars(&[(name, value)])).unwrap_err();
             assert!(e.message.contains(name), "{}", e.message);
         }

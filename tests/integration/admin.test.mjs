@@ -402,6 +402,10 @@ describe('admin: bad input', () => {
       assert.equal((await post('/api/admin/bulk', body)).status, 400, body.slice(0, 40));
     }
     assert.equal((await errorOf(await post('/api/admin/reindex?limit=0', ''))).status, 400);
+    for (const body of ['{"limit":0}', '{"limit":"many"}', 'not json', '[]']) {
+      const e = await errorOf(await post('/api/admin/reindex', body));
+      assert.equal(e.status, 400, `reindex body ${body}`);
+    }
     assert.equal((await errorOf(await post('/api/admin/images/nosuchimage1/move', '{"channel":"r2"}'))).status, 404);
     const login = await fetch(`${url}/api/admin/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":' });
     assert.equal((await errorOf(login)).code, 'malformed_json');
