@@ -29,66 +29,64 @@ fn failed() -> ApiError {
 }
 
 pub async fn sha256_hex(data: &[u8]) -> Result<String, ApiError> {
-    Ok(hex(&digest(Algo::Sha256, data).await.ok_or_else(failed)?))
+    let [sha256] = digests(data, [Algo::Sha256]).await.ok_or_else(failed)?;
+    Ok(hex(&sha256))
 }
 
 /// SHA-256, and MD5 and SHA-1 when `legacy` (only the Lsky and Chevereto answers show them:
 /// MD5 alone costs more CPU than SHA-256 with the CPU's SHA instructions).
 pub async fn of(data: &[u8], legacy: bool) -> Result<Digests, ApiError> {
-    let sha256 = hex(&digest(Algo::Sha256, data).await.ok_or_else(failed)?);
     if !legacy {
-        return Ok(Digests { sha256, sha1: String::new(), md5: String::new() });
+        let [sha256] = digests(data, [Algo::Sha256]).await.ok_or_else(failed)?;
+        return Ok(Digests { sha256: hex(&sha256), sha1: String::new(), md5: String::new() });
     }
-    let sha1 = hex(&digest(Algo::Sha1, data).await.ok_or_else(failed)?);
-    let md5 = hex(&digest(Algo::Md5, data).await.ok_or_else(failed)?);
-    Ok(Digests { sha256, sha1, md5 })
+    let [sha256, sha1, md5] = digests(data, [Algo::Sha256, Algo::Sha1, Algo::Md5]).await.ok_or_else(failed)?;
+    Ok(Digests { sha256: hex(&sha256), sha1: hex(&sha1), md5: hex(&md5) })
 }
 
-async fn digest(algo: Algo, data: &[u8]) -> Option<Vec<u8>> {
+/// The digests of `data`, in one pass over it.
+async fn digests<const N: usize>(data: &[u8], algos: [Algo; N]) -> Option<[Vec<u8>; N]> {
     #[cfg(target_arch = "wasm32")]
     {
-        worker_digest::finish(worker_digest::start(algo, data)).await
+        worker_digest::all(data, algos).await
     }
     #[cfg(not(target_arch = "wasm32"))]
     {
         use sha2::Digest;
-        Some(match algo {
+        Some(algos.map(|algo| match algo {
             Algo::Sha256 => sha2::Sha256::digest(data).to_vec(),
             Algo::Sha1 => sha1::Sha1::digest(data).to_vec(),
             Algo::Md5 => md5::Md5::digest(data).to_vec(),
-        })
+        }))
     }
 }
 
 #[cfg(target_arch = "wasm32")]
 mod worker_digest {
     use super::Algo;
-    use worker::js_sys::{ArrayBuffer, Promise, Uint8Array};
+    use crate::base::pour::{construct, pour, writer_of};
+    use worker::js_sys::{ArrayBuffer, Promise, Reflect, Uint8Array};
     use worker::wasm_bindgen::prelude::*;
     use worker::wasm_bindgen_futures::JsFuture;
 
-    #[wasm_bindgen]
-    extern "C" {
-        #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = digest, catch)]
-        fn subtle_digest(algo: &str, data: &Uint8Array) -> Result<Promise, JsValue>;
-    }
-
-    /// Starts a digest. WebCrypto copies its input before `digest` returns, so a view of wasm
-    /// memory is safe here: nothing can grow (and move) the memory in between.
-    pub fn start(algo: Algo, data: &[u8]) -> Option<Promise> {
-        let name = match algo {
+    /// `crypto.DigestStream`s fed the bytes a slice at a time: `crypto.subtle.digest` would
+    /// copy the whole file out of wasm memory first, once per algorithm.
+    pub async fn all<const N: usize>(data: &[u8], algos: [Algo; N]) -> Option<[Vec<u8>; N]> {
+        let name = |algo: Algo| match algo {
             Algo::Sha256 => "SHA-256",
             Algo::Sha1 => "SHA-1",
             Algo::Md5 => "MD5",
         };
-        // SAFETY: the view is used only by the call on the next line, which copies it.
-        let view = unsafe { Uint8Array::view(data) };
-        subtle_digest(name, &view).ok()
-    }
-
-    pub async fn finish(started: Option<Promise>) -> Option<Vec<u8>> {
-        let buffer = JsFuture::from(started?).await.ok()?;
-        Some(Uint8Array::new(&ArrayBuffer::from(buffer)).to_vec())
+        let streams: Vec<_> = algos.iter().map(|a| construct(&["crypto", "DigestStream"], &[JsValue::from_str(name(*a))])).collect::<Result<_, _>>().ok()?;
+        let writers: Vec<_> = streams.iter().map(|s| writer_of(s)).collect::<Result<_, _>>().ok()?;
+        pour(data, &writers.iter().collect::<Vec<_>>()).await.ok()?;
+        let mut out = Vec::with_capacity(N);
+        for s in &streams {
+            let digest: Promise = Reflect::get(s, &JsValue::from_str("digest")).ok()?.into();
+            let buffer = JsFuture::from(digest).await.ok()?;
+            out.push(Uint8Array::new(&ArrayBuffer::from(buffer)).to_vec());
+        }
+        out.try_into().ok()
     }
 }
 

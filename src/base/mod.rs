@@ -5,3 +5,5 @@ pub mod digest;
 pub mod error;
 pub mod ids;
 pub mod log;
+#[cfg(target_arch = "wasm32")]
+pub mod pour;

@@ -1,8 +1,9 @@
 //! [`Blobs`] over an R2 bucket binding.
 
+use crate::base::pour::{construct, pour, writer_of};
 use crate::http::Stream;
 use crate::platform::{Blob, Blobs, Listed, StoreError, StoreResult};
-use worker::js_sys::{Object, Promise, Reflect, Uint8Array};
+use worker::js_sys::{Object, Promise, Reflect};
 use worker::wasm_bindgen::prelude::*;
 use worker::wasm_bindgen::JsCast;
 use worker::wasm_bindgen_futures::JsFuture;
@@ -24,11 +25,11 @@ impl R2 {
 
 #[wasm_bindgen]
 extern "C" {
-    /// `R2Bucket.put` taking a view of the bytes: workers-rs's `put` copies a `Vec` into a new
-    /// JS array first, a second whole copy of every upload.
+    /// `R2Bucket.put` taking a stream: workers-rs's `put` copies a `Vec` into a new JS array
+    /// first, a second whole copy of every upload.
     type RawBucket;
     #[wasm_bindgen(method, catch)]
-    fn put(this: &RawBucket, key: &str, value: &Uint8Array, options: &Object) -> Result<Promise, JsValue>;
+    fn put(this: &RawBucket, key: &str, value: &JsValue, options: &Object) -> Result<Promise, JsValue>;
 }
 
 fn err(e: worker::Error) -> StoreError {
@@ -49,12 +50,15 @@ impl Blobs for R2 {
         let custom = object(&custom.iter().map(|(k, v)| (*k, v)).collect::<Vec<_>>()).map_err(js_err)?;
         let http = object(&[("contentType", &JsValue::from_str(content_type))]).map_err(js_err)?;
         let options = object(&[("httpMetadata", &http.into()), ("customMetadata", &custom.into())]).map_err(js_err)?;
-        // SAFETY: the runtime takes the bytes during this call (holding on to the memory they
-        // are in), before anything can grow wasm memory; `bytes` outlives the whole put.
-        let view = unsafe { Uint8Array::view(&bytes) };
-        let started = self.raw.put(key, &view, &options).map_err(js_err)?;
-        JsFuture::from(started).await.map_err(js_err)?;
-        drop(bytes);
+        // The bytes go in slices through a stream of known length (R2 needs the length up
+        // front): a view of the whole Vec would be copied whole by the runtime.
+        let pipe = construct(&["FixedLengthStream"], &[JsValue::from_f64(bytes.len() as f64)]).map_err(js_err)?;
+        let readable = Reflect::get(&pipe, &JsValue::from_str("readable")).map_err(js_err)?;
+        let writer = writer_of(&pipe).map_err(js_err)?;
+        let stored = JsFuture::from(self.raw.put(key, &readable, &options).map_err(js_err)?);
+        let (poured, stored) = futures_util::future::join(pour(&bytes, &[&writer]), stored).await;
+        stored.map_err(js_err)?;
+        poured.map_err(js_err)?;
         Ok(())
     }
 
