@@ -25,6 +25,10 @@ pub const MAX_TRANSFORM_SIDE: u32 = 8192;
 /// plus the body it came in must fit the isolate.
 pub const MAX_UPLOAD_BYTES_CEILING: u64 = 25 << 20;
 
+/// The largest file taken in to be compressed (`compress=true`): the result must then fit
+/// `MAX_UPLOAD_BYTES`. Compression is for exactly the files over that limit.
+pub const MAX_COMPRESS_INPUT_BYTES: u64 = MAX_UPLOAD_BYTES_CEILING;
+
 /// The most a multipart batch may carry in total, whatever the per-file limit.
 pub const MAX_BATCH_BODY_BYTES: u64 = 30 << 20;
 

@@ -52,18 +52,24 @@ pub fn before_body(config: &Config, req: &Request) -> Option<Response> {
     let declared = req.header("content-length").and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0);
     let limit = body_limit(config, req);
     if declared > limit {
-        return Some(decorate(shaped(req, budget::body_too_large(limit))));
+        let refusal = match auth::is_form(req) {
+            true => budget::body_too_large(limit),
+            // The body is the file: say so, and whether compression would take it.
+            false => ApiError::too_large_compressible(limit, declared, config.input_limit(true)),
+        };
+        return Some(decorate(shaped(req, refusal)));
     }
     let uploads = matches!(req.method, Method::Post | Method::Put) && is_upload_path(&req.segments());
     let refusal = uploads.then(|| auth::refuse_early(config, req)).flatten()?;
     Some(decorate(shaped(req, refusal)))
 }
 
-/// The most of a body that is read: one file when the body is the file itself, else a batch.
+/// The most of a body that is read: one file when the body is the file itself (a larger one
+/// when it is to be compressed), else a batch.
 pub fn body_limit(config: &Config, req: &Request) -> u64 {
     match auth::is_form(req) {
         true => config.max_body_bytes(),
-        false => config.max_upload_bytes,
+        false => config.input_limit(config.compresses(crate::upload::ingest::UploadOptions::from_fields(|k| req.query(k)).ok().and_then(|o| o.compress))),
     }
 }
 

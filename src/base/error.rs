@@ -45,6 +45,16 @@ impl ApiError {
         Self::new(413, "file_too_large", format!("the file is larger than the upload limit of {}", human_bytes(limit)))
     }
 
+    /// [`ApiError::too_large`], saying that compression would take a file of `size`.
+    pub fn too_large_compressible(limit: u64, size: u64, compress_limit: u64) -> Self {
+        let mut e = Self::too_large(limit);
+        if size <= compress_limit && limit < compress_limit {
+            e.message =
+                format!("{}: add compress=true (and max_side=2560) to have it made smaller, for files up to {}", e.message, human_bytes(compress_limit));
+        }
+        e
+    }
+
     pub fn unsupported_type(message: impl Into<String>) -> Self {
         Self::new(415, "unsupported_type", message)
     }

@@ -21,7 +21,7 @@ pub async fn telegraph<P: Platform>(app: &App<P>, req: &mut Request) -> Result<R
         .iter()
         .map(|u| {
             let src = if full { u.links.url.clone() } else { u.meta.file_path() };
-            json!({"src": src, "delete_url": u.links.delete_url, "bytes": u.meta.bytes, "original_bytes": u.original_bytes})
+            json!({"src": src, "delete_url": u.links.delete_url, "bytes": u.meta.bytes, "original_bytes": u.original_bytes, "repeat": u.repeat})
         })
         .collect();
     Ok(Response::json(200, &json!(list)))
@@ -44,6 +44,10 @@ pub async fn raw<P: Platform>(app: &App<P>, req: &mut Request, name: &str) -> Re
     body["bytes"] = json!(u.meta.bytes);
     body["original_bytes"] = json!(u.original_bytes);
     body["status"] = json!(u.meta.status);
+    body["album"] = json!(u.meta.album);
+    body["tags"] = json!(u.meta.tags);
+    body["repeat"] = json!(u.repeat);
+    body["compressed"] = json!(u.meta.bytes != u.original_bytes);
     Ok(Response::json(200, &body))
 }
 

@@ -334,6 +334,20 @@ impl Config {
         self.admin_password.is_some() || self.admin_token.is_some()
     }
 
+    /// Whether an upload is compressed: what it asked for (`compress=`), else `COMPRESS_UPLOADS`.
+    pub fn compresses(&self, asked: Option<bool>) -> bool {
+        asked.unwrap_or(self.compress_uploads)
+    }
+
+    /// The largest file taken in: larger when it is to be compressed, since the result is
+    /// what must fit `MAX_UPLOAD_BYTES`.
+    pub fn input_limit(&self, compress: bool) -> u64 {
+        match compress {
+            true => self.max_upload_bytes.max(crate::budget::MAX_COMPRESS_INPUT_BYTES),
+            false => self.max_upload_bytes,
+        }
+    }
+
     /// Upper bound for a whole request body, counted while it is read.
     pub fn max_body_bytes(&self) -> u64 {
         crate::budget::max_body_bytes(self.max_upload_bytes)

@@ -470,7 +470,14 @@ pub fn query_of(req: &Request) -> Result<Query, ApiError> {
         album: text("album"),
         tag: text("tag").map(|t| t.to_lowercase()),
         orientation: one_of("orientation", &["landscape", "portrait", "square"])?,
-        format: one_of("format", &crate::sniff::Format::ALL.iter().map(|f| f.ext()).collect::<Vec<_>>())?,
+        // The catalog keeps extensions; the record and the metadata answer say "jpeg".
+        format: one_of("format", &[crate::sniff::Format::ALL.iter().map(|f| f.ext()).collect::<Vec<_>>(), vec!["jpeg"]].concat())?.map(|f| {
+            if f == "jpeg" {
+                "jpg".to_string()
+            } else {
+                f
+            }
+        }),
         channel: one_of("channel", &["r2", "telegram"])?,
         from: date("from", false)?,
         to: date("to", true)?,

@@ -96,8 +96,10 @@ pub struct Prepared {
 /// replaces them, EXIF is stripped in place, and the digests are the runtime's (see
 /// [`crate::base::digest`]).
 pub async fn prepare(file: IncomingFile, config: &Config, options: &UploadOptions) -> Result<Prepared, ApiError> {
-    if file.bytes.len() as u64 > config.max_upload_bytes {
-        return Err(ApiError::too_large(config.max_upload_bytes));
+    let compressing = config.compresses(options.compress);
+    let size = file.bytes.len() as u64;
+    if size > config.input_limit(compressing) {
+        return Err(ApiError::too_large_compressible(config.input_limit(compressing), size, config.input_limit(true)));
     }
     if file.bytes.is_empty() {
         return Err(ApiError::bad_request("empty_file", "the file is empty"));
@@ -111,14 +113,30 @@ pub async fn prepare(file: IncomingFile, config: &Config, options: &UploadOption
     if sniffed.format == Format::Jpeg && budget::JpegFrame::read(&file.bytes).is_none() {
         return Err(ApiError::unsupported_type("this JPEG is of a kind browsers cannot show (lossless, arithmetic-coded or 12-bit)"));
     }
-    let original_bytes = file.bytes.len() as u64;
+    let original_bytes = size;
     let mut bytes = file.bytes;
-    if options.compress.unwrap_or(config.compress_uploads) {
+    let mut compressed = false;
+    if compressing {
         let quality = options.quality.unwrap_or(config.compress_quality);
         if let Some(smaller) = compress(&bytes, &sniffed, quality, options.max_side)? {
             bytes = smaller;
             sniffed = sniff(&bytes)?;
+            compressed = true;
         }
+    }
+    if bytes.len() as u64 > config.max_upload_bytes {
+        let mut e = ApiError::too_large(config.max_upload_bytes);
+        e.message = match compressed {
+            true => format!(
+                "{}: compressed to {}×{}, {}, it is still over; try a smaller max_side or a lower quality",
+                e.message,
+                sniffed.width,
+                sniffed.height,
+                crate::base::error::human_bytes(bytes.len() as u64)
+            ),
+            false => format!("{}: compression could not make it smaller; try max_side=2560", e.message),
+        };
+        return Err(e);
     }
     if sniffed.format == Format::Jpeg && config.strip_exif && !options.keep_exif {
         exif::strip_jpeg_in_place(&mut bytes, sniffed.exif_orientation);

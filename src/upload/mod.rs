@@ -83,19 +83,22 @@ pub fn read_form(config: &Config, req: &mut Request, raw_name: Option<&str>) -> 
             let is_file = part.filename.is_some()
                 || Format::detect(part.data).is_some()
                 || (FILE_FIELDS.contains(&part.name.trim_end_matches("[]")) && std::str::from_utf8(part.data).is_err());
-            if is_file && part.data.len() as u64 > config.max_upload_bytes {
-                let mut e = ApiError::too_large(config.max_upload_bytes);
-                if let Some(name) = &part.filename {
-                    e.message = format!("{name}: {}", e.message);
-                }
-                return Err(e);
-            }
             if is_file {
                 let start = part.data.as_ptr() as usize - body.as_ptr() as usize;
                 files.push((part.filename.clone(), start..start + part.data.len()));
             } else {
                 form.fields.push((part.name.clone(), part.text()));
             }
+        }
+        // The limit depends on the fields, which may come after the files.
+        let compress = UploadOptions::from_fields(|k| form.field(req, k)).map(|o| o.compress).unwrap_or(None);
+        let limit = config.input_limit(config.compresses(compress));
+        if let Some((name, range)) = files.iter().find(|(_, r)| r.len() as u64 > limit) {
+            let mut e = ApiError::too_large_compressible(limit, range.len() as u64, config.input_limit(true));
+            if let Some(name) = name {
+                e.message = format!("{name}: {}", e.message);
+            }
+            return Err(e);
         }
         form.files = match files.len() {
             1 => {
@@ -127,6 +130,8 @@ pub struct Uploaded {
     pub thumb_url: String,
     /// Size as uploaded; differs from `meta.bytes` when compression made it smaller.
     pub original_bytes: u64,
+    /// These bytes were already this uploader's image: `meta` is that image.
+    pub repeat: bool,
 }
 
 /// `<id>.<token>` → (id, token).
@@ -186,7 +191,8 @@ pub async fn store_all<P: Platform>(app: &App<P>, req: &Request, form: UploadFor
                 return Err(e);
             }
         };
-        if !stored.deduped {
+        let repeat = stored.deduped;
+        if !repeat {
             new_here.push(stored.meta.clone());
         }
         let mut stored = stored;
@@ -199,6 +205,7 @@ pub async fn store_all<P: Platform>(app: &App<P>, req: &Request, form: UploadFor
             delete_key: stored.delete_token.map(|t| format!("{}.{t}", stored.meta.id)),
             thumb_url: format!("{}?{}", links.url, crate::library::variants::THUMB_QUERY),
             original_bytes,
+            repeat,
             links,
             meta: stored.meta,
         });

@@ -36,6 +36,7 @@ pub async fn save<P: Platform>(app: &App<P>, file: Prepared, options: &UploadOpt
     if let Some(meta) = same_bytes(app, &key, &file.sha256, uploader).await? {
         if uploader.owns(meta.owner.as_deref()) {
             let delete_token = secret.map(|s| delete_token(Some(s), &meta.id));
+            let meta = keep_what_was_asked(app, meta, options).await?;
             return Ok(Stored { meta, delete_token, deduped: true });
         }
         shared = Some(meta);
@@ -95,6 +96,22 @@ pub async fn save<P: Platform>(app: &App<P>, file: Prepared, options: &UploadOpt
     }
     commit(app, &meta, in_r2.then_some((bytes, mime)), true).await?;
     Ok(Stored { meta, delete_token: Some(token), deduped: false })
+}
+
+/// The owner's repeat upload with an album or tags: the image moves to that album and gains
+/// those tags (it keeps the ones it has), as the uploader asked.
+async fn keep_what_was_asked<P: Platform>(app: &App<P>, meta: ImageMeta, options: &UploadOptions) -> Result<ImageMeta, ApiError> {
+    let mut after = meta.clone();
+    if options.album.is_some() {
+        after.album.clone_from(&options.album);
+    }
+    // Every tag rule (count, spelling) is parse_tags's, over the union.
+    after.tags = crate::index::pools::parse_tags(meta.tags.iter().chain(&options.tags).map(String::as_str))
+        .map_err(|e| ApiError::bad_request(e.code, format!("this image is already stored with {} tags: {}", meta.tags.len(), e.message)))?;
+    if after.album != meta.album || after.tags != meta.tags {
+        crate::library::update(app, &meta, &after).await?;
+    }
+    Ok(after)
 }
 
 /// An image that already has these bytes: the uploader's own when there is one, else whichever

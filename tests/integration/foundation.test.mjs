@@ -96,7 +96,9 @@ describe('upload and serve', () => {
     const bytes = unique(corpus('small-320x211.jpg'));
     const first = await postFiles(url, '/upload', [['file', bytes, 'one.jpg']], { headers: bearer() });
     const second = await postFiles(url, '/upload', [['file', bytes, 'two.jpg']], { headers: bearer() });
-    assert.deepEqual(await second.json(), await first.json());
+    const [a, b] = [await first.json(), await second.json()];
+    assert.deepEqual([a[0].repeat, b[0].repeat], [false, true]);
+    assert.deepEqual({ ...b[0], repeat: false }, a[0]);
     assert.match(first.headers.get('x-storage-ops'), /r2-write=1/);
     assert.doesNotMatch(second.headers.get('x-storage-ops'), /write/);
   });
@@ -192,7 +194,7 @@ describe('auth', () => {
   });
 
   it('hides uploads awaiting review from the public but not from the admin', async () => {
-    const url = await worker({ REQUIRE_REVIEW: 'true' });
+    const url = await worker({ REVIEW_MODE: 'manual' });
     const { src, id } = await uploadOne(url, unique(corpus('small-320x211.jpg')));
     assert.equal((await fetch(url + src)).status, 404);
     assert.equal((await fetch(`${url}/api/images/${id}`)).status, 404);
@@ -280,3 +282,52 @@ async function deleteTokenFor(_url, id) {
   const { createHmac } = await import('node:crypto');
   return createHmac('sha256', 'test-secret-key').update(`delete:${id}`).digest().subarray(0, 18).toString('base64url');
 }
+
+describe('repeat uploads and compression keep what the uploader asked for', () => {
+  const put = (url, bytes, query, token = UPLOAD_TOKEN) => fetch(`${url}/upload/p.jpg${query}`, { method: 'PUT', headers: bearer(token), body: bytes });
+
+  it('a repeat by the same token says so and takes the new album and tags; another token gets its own image', async () => {
+    const url = await worker();
+    const bytes = unique(corpus('small-320x211.jpg'));
+    const first = await (await put(url, bytes, '?album=drafts&tags=sea')).json();
+    assert.equal(first.repeat, false);
+    const again = await put(url, bytes, '?album=travel&tags=summer,sea');
+    assert.equal(again.status, 200);
+    const repeat = await again.json();
+    assert.equal(repeat.id, first.id);
+    assert.equal(repeat.repeat, true);
+    assert.equal(repeat.album, 'travel');
+    assert.deepEqual(repeat.tags, ['sea', 'summer']);
+    const meta = await (await fetch(`${url}/api/images/${first.id}`)).json();
+    assert.equal(meta.album, 'travel');
+    assert.deepEqual(meta.tags, ['sea', 'summer']);
+    assert.equal((await (await fetch(`${url}/random?album=travel&mode=json`)).json()).id, first.id);
+    const other = await (await put(url, bytes, '?album=elsewhere', 'second-token')).json();
+    assert.equal(other.repeat, false);
+    assert.notEqual(other.id, first.id);
+    assert.equal((await (await fetch(`${url}/api/images/${first.id}`)).json()).album, 'travel', 'the first image is untouched');
+  });
+
+  it('compress=true takes a file over MAX_UPLOAD_BYTES and stores what fits; without it the 413 says what to do', async () => {
+    const url = await worker({ MAX_UPLOAD_BYTES: String(1 << 20) });
+    const photo = unique(corpus('landscape-3840x2400.jpg'));
+    assert.ok(photo.length > 1 << 20);
+    const refused = await put(url, photo, '');
+    assert.equal(refused.status, 413);
+    assert.match((await errorOf(refused)).message, /compress=true/);
+    const r = await put(url, photo, '?compress=true&max_side=1600&quality=75');
+    assert.equal(r.status, 200, await r.clone().text());
+    const body = await r.json();
+    assert.equal(body.compressed, true);
+    assert.equal(body.original_bytes, photo.length);
+    assert.ok(body.bytes <= 1 << 20 && body.width === 1600 && body.height === 1000, JSON.stringify(body));
+    const stored = Buffer.from(await (await fetch(body.url)).arrayBuffer());
+    assert.equal(stored.length, body.bytes);
+    const form = new FormData();
+    form.append('file', new Blob([unique(corpus('landscape-3840x2400.jpg'))]), 'big.jpg');
+    form.append('compress', 'true');
+    form.append('max_side', '1600');
+    const multipart = await fetch(`${url}/upload`, { method: 'POST', headers: bearer(UPLOAD_TOKEN), body: form });
+    assert.equal(multipart.status, 200, 'the compress field may come after the file');
+  });
+});

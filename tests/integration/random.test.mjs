@@ -66,7 +66,7 @@ describe('random images', () => {
   });
 
   it('never returns images awaiting review', async () => {
-    const url = await worker({ REQUIRE_REVIEW: 'true' });
+    const url = await worker({ REVIEW_MODE: 'manual' });
     const album = newAlbum();
     await fill(url, album, ['small-320x211.jpg']);
     const e = await errorOf(await fetch(`${url}/random?album=${album}`));

@@ -270,7 +270,7 @@ describe('security: caches', () => {
   });
 
   it("an admin's preview of a pending image does not fill the public cache", async () => {
-    const url = await worker({ REQUIRE_REVIEW: 'true' });
+    const url = await worker({ REVIEW_MODE: 'manual' });
     const a = await put(url, unique(corpus('small-320x211.jpg')));
     const path = new URL(a.body.url).pathname;
     assert.equal((await fetch(`${url}${path}?w=120`, { headers: admin })).status, 200);
