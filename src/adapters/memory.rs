@@ -85,11 +85,9 @@ pub struct MemoryPool {
 
 impl Default for MemoryPool {
     fn default() -> Self {
-        let db = rusqlite::Connection::open_in_memory().expect("in-memory SQLite");
-        for schema in store::SCHEMA {
-            db.execute_batch(schema).expect("the index schema");
-        }
-        MemoryPool { db: RefCell::new(db) }
+        let pool = MemoryPool { db: RefCell::new(rusqlite::Connection::open_in_memory().expect("in-memory SQLite")) };
+        store::open(&pool).expect("the index schema");
+        pool
     }
 }
 

@@ -10,8 +10,34 @@ use crate::index::sql::Sql;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-/// Every table, created if missing (cheap and idempotent).
-pub const SCHEMA: [&str; 2] = [pools::SCHEMA, catalog::SCHEMA];
+/// Every table and index, created if missing (cheap and idempotent).
+const SCHEMA: [&str; 2] = [pools::SCHEMA, catalog::SCHEMA];
+
+/// Columns later versions added to tables an earlier one made: (table, column, definition,
+/// how existing rows get their value). New tables and indexes need nothing here: `SCHEMA`
+/// creates what is missing.
+const ADDED_COLUMNS: [(&str, &str, &str, &str); 1] = [
+    // The catalog learned each image's SHA-256 (dedupe per owner, shared bytes).
+    ("catalog", "sha256", "TEXT NOT NULL DEFAULT ''", "UPDATE catalog SET sha256 = COALESCE(json_extract(record, '$.sha256'), '')"),
+];
+
+/// Brings the store to this version on its first use: adds the columns an older store lacks
+/// (filled from the records it holds), then creates missing tables and indexes. Run by the
+/// Durable Object when it starts, so an upgrade needs no step of its own.
+pub fn open<S: Sql>(sql: &S) -> Result<(), S::Error> {
+    for (table, column, definition, fill) in ADDED_COLUMNS {
+        let columns = sql.rows(&format!("PRAGMA table_info({table})"), vec![])?;
+        // No rows: the table does not exist yet, and SCHEMA makes it whole.
+        if !columns.is_empty() && !columns.iter().any(|c| c["name"] == column) {
+            sql.run(&format!("ALTER TABLE {table} ADD COLUMN {column} {definition}"), vec![])?;
+            sql.run(fill, vec![])?;
+        }
+    }
+    for statement in SCHEMA.iter().flat_map(|s| s.split(';')).map(str::trim).filter(|s| !s.is_empty()) {
+        sql.run(statement, vec![])?;
+    }
+    Ok(())
+}
 
 /// Every operation of the index store: what the Durable Object is asked over HTTP, and what
 /// the native fake runs (through the same JSON).
@@ -168,4 +194,37 @@ pub fn apply<S: Sql>(s: &S, op: Op) -> Result<Value, S::Error> {
         Op::Claim { key, now_ms, lease_ms, daily_limit, replace } => json!(leases::claim(s, &key, now_ms, lease_ms, daily_limit, replace)?),
         Op::Settle { key, id } => json!(leases::settle(s, &key, id.as_deref())?),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::memory::MemoryPool;
+    use crate::index::sql::Arg;
+
+    #[test]
+    fn a_store_made_by_an_older_version_is_brought_up_to_date() {
+        let pool = MemoryPool::default();
+        // The catalog as the first version with one made it: no sha256 column, no token table.
+        for statement in [
+            "DROP TABLE catalog",
+            "DROP TABLE token_uses",
+            "CREATE TABLE catalog (id TEXT PRIMARY KEY, lname TEXT NOT NULL, status TEXT NOT NULL, album TEXT,
+              orientation TEXT NOT NULL, format TEXT NOT NULL, channel TEXT NOT NULL, bytes INTEGER NOT NULL,
+              uploaded INTEGER NOT NULL, owner TEXT, record TEXT NOT NULL)",
+        ] {
+            pool.run(statement, vec![]).unwrap();
+        }
+        let record = json!({"id": "old1", "sha256": "abc"}).to_string();
+        pool.run("INSERT INTO catalog VALUES ('old1', 'old.jpg', 'active', NULL, 'landscape', 'jpg', 'r2', 1, 1, NULL, ?)", vec![Arg::Text(record)]).unwrap();
+        open(&pool).unwrap();
+        assert_eq!(catalog::find_sha(&pool, "abc", None, None).unwrap().as_deref(), Some("old1"), "old rows got their SHA-256");
+        assert!(pool.rows("SELECT * FROM token_uses", vec![]).unwrap().is_empty(), "missing tables are made");
+        open(&pool).unwrap();
+        assert_eq!(
+            pool.rows("PRAGMA table_info(catalog)", vec![]).unwrap().iter().filter(|c| c["name"] == "sha256").count(),
+            1,
+            "a second start changes nothing"
+        );
+    }
 }

@@ -8,7 +8,7 @@
 // (`# needs …` or `<!-- needs … -->`) and is skipped by that name.
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -139,7 +139,7 @@ function workFolder() {
 }
 
 /** Runs every runnable example in one bash session; returns each one's outcome. */
-function runAll(list, env) {
+async function runAll(list, env) {
   const out = mkdtempSync(join(tmpdir(), 'imgbed-readme-out-'));
   let script = `cd ${JSON.stringify(env.WORK)}
 curl() { command curl -w '%{stderr}\\n@@status %{http_code}\\n' "$@"; }
@@ -157,8 +157,8 @@ curl() { command curl -w '%{stderr}\\n@@status %{http_code}\\n' "$@"; }
     script += `{ ${command}\n} >${out}/${n}.out 2>${out}/${n}.err </dev/null; echo $? >${out}/${n}.rc\n`;
   });
   if (open?.marker?.startsWith('readme-test: with')) script += ')\n';
-  const r = spawnSync('bash', ['-c', script], { encoding: 'utf8', timeout: 600_000 });
-  if (r.status !== 0 && r.error) throw r.error;
+  // Not spawnSync: the other test files' Workers keep serving meanwhile.
+  await new Promise((resolve, reject) => spawn('bash', ['-c', script], { stdio: 'ignore' }).on('close', resolve).on('error', reject));
   return list.map((_, n) => existsSync(`${out}/${n}.rc`) && {
     rc: Number(readFileSync(`${out}/${n}.rc`, 'utf8')),
     stdout: readFileSync(`${out}/${n}.out`, 'utf8'),
@@ -272,7 +272,13 @@ async function sharex(file) {
 
 /** Typora: its custom command with the file paths appended, as Typora runs it. */
 function typora(command, files, cwd) {
-  return spawnSync('sh', ['-c', `${command} "$@"`, 'typora', ...files], { cwd, encoding: 'utf8', timeout: 60_000 });
+  return new Promise((resolve) => {
+    const child = spawn('sh', ['-c', `${command} "$@"`, 'typora', ...files], { cwd });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
 }
 
 describe('README.md, run top to bottom', () => {
@@ -286,7 +292,7 @@ describe('README.md, run top to bottom', () => {
     const up = await (await fetch(`${H2}/upload/photo.jpg`, { method: 'PUT', headers: { Authorization: `Bearer ${UPLOAD_TOKEN}` }, body: photo })).json();
     work = workFolder();
     list = BLOCKS.filter((b) => b.kind === 'code' && b.lang === 'sh' && b.marker !== 'readme-test: client typora').flatMap(examples);
-    results = runAll(list, { H, H2, ID2: up.id, WORK: work });
+    results = await runAll(list, { H, H2, ID2: up.id, WORK: work });
   });
 
   it('defines its placeholders once, near the top, and uses no other undefined variable', () => {
@@ -340,7 +346,7 @@ describe('README.md, run top to bottom', () => {
     const names = ['Screenshot 2026-12-06 at 10.15.00.png', '截图 1.png', "it's a;b&c.jpg"];
     const bytes = [unique(corpus('alpha-3700x2400.png')), unique(corpus('alpha-3700x2400.png')), unique(corpus('small-320x211.jpg'))];
     names.forEach((n, i) => writeFileSync(join(dir, n), bytes[i]));
-    const ok = typora(fill(command, H, UPLOAD_TOKEN), names.map((n) => join(dir, n)), dir);
+    const ok = await typora(fill(command, H, UPLOAD_TOKEN), names.map((n) => join(dir, n)), dir);
     assert.equal(ok.status, 0, ok.stderr);
     const urls = ok.stdout.trim().split('\n');
     assert.equal(urls.length, names.length, ok.stdout);
@@ -350,7 +356,7 @@ describe('README.md, run top to bottom', () => {
       const meta = await (await fetch(`${H}/api/images/${id}`)).json();
       assert.equal(meta.name.replace(/\.\w+$/, ''), names[i].replace(/\.\w+$/, ''), 'the name is kept');
     }
-    const refused = typora(fill(command, H, 'wrong-token'), [join(dir, names[0])], dir);
+    const refused = await typora(fill(command, H, 'wrong-token'), [join(dir, names[0])], dir);
     assert.notEqual(refused.status, 0, 'a refused upload fails the command');
     assert.match(refused.stderr, /40[13]/, 'curl says why');
     assert.equal(refused.stdout.trim(), '', 'Typora gets no link');

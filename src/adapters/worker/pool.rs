@@ -71,11 +71,12 @@ impl Sql for RandomPool {
 impl worker::DurableObject for RandomPool {
     fn new(state: State, _env: Env) -> Self {
         let sql = state.storage().sql();
-        // Schema creation is idempotent and cheap; a failure shows up on the first query.
-        for schema in store::SCHEMA {
-            let _ = sql.exec(schema, None);
+        let pool = RandomPool { sql };
+        // Idempotent and cheap; a failure is logged and shows up again on the first query.
+        if let Err(e) = store::open(&pool) {
+            crate::base::log::error(&format!("the index store could not be brought up to date: {e}"));
         }
-        RandomPool { sql }
+        pool
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
