@@ -46,6 +46,11 @@ async fn store<P: Platform>(app: &App<P>, req: &mut Request) -> Result<Value, Ap
         "extension": m.format.ext(),
         "md5": m.md5,
         "sha1": m.sha1,
+        // Beyond Lsky: the upload page says when a link waits for review, or was there already.
+        "status": m.status,
+        "repeat": u.repeat,
+        "width": m.width,
+        "height": m.height,
         "links": {
             "url": l.url,
             "html": l.html,

@@ -32,11 +32,14 @@ pub async fn serve<P: Platform>(app: &App<P>, req: &Request, spec: Spec) -> Resu
     if let Some((k, _)) = pairs.iter().find(|(k, _)| matches!(k.as_str(), "w" | "width" | "h" | "height" | "fit" | "gravity")) {
         return Err(ApiError::bad_request("bad_parameter", format!("{k} does not apply to placeholders: the size is in the path (/800x600/words)")));
     }
-    let opts = Options::parse(&pairs, &["regenerate"])?.unwrap_or_default();
+    let opts = Options::parse(&pairs, &["regenerate", "preview"])?.unwrap_or_default();
     let requested = spec.format.or(opts.format).unwrap_or(OutFormat::Auto);
+    // `?preview`: the drawing, whatever the server is set up for. The builder on /placeholders
+    // shows it while someone types, so that no pause on a half-typed phrase costs a generation.
+    let preview = req.query("preview").is_some();
     match app.config.replicate_api_token.as_deref() {
-        Some(token) => generated(app, req, &spec, opts, requested, &pairs, token).await,
-        None => local(app, req, &spec, opts, requested, "public, max-age=86400").await,
+        Some(token) if !preview => generated(app, req, &spec, opts, requested, &pairs, token).await,
+        _ => local(app, req, &spec, opts, requested, "public, max-age=86400").await,
     }
 }
 

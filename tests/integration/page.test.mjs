@@ -62,10 +62,13 @@ describe('upload page', () => {
     const all = (await page.evaluate(() => navigator.clipboard.readText())).split('\n');
     assert.equal(all.length, 3);
 
-    // The batch is remembered in this browser, with delete links.
+    await page.screenshot({ path: join(SHOTS, 'desktop.png'), fullPage: true });
+    // The batch is remembered in this browser, with delete links (on screen once: after a
+    // reload, under Recent uploads).
+    assert.equal(await page.locator('#recent .item').count(), 0);
+    await page.reload();
     assert.equal(await page.locator('#recent .item').count(), 3);
     assert.equal(await page.locator('#recent a:text("Delete…")').count(), 3);
-    await page.screenshot({ path: join(SHOTS, 'desktop.png'), fullPage: true });
     assert.deepEqual(errors, []);
     await context.close();
   });
@@ -75,7 +78,8 @@ describe('upload page', () => {
     const { page, context, errors } = await open(url);
     await dispatchFiles(page, 'paste', [['image.png', 'image/png', unique(corpus('alpha-3700x2400.png'))]]);
     await page.waitForFunction(() => document.querySelector('#queue .state')?.textContent === 'Done', null, { timeout: 20_000 });
-    assert.match(await page.textContent('#queue .item .name'), /^pasted-.*\.png$/);
+    const d = new Date(), p = (n) => String(n).padStart(2, '0');
+    assert.match(await page.textContent('#queue .item .name'), new RegExp(`^screenshot-${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}-\\d{6}\\.png$`), 'named in local time');
     await dispatchFiles(page, 'drop', [['dropped.jpg', 'image/jpeg', unique(corpus('small-320x211.jpg'))]]);
     await page.waitForFunction(() => [...document.querySelectorAll('#queue .state')].filter((s) => s.textContent === 'Done').length === 2, null, { timeout: 20_000 });
     assert.equal(await page.textContent('#queue .item:first-child .name'), 'dropped.jpg');
@@ -96,7 +100,11 @@ describe('upload page', () => {
     assert.ok(text.includes(`Too large: ${mib} MiB is over the 5.0 MiB limit`), text);
     assert.match(text, /not an image imgbed accepts/);
     assert.equal(await page.locator('#queue .item:has-text("huge.jpg") button:text("Retry")').count(), 0, 'retrying cannot make it smaller');
-    assert.equal(await page.locator('#queue .item:has-text("notes.txt") button:text("Retry")').count(), 1);
+    assert.equal(await page.locator('#queue .item:has-text("notes.txt") button:text("Retry")').count(), 0, 'nor another kind of file');
+    // …but compression can: it is offered, and it works.
+    await page.click('#queue .item:has-text("huge.jpg") button:text("Compress and upload")');
+    await page.waitForFunction(() => [...document.querySelectorAll('#queue .item')].find((li) => li.textContent.includes('huge.jpg'))
+      ?.querySelector('.state').textContent.startsWith('Done'), null, { timeout: 60_000 });
     await context.close();
   });
 
@@ -126,7 +134,7 @@ describe('upload page', () => {
     await page.check('#compress');
     await page.setInputFiles('#files', [{ name: 'big.jpg', mimeType: 'image/jpeg', buffer: unique(corpus('landscape-3840x2400.jpg')) }]);
     await page.waitForFunction(() => document.querySelector('#queue .state')?.textContent.startsWith('Done'), null, { timeout: 30_000 });
-    assert.match(await page.textContent('#queue .state'), /^Done · compressed 1\.3 MiB → \d+(\.\d)? KiB$/);
+    assert.match(await page.textContent('#queue .state'), /^Done · compressed to 3840×2400, \d+(\.\d)? KiB from 1\.3 MiB$/);
     await context.close();
   });
 

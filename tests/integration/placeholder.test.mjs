@@ -225,12 +225,28 @@ describe('placeholder gallery (headless Chromium)', () => {
         await page.waitForSelector('.card b:text("lighthouse at dusk")');
         await page.fill('#w', '320');
         await page.fill('#h', '180');
-        await page.fill('#words', 'Cozy Reading Nook!');
-        await page.waitForFunction(() => document.querySelector('#preview').src.endsWith('/320x180/cozy-reading-nook') && document.querySelector('#preview').complete);
+        // Typing a sentence, with the pauses a person makes: previews are drawings, and no
+        // pause spends a generation.
+        const before = await created();
+        await page.fill('#words', '');
+        for (const word of ['Cozy', ' Reading', ` Nook ${width}!`]) {
+          await page.type('#words', word, { delay: 30 });
+          await page.waitForTimeout(600);
+        }
+        await page.waitForFunction((w) => document.querySelector('#preview').src.endsWith(`/320x180/cozy-reading-nook-${w}?preview`) && document.querySelector('#preview').complete, width);
         await page.waitForFunction(() => document.querySelector('#preview').naturalWidth === 320);
         assert.equal(await page.evaluate(() => document.querySelector('#preview').naturalHeight), 180);
+        assert.equal(await created(), before, 'typing made no prediction');
+        await page.click('#generate');
+        await page.waitForFunction(() => document.querySelector('#status').textContent.startsWith('Generated'), null, { timeout: 20_000 });
+        assert.equal(await created(), before + 1, 'Generate made exactly one');
+        assert.equal(await page.evaluate(() => document.querySelector('#preview').naturalWidth), 320);
+        await page.fill('#w', '5000');
+        await page.waitForFunction(() => document.querySelector('#clamped').textContent.includes('using 4096'));
+        assert.match(await page.textContent('#url'), /\/4096x180\//);
+        await page.fill('#w', '320');
         await page.click('#copy');
-        assert.equal(await page.evaluate(() => navigator.clipboard.readText()), `${url}/320x180/cozy-reading-nook`);
+        assert.equal(await page.evaluate(() => navigator.clipboard.readText()), `${url}/320x180/cozy-reading-nook-${width}`);
         assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'no horizontal scroll');
         await page.screenshot({ path: join(SHOTS, name), fullPage: true });
         assert.deepEqual(errors, []);
