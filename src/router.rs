@@ -6,7 +6,7 @@ use crate::admin;
 use crate::app::{App, Platform};
 use crate::base::error::ApiError;
 use crate::budget;
-use crate::clients::{chevereto, delete, images, lsky, picgo, sharex, smms, telegraph};
+use crate::clients::{bot, chevereto, delete, images, lsky, picgo, sharex, smms, telegraph};
 use crate::config::Config;
 use crate::http::{Method, Request, Response};
 use crate::index::pools::{host_route, Filter};
@@ -158,6 +158,7 @@ async fn route<P: Platform>(app: &App<P>, req: &mut Request) -> Result<Response,
             Ok(pages::page(200, include_str!("pages/placeholders.html"), app.config.public_url.as_deref()).with_header("cache-control", "no-cache"))
         }
         (["delete", id, token], Get | Post) => delete::link(app, req, id, token).await,
+        (["telegram", "webhook"], Post) => bot::webhook(app, req).await,
         (
             ["upload", ..]
             | ["file", _]

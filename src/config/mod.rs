@@ -46,6 +46,10 @@ pub struct Config {
     pub telegram_fallback_r2: bool,
     /// Seconds an upload may spend on Telegram, waits for rate limits included (`TELEGRAM_DEADLINE_S`).
     pub telegram_deadline_s: u64,
+    /// The secret Telegram sends with every webhook call (`TELEGRAM_WEBHOOK_SECRET`); no bot without it.
+    pub telegram_webhook_secret: Option<String>,
+    /// Telegram user ids that may upload by sending the bot a picture (`TELEGRAM_ALLOWED_USERS`).
+    pub telegram_allowed_users: Vec<i64>,
     /// Sites that may embed images (`ALLOWED_REFERERS`: hosts, `*.example.com`); all when empty.
     pub allowed_referers: Vec<String>,
     /// Refused hotlinks get a small picture saying so instead of a bare 403 (`HOTLINK_IMAGE`).
@@ -162,6 +166,8 @@ impl Default for Config {
             storage: Storage::R2,
             telegram_fallback_r2: true,
             telegram_deadline_s: 60,
+            telegram_webhook_secret: None,
+            telegram_allowed_users: Vec::new(),
             admin_user: "admin".into(),
             admin_password: None,
             admin_session_hours: 12,
@@ -266,6 +272,11 @@ impl Config {
             },
             telegram_fallback_r2: flag("TELEGRAM_FALLBACK_R2", d.telegram_fallback_r2)?,
             telegram_deadline_s: number("TELEGRAM_DEADLINE_S", d.telegram_deadline_s, 5, 300)?,
+            telegram_webhook_secret: get("TELEGRAM_WEBHOOK_SECRET"),
+            telegram_allowed_users: list("TELEGRAM_ALLOWED_USERS")
+                .iter()
+                .map(|u| u.parse().map_err(|_| bad("TELEGRAM_ALLOWED_USERS", u, "numeric Telegram user ids, comma separated")))
+                .collect::<Result<_, _>>()?,
             admin_user: get("ADMIN_USER").unwrap_or(d.admin_user),
             admin_password: get("ADMIN_PASSWORD"),
             admin_session_hours: number("ADMIN_SESSION_HOURS", d.admin_session_hours, 1, 24 * 30)?,

@@ -53,6 +53,13 @@ pub const SETTINGS: &[Setting] = &[
     s("TELEGRAM_API_BASE", Var, "`https://api.telegram.org`", "the Bot API (tests point it at a local stand-in)"),
     s("TELEGRAM_FALLBACK_R2", Var, "`true`", "store in R2 when Telegram fails; `false` answers 503 instead"),
     s("TELEGRAM_DEADLINE_S", Var, "`60`", "seconds an upload may spend on Telegram, rate-limit waits included (5–300)"),
+    s("TELEGRAM_WEBHOOK_SECRET", Secret, "—", "the `secret_token` given to `setWebhook`: the bot takes uploads at `/telegram/webhook` only with it"),
+    s(
+        "TELEGRAM_ALLOWED_USERS",
+        Var,
+        "— (nobody)",
+        "Telegram user ids that may upload by sending the bot a picture, comma separated (`/start` tells a user theirs)",
+    ),
     s("ADMIN_PASSWORD", Secret, "—", "password of the console at `/admin`"),
     s("ADMIN_USER", Var, "`admin`", "user name of the console"),
     s("ADMIN_SESSION_HOURS", Var, "`12`", "how long a console login lasts (1–720)"),

@@ -32,6 +32,7 @@ CREATE INDEX IF NOT EXISTS catalog_tags_by_id ON catalog_tags (id);
 CREATE TABLE IF NOT EXISTS edge_keys (id TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (id, key));
 CREATE TABLE IF NOT EXISTS token_uses (id TEXT PRIMARY KEY, last_used INTEGER, revoked INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS reindex_seen (id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS bot_updates (id INTEGER PRIMARY KEY, at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS reindex_run (started INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (nonce TEXT PRIMARY KEY, until INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS logins (ip TEXT PRIMARY KEY, fails INTEGER NOT NULL, since INTEGER NOT NULL);
@@ -418,6 +419,18 @@ pub fn token_use<S: Sql>(s: &S, id: &str, now_ms: u64) -> Result<bool, S::Error>
 /// Revokes a token for good (its id is never made again: ids are random).
 pub fn token_revoke<S: Sql>(s: &S, id: &str) -> Result<(), S::Error> {
     s.run("INSERT OR REPLACE INTO token_uses (id, last_used, revoked) VALUES (?, NULL, 1)", vec![id.into()])
+}
+
+/// Whether this Telegram `update_id` is new (and from now on, seen): Telegram sends an update
+/// again until it is answered, and the same photo must not become two images. Updates older
+/// than two days are forgotten (Telegram gives up after one).
+pub fn first_update<S: Sql>(s: &S, update_id: u64, now_ms: u64) -> Result<bool, S::Error> {
+    s.run("DELETE FROM bot_updates WHERE at < ?", vec![now_ms.saturating_sub(2 * 86_400_000).into()])?;
+    if !s.rows("SELECT 1 AS r FROM bot_updates WHERE id = ?", vec![update_id.into()])?.is_empty() {
+        return Ok(false);
+    }
+    s.run("INSERT INTO bot_updates (id, at) VALUES (?, ?)", vec![update_id.into(), now_ms.into()])?;
+    Ok(true)
 }
 
 /// When each token that has been used was used last.

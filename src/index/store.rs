@@ -103,6 +103,10 @@ pub enum Op {
         id: String,
     },
     TokenUses,
+    FirstUpdate {
+        update_id: u64,
+        now_ms: u64,
+    },
     SessionEnd {
         nonce: String,
     },
@@ -154,6 +158,7 @@ impl Op {
             Op::TokenUse { .. } => "token_use",
             Op::TokenRevoke { .. } => "token_revoke",
             Op::TokenUses => "token_uses",
+            Op::FirstUpdate { .. } => "first_update",
             Op::SessionEnd { .. } => "session_end",
             Op::Pick { .. } => "pick",
             Op::Count { .. } => "count",
@@ -187,6 +192,7 @@ pub fn apply<S: Sql>(s: &S, op: Op) -> Result<Value, S::Error> {
         Op::TokenUse { id, now_ms } => json!(catalog::token_use(s, &id, now_ms)?),
         Op::TokenRevoke { id } => json!(catalog::token_revoke(s, &id)?),
         Op::TokenUses => json!(catalog::token_uses(s)?),
+        Op::FirstUpdate { update_id, now_ms } => json!(catalog::first_update(s, update_id, now_ms)?),
         Op::Pick { pool, number } => json!(pools::pool_pick(s, &pool, number)?),
         Op::Count { pool } => json!(PoolTable::count(s, &pool)?),
         Op::Reserve { id, key, cap } => json!(pools::variant_reserve(s, &id, &key, cap)?),

@@ -184,6 +184,10 @@ pub trait Pool {
     async fn token_uses(&self) -> StoreResult<Vec<(String, u64)>> {
         self.call(&Op::TokenUses).await
     }
+    /// Whether a Telegram update is seen for the first time (see [`crate::index::catalog::first_update`]).
+    async fn first_update(&self, update_id: u64, now_ms: u64) -> StoreResult<bool> {
+        self.call(&Op::FirstUpdate { update_id, now_ms }).await
+    }
 }
 
 /// Why Cloudflare Images made no variant.

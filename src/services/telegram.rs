@@ -269,6 +269,34 @@ impl<H: Http> Telegram<'_, H> {
         }
         left
     }
+
+    /// A plain-text message to a chat, as the first bot (the one whose webhook is set).
+    pub async fn send_message(&self, chat_id: i64, text: &str, end: u64) -> Result<(), ApiError> {
+        let body = || json_body(serde_json::json!({"chat_id": chat_id, "text": text, "link_preview_options": {"is_disabled": true}}));
+        self.call_patiently(0, "sendMessage", &body, end).await.map(|_| ())
+    }
+
+    /// The bytes of a file someone sent the bot (`getFile`, then the file server), at most
+    /// `max_bytes`. Telegram lets bots download files up to 20 MB.
+    pub async fn download(&self, file_id: &str, max_bytes: u64, end: u64) -> Result<Vec<u8>, ApiError> {
+        let Some(token) = self.bots.first() else { return Err(unavailable(30)) };
+        let body = || json_body(serde_json::json!({"file_id": file_id}));
+        let (file, _) = self.call_patiently(0, "getFile", &body, end).await?;
+        let path = file["file_path"].as_str().ok_or_else(|| unavailable(30))?;
+        let req = OutRequest {
+            method: "GET",
+            url: format!("{}/file/bot{token}/{path}", self.base),
+            headers: vec![],
+            body: vec![],
+            manual_redirects: true,
+            timeout_ms: end.saturating_sub(self.http.now_ms()).max(1),
+        };
+        match self.http.send(req, max_bytes).await {
+            Ok(r) if r.status == 200 => Ok(r.body),
+            Err(UpstreamError::TooLarge) => Err(ApiError::too_large(max_bytes)),
+            _ => Err(unavailable(5)),
+        }
+    }
 }
 
 fn json_body(v: Value) -> (Vec<u8>, String) {

@@ -4,6 +4,9 @@
 //   POST /bot<token>/getFile {"file_id"}       → File with file_path; "file is too big" over 20 MB
 //   POST /bot<token>/deleteMessage {"chat_id","message_id"} → true; refused for old messages
 //   GET  /file/bot<token>/<file_path>           → the bytes (Range supported); 404 once the path expired
+//   POST /bot<token>/sendMessage {"chat_id","text"} → Message (what the bot said is in /__stats)
+// POST /__receive (the bytes) stands for a user sending the first bot a file: it answers the
+// file_id, file_unique_id and file_size a real update would carry.
 // Errors are {"ok":false,"error_code":N,"description":…[,"parameters":{"retry_after":S}]}.
 // Limits (all adjustable, time compressed for tests): `perChat` messages per `windowMs` in a chat
 // (Telegram: about 20 a minute in a group or channel), `perBotPerSecond` calls per bot (about 30),
@@ -48,7 +51,7 @@ export function startTelegram({ bots = ['7001:test-token-one', '7002:test-token-
   let chatWindow = { start: 0, n: 0 };
   const botSecond = new Map(); // bot → { start, n }
   let nextMessage = 100, nextFile = 1;
-  const stats = { calls: {}, byBot: {}, throttled: 0, sent: 0, deleted: 0, refusedDeletes: 0, getFileTooBig: 0, expiredPaths: 0, captions: [] };
+  const stats = { calls: {}, byBot: {}, throttled: 0, sent: 0, deleted: 0, refusedDeletes: 0, getFileTooBig: 0, expiredPaths: 0, captions: [], said: [] };
   const json = (res, status, body, headers = {}) => { res.writeHead(status, { 'content-type': 'application/json', ...headers }); res.end(JSON.stringify(body)); };
   const fail = (res, code, description, parameters) => json(res, code, { ok: false, error_code: code, description, ...(parameters ? { parameters } : {}) });
 
@@ -59,6 +62,12 @@ export function startTelegram({ bots = ['7001:test-token-one', '7002:test-token-
       const body = Buffer.concat(chunks);
       const url = new URL(req.url, 'http://x');
       if (url.pathname === '/__stats') return json(res, 200, stats);
+      if (url.pathname === '/__receive') {
+        const n = nextFile++;
+        const fileId = `AgACAgIAAxkBAAI${n}_${randomBytes(6).toString('hex')}`;
+        files.set(fileId, { bot: bots[0], unique: `AQADu${n}`, bytes: body, name: null });
+        return json(res, 200, { file_id: fileId, file_unique_id: `AQADu${n}`, file_size: body.length });
+      }
       if (url.pathname === '/__control') { Object.assign(mode, JSON.parse(body.toString())); Object.assign(limits, JSON.parse(body.toString())); return json(res, 200, { mode, limits }); }
 
       const file = /^\/file\/bot([^/]+)\/(.+)$/.exec(url.pathname);
@@ -130,6 +139,12 @@ export function startTelegram({ bots = ['7001:test-token-one', '7002:test-token-
         paths.set(path, { fileId: params.file_id, bot: token, created: now });
         return json(res, 200, { ok: true, result: { file_id: params.file_id, file_unique_id: f.unique, file_size: f.bytes.length, file_path: path } });
       }
+      if (method === 'sendMessage') {
+        if (!params.chat_id || typeof params.text !== 'string' || !params.text) return fail(res, 400, 'Bad Request: message text is empty');
+        if (params.text.length > 4096) return fail(res, 400, 'Bad Request: message is too long');
+        stats.said.push({ chat_id: Number(params.chat_id), text: params.text });
+        return json(res, 200, { ok: true, result: { message_id: nextMessage++, chat: { id: Number(params.chat_id), type: 'private' }, date: Math.floor(now / 1000), text: params.text } });
+      }
       if (method === 'deleteMessage') {
         if (String(params.chat_id) !== chatId) return fail(res, 400, 'Bad Request: chat not found');
         const m = messages.get(Number(params.message_id));
@@ -151,6 +166,7 @@ export function startTelegram({ bots = ['7001:test-token-one', '7002:test-token-
         base, bots, chatId,
         stats: async () => (await fetch(`${base}/__stats`)).json(),
         control: async (c) => (await fetch(`${base}/__control`, { method: 'POST', body: JSON.stringify(c) })).json(),
+        receive: async (bytes) => (await fetch(`${base}/__receive`, { method: 'POST', body: bytes })).json(),
       });
     });
   });
