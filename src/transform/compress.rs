@@ -18,15 +18,7 @@ pub fn compress(bytes: &[u8], sniffed: &Sniffed, quality: u8, max_side: Option<u
     if !matches!(sniffed.format, Format::Jpeg | Format::Png) || sniffed.animated {
         return Ok(None);
     }
-    let needs_shrink = max_side.is_some_and(|m| sniffed.width.max(sniffed.height) > m);
-    let mut opts = Options { quality, ..Options::default() };
-    if let Some(m) = max_side {
-        if sniffed.width >= sniffed.height {
-            opts.width = Some(m);
-        } else {
-            opts.height = Some(m);
-        }
-    }
+    let (opts, needs_shrink) = plan(sniffed, quality, max_side);
     let format = if sniffed.format == Format::Jpeg { OutFormat::Jpeg } else { OutFormat::Png };
     let img = match render(bytes, sniffed, &opts, format) {
         Ok(img) => img,
@@ -43,6 +35,21 @@ pub fn compress(bytes: &[u8], sniffed: &Sniffed, quality: u8, max_side: Option<u
         },
     };
     Ok((out.len() < bytes.len() || needs_shrink).then_some(out))
+}
+
+/// The transform a compression is, and whether it must shrink the image (then its result is
+/// kept even when it is not smaller): quality, and the longest side capped at `max_side`.
+pub fn plan(sniffed: &Sniffed, quality: u8, max_side: Option<u32>) -> (Options, bool) {
+    let needs_shrink = max_side.is_some_and(|m| sniffed.width.max(sniffed.height) > m);
+    let mut opts = Options { quality, ..Options::default() };
+    if let Some(m) = max_side {
+        if sniffed.width >= sniffed.height {
+            opts.width = Some(m);
+        } else {
+            opts.height = Some(m);
+        }
+    }
+    (opts, needs_shrink)
 }
 
 /// NeuQuant to 256 colours (alpha included), written as an indexed PNG, if it looks the same.

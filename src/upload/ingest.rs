@@ -3,21 +3,52 @@
 //! content hash.
 //! Nothing is stored until every file of a request has passed.
 
+use crate::app::{App, Platform};
 use crate::base::digest::Digests;
 use crate::base::error::ApiError;
 use crate::budget;
 use crate::config::Config;
 use crate::index::pools::{check_label, parse_tags};
 use crate::library::edit::base_name;
+use crate::library::render::{render, Source};
+use crate::platform::Images;
 use crate::sniff::exif;
 use crate::sniff::{sniff, Format, Sniffed};
 use crate::transform::compress::compress;
+use crate::transform::engine::Which;
+use crate::transform::options::OutFormat;
 
 /// A file as it arrived: the name the client claimed, and the bytes.
 #[derive(Debug, Clone)]
 pub struct IncomingFile {
     pub name: Option<String>,
     pub bytes: Vec<u8>,
+}
+
+/// Upload compression of a JPEG by Cloudflare Images, when the binding is there: the re-encode
+/// happens outside the Worker, so `compress=true` fits the Free plan's CPU. Answers the file to
+/// check (compressed, or as it came) and the size it came with when it was compressed; PNGs
+/// (palette quantising), turned JPEGs and everything else stay with the wasm pipeline in
+/// [`prepare`].
+pub async fn compress_with_images<P: Platform>(app: &App<P>, file: IncomingFile, options: &UploadOptions) -> Result<(IncomingFile, Option<u64>), ApiError> {
+    let c = &app.config;
+    let engine = crate::transform::engine::choose(c.transform_engine, app.images.bound(), Format::Jpeg, OutFormat::Jpeg);
+    if !c.compresses(options.compress) || engine != Ok(Which::Images) || file.bytes.len() as u64 > c.input_limit(true) {
+        return Ok((file, None));
+    }
+    let Ok(sniffed) = sniff(&file.bytes) else { return Ok((file, None)) };
+    if sniffed.format != Format::Jpeg || sniffed.exif_orientation > 1 || budget::JpegFrame::read(&file.bytes).is_none() {
+        return Ok((file, None));
+    }
+    let (opts, needs_shrink) = crate::transform::compress::plan(&sniffed, options.quality.unwrap_or(c.compress_quality), options.max_side);
+    let sha256 = crate::base::digest::sha256_hex(&file.bytes).await?;
+    let source = Source::Bytes { bytes: &file.bytes, sniffed: &sniffed, sha256: &sha256 };
+    let (out, _) = render(app, source, &opts, OutFormat::Jpeg, Which::Images).await?;
+    let size = file.bytes.len() as u64;
+    if out.len() as u64 >= size && !needs_shrink {
+        return Ok((file, None));
+    }
+    Ok((IncomingFile { name: file.name, bytes: out }, Some(size)))
 }
 
 /// Choices a client may make per upload.
@@ -96,6 +127,12 @@ pub struct Prepared {
 /// replaces them, EXIF is stripped in place, and the digests are the runtime's (see
 /// [`crate::base::digest`]).
 pub async fn prepare(file: IncomingFile, config: &Config, options: &UploadOptions) -> Result<Prepared, ApiError> {
+    prepare_from(file, config, options, None).await
+}
+
+/// [`prepare`] for a file [`compress_with_images`] already compressed from `compressed_from`
+/// bytes (then it is not compressed again), or, with `None`, for a file as it came.
+pub async fn prepare_from(file: IncomingFile, config: &Config, options: &UploadOptions, compressed_from: Option<u64>) -> Result<Prepared, ApiError> {
     let compressing = config.compresses(options.compress);
     let size = file.bytes.len() as u64;
     if size > config.input_limit(compressing) {
@@ -113,10 +150,10 @@ pub async fn prepare(file: IncomingFile, config: &Config, options: &UploadOption
     if sniffed.format == Format::Jpeg && budget::JpegFrame::read(&file.bytes).is_none() {
         return Err(ApiError::unsupported_type("this JPEG is of a kind browsers cannot show (lossless, arithmetic-coded or 12-bit)"));
     }
-    let original_bytes = size;
+    let original_bytes = compressed_from.unwrap_or(size);
     let mut bytes = file.bytes;
-    let mut compressed = false;
-    if compressing {
+    let mut compressed = compressed_from.is_some();
+    if compressing && !compressed {
         let quality = options.quality.unwrap_or(config.compress_quality);
         if let Some(smaller) = compress(&bytes, &sniffed, quality, options.max_side)? {
             bytes = smaller;

@@ -19,7 +19,7 @@ use crate::library;
 use crate::library::view::Links;
 use crate::platform::rate::Limit;
 use crate::sniff::Format;
-use crate::upload::ingest::{prepare, IncomingFile, UploadOptions};
+use crate::upload::ingest::{compress_with_images, prepare_from, IncomingFile, UploadOptions};
 
 /// Form fields whose parts are files even when the client sent no filename.
 const FILE_FIELDS: [&str; 6] = ["file", "files", "smfile", "source", "image", "list"];
@@ -164,7 +164,8 @@ pub async fn store_all<P: Platform>(app: &App<P>, req: &Request, form: UploadFor
     let mut prepared = Vec::with_capacity(form.files.len());
     for f in form.files {
         let name = f.name.clone();
-        prepared.push(prepare(f, &app.config, &options).await.map_err(|e| named(&name, e))?);
+        let (f, compressed_from) = compress_with_images(app, f, &options).await.map_err(|e| named(&name, e))?;
+        prepared.push(prepare_from(f, &app.config, &options, compressed_from).await.map_err(|e| named(&name, e))?);
     }
     let add = Usage { uploads: prepared.len() as u64 - u64::from(form.prepaid), bytes: prepared.iter().map(|p| p.bytes.len() as u64).sum() };
     let charged = crate::access::limits::charge(app, req, &uploader, add).await?;

@@ -331,3 +331,23 @@ describe('repeat uploads and compression keep what the uploader asked for', () =
     assert.equal(multipart.status, 200, 'the compress field may come after the file');
   });
 });
+
+describe('upload compression by Cloudflare Images', () => {
+  it('compresses JPEGs with the Images binding when it is bound (no Worker CPU), and in wasm without it', async () => {
+    const photo = corpus('landscape-3840x2400.jpg');
+    const sizes = {};
+    for (const engine of ['auto', 'wasm']) {
+      const url = await worker({ TRANSFORM_ENGINE: engine, INSTANCE: `compress-${engine}` });
+      const r = await fetch(`${url}/upload/p.jpg?compress=true&max_side=1600&quality=75`, { method: 'PUT', headers: bearer(UPLOAD_TOKEN), body: unique(photo) });
+      const body = await r.json();
+      assert.equal(r.status, 200, JSON.stringify(body));
+      assert.deepEqual([body.compressed, body.width, body.height], [true, 1600, 1000]);
+      const stored = Buffer.from(await (await fetch(body.url)).arrayBuffer());
+      assert.equal(stored.length, body.bytes);
+      assert.deepEqual([stored[0], stored[1]], [0xff, 0xd8], 'a JPEG');
+      sizes[engine] = body.bytes;
+    }
+    // Two encoders, two results: the default instance did not run the wasm one.
+    assert.notEqual(sizes.auto, sizes.wasm);
+  });
+});
