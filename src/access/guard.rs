@@ -119,6 +119,11 @@ pub async fn uploader<P: Platform>(app: &App<P>, req: &Request, extra: Option<&s
     let c = &app.config;
     let token = auth::presented_token(req).or_else(|| extra.map(str::to_string).filter(|t| !t.is_empty()));
     let Some(t) = token else {
+        // The console's session (with its CSRF token): a logged-in admin uploads from the page
+        // without pasting a token.
+        if auth::cookie(req, auth::SESSION_COOKIE).is_some() && matches!(admin(app, req).await, Ok(Admin::Session(_))) {
+            return Ok(Uploader::Admin);
+        }
         return if c.allow_anonymous_upload { Ok(Uploader::Anonymous) } else { Err(auth::missing_token()) };
     };
     if let Some(u) = auth::configured_uploader(c, req, &t) {

@@ -97,6 +97,25 @@ describe('the pages, from the user test', () => {
     await context.close();
   });
 
+  it('upload page: a logged-in admin uploads without a token', async () => {
+    const url = await worker({ ADMIN_PASSWORD: PASSWORD, INSTANCE: 'usertest-admin-upload' });
+    const { page, context, errors } = await newPage(browser, { origin: url });
+    await logIn(page, url);
+    await page.goto(`${url}/`);
+    await page.waitForFunction(() => !document.querySelector('#limits').textContent.startsWith('Loading'));
+    assert.equal(await page.isVisible('#token-panel'), false, 'no token asked for');
+    await page.setInputFiles('#files', [file('from-the-admin.jpg', unique(corpus('small-320x211.jpg')))]);
+    await page.waitForFunction(() => document.querySelector('#queue .state')?.textContent === 'Done', null, { timeout: 20_000 });
+    // Without the page's CSRF token the session is not enough.
+    const forged = await page.evaluate(async () => {
+      const f = new FormData(); f.append('file', new Blob([new Uint8Array([0xff, 0xd8, 0xff])]), 'x.jpg');
+      return (await fetch('/api/v1/upload', { method: 'POST', body: f })).status;
+    });
+    assert.equal(forged, 401);
+    assert.deepEqual(errors.filter((e) => !/401/.test(e)), []);
+    await context.close();
+  });
+
   it('upload page: each upload shows once, Copy all follows the screen, Clear list can be undone and its delete links downloaded', async () => {
     const url = await worker({ INSTANCE: 'usertest-clear' });
     const { page, context } = await uploadPage(url);
