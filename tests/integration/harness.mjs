@@ -61,8 +61,29 @@ export function freePort() {
  * limits in `limits` (binding name → requests per period; all others lifted). */
 export function worker(vars = {}, limits = {}) {
   const key = JSON.stringify([vars, limits]);
-  if (!instances.has(key)) instances.set(key, start({ ...BASE_VARS, ...vars }, limits));
+  lastUsed.set(key, ++uses);
+  if (!instances.has(key)) {
+    retireIdle();
+    instances.set(key, start({ ...BASE_VARS, ...vars }, limits));
+  }
   return instances.get(key).then((i) => i.url);
+}
+
+// Each instance is a wrangler, two workerd and two esbuild processes (several hundred MB);
+// the suite asks for about seventy settings, and keeping all alive exhausted a 24 GiB machine.
+// Test files run one after another and ask for their instance at the start of each test, so
+// the ones asked for longest ago are the ones no test is using: they are stopped (and made
+// again, empty, should a later test ask for the same settings).
+const MAX_LIVE = 12;
+const lastUsed = new Map();
+let uses = 0;
+function retireIdle() {
+  while (instances.size >= MAX_LIVE) {
+    const [oldest] = [...instances.keys()].sort((a, b) => lastUsed.get(a) - lastUsed.get(b));
+    const p = instances.get(oldest);
+    instances.delete(oldest);
+    p.then((i) => { i.child.retired = true; stopChild(i.child); rmSync(i.persist, { recursive: true, force: true }); }, () => {});
+  }
 }
 
 async function start(vars, limits) {
@@ -84,7 +105,7 @@ async function start(vars, limits) {
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 120_000;
   child.on('exit', (code) => {
-    if (!stopping) console.error(`wrangler dev on port ${port} exited (${code}):\n${output}`);
+    if (!stopping && !child.retired) console.error(`wrangler dev on port ${port} exited (${code}):\n${output}`);
   });
   for (;;) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited early:\n${output}`);
