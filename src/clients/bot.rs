@@ -94,6 +94,7 @@ async fn upload<P: Platform>(app: &App<P>, req: &Request, message: &Value, user:
     } else {
         return Ok(None);
     };
+    let (caption_name, options) = caption(message["caption"].as_str().unwrap_or(""))?;
     let size = file["file_size"].as_u64().unwrap_or(0);
     if size > GET_FILE_MAX {
         return Err(ApiError::new(
@@ -102,13 +103,17 @@ async fn upload<P: Platform>(app: &App<P>, req: &Request, message: &Value, user:
             format!("the file is {}, and Telegram lets bots fetch at most 20 MB; upload it on the web page instead", human_bytes(size)),
         ));
     }
-    let (caption_name, options) = caption(message["caption"].as_str().unwrap_or(""))?;
+    // Never more than this site takes in: the download stops there.
+    let limit = app.config.input_limit(app.config.compresses(options.compress)).min(GET_FILE_MAX);
+    if size > limit {
+        return Err(ApiError::too_large(limit));
+    }
     let uploader = Uploader::Token(format!("tg:{user}"));
     let charged = crate::access::limits::charge(app, req, &uploader, Usage { uploads: 1, bytes: size }).await?;
     let stored = async {
         let file_id = file["file_id"].as_str().ok_or_else(|| ApiError::bad_request("bad_update", "the message names no file"))?;
         let end = app.http.now_ms() + app.config.telegram_deadline_s * 1000;
-        let bytes = crate::library::telegram(app).download(file_id, app.config.max_upload_bytes.max(GET_FILE_MAX), end).await?;
+        let bytes = crate::library::telegram(app).download(file_id, limit, end).await?;
         // A caption is a name without an extension: it takes the file's (photos are JPEGs).
         let ext = name.as_deref().and_then(|n| n.rsplit_once('.')).map_or("jpg", |(_, e)| e).to_string();
         let name = caption_name.map(|n| format!("{n}.{ext}")).or(name).or_else(|| Some(format!("telegram-{}.jpg", message["message_id"])));
@@ -131,8 +136,10 @@ async fn upload<P: Platform>(app: &App<P>, req: &Request, message: &Value, user:
     if stored.meta.status == crate::index::record::Status::Pending {
         lines.insert(0, "Awaiting review: the link shows the image once an admin approves it.".into());
     }
-    if let Some(d) = &links.delete_url {
-        lines.push(format!("Delete: {d}  (or /delete {})", stored.meta.id));
+    // The delete link is the sender's: in a group everyone would read it.
+    match (&links.delete_url, message["chat"]["type"].as_str()) {
+        (Some(d), Some("private")) => lines.push(format!("Delete: {d}  (or /delete {})", stored.meta.id)),
+        _ => lines.push(format!("Delete it with /delete {}", stored.meta.id)),
     }
     if is_photo {
         lines.push("Telegram recompressed this photo; send it as a file to keep the original.".into());

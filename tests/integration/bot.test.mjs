@@ -40,6 +40,23 @@ describe('uploads through the Telegram bot', () => {
     assert.equal(list.images.filter((i) => i.name === 'x.jpg').length, 0);
   });
 
+  it('bad input: an unreadable update is 400 and stores nothing; a group never sees the delete link; a file over the site\'s limit is refused before it is fetched', async () => {
+    const r = await fetch(`${url}/telegram/webhook`, { method: 'POST', headers: { 'content-type': 'application/json', 'X-Telegram-Bot-Api-Secret-Token': SECRET }, body: '{"update_id": 5, "message": ' });
+    assert.equal(r.status, 400);
+    assert.equal((await r.json()).error.code, 'malformed_json');
+    const calls = (await tg.stats()).calls.getFile ?? 0;
+    const [over] = await said(ALLOWED, () => hook(message(ALLOWED, { document: { file_name: 'big.png', mime_type: 'image/png', file_id: 'z', file_unique_id: 'z', file_size: 6_000_000 } })));
+    assert.match(over, /larger than the upload limit of 5 MiB/);
+    assert.equal((await tg.stats()).calls.getFile ?? 0, calls, 'not fetched');
+    const file = await tg.receive(unique(corpus('small-320x211.jpg')));
+    const group = { ...message(ALLOWED, { document: { file_name: 'team.jpg', mime_type: 'image/jpeg', ...file } }) };
+    group.message.chat = { id: -100555, type: 'supergroup', title: 'Team' };
+    const [reply] = await said(-100555, () => hook(group));
+    assert.ok(urlIn(reply), reply);
+    assert.doesNotMatch(reply, /\/delete\//);
+    assert.match(reply, /\/delete [A-Za-z0-9]{12}/);
+  });
+
   it('a document keeps its bytes, the caption names and tags it, the reply has the links; the same update twice stores one image', async () => {
     const bytes = unique(corpus('alpha-3700x2400.png'));
     const file = await tg.receive(bytes);

@@ -28,6 +28,14 @@ describe('scripts/deploy', () => {
     assert.match(toml, /\[\[kv_namespaces\]\]\s*binding = "META"/);
   });
 
+  it('bad options are refused before anything runs', async () => {
+    for (const args of [['--rotate', 'TELEGRAM_BOT_TOKEN'], ['--rotate'], ['--dry']]) {
+      const r = await deploy(args, { IMGBED_DEPLOY_DIR: mkdtempSync(join(tmpdir(), 'imgbed-deploy-')) });
+      assert.equal(r.status, 2, r.out);
+      assert.doesNotMatch(r.out, /\[deploy\]/, 'no step started');
+    }
+  });
+
   it('--dry-run names every step, masks the secrets it makes, and a second run keeps them', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'imgbed-deploy-'));
     const first = await deploy(['--dry-run'], { IMGBED_DEPLOY_DIR: dir });
