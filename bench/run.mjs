@@ -333,6 +333,19 @@ async function growth(pid, fn) {
   const result = await fn();
   return [(statusKiB(pid, 'VmHWM') - before) / 1024, result];
 }
+/** Waits until `pid`'s resident size has stopped moving (1 s without growing, 15 s at most):
+ * the first requests of a kind set off background work (V8 compiling the hot wasm functions
+ * again, optimised, tens of MiB of compiler memory) that would otherwise be counted against
+ * whatever request came next. */
+async function settle(pid) {
+  let last = statusKiB(pid, 'VmRSS');
+  for (let still = 0, t = 0; still < 4 && t < 60; t++) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = statusKiB(pid, 'VmRSS');
+    still = now > last + 256 ? 0 : still + 1;
+    last = now;
+  }
+}
 const sha = (b) => createHash('sha256').update(b).digest('hex');
 
 /** A PNG of noise, stored uncompressed: `side`² RGB pixels, about 3·side² bytes. */
@@ -492,6 +505,12 @@ async function serve() {
   const fresh = await worker({ BENCH: 'memory', MAX_UPLOAD_BYTES: String(25 << 20) });
   const pid = await workerdOf(fresh);
   const big = noisePng(2600);
+  // The first upload of an instance starts what every later one reuses (the local simulators'
+  // first writes, the Durable Object, the upload path's compiled code): measured apart, and
+  // let settle, so the 20 MB rows say what a large file costs by itself.
+  const tiny = corpus('small-320x211.jpg');
+  const [warm] = await growth(pid, () => put(fresh, unique(tiny), 'warm.jpg'));
+  await settle(pid);
   const [up, stored] = await growth(pid, () => put(fresh, big, 'big.png'));
   const [again] = await growth(pid, () => put(fresh, noisePng(2600), 'big2.png'));
   // The anchor: the minimal Worker streaming the same bytes into R2 (what the local runtime and
@@ -501,6 +520,8 @@ async function serve() {
   try {
     const mpid = await workerdOf(anchor.url, anchor.child);
     await (await fetch(`${anchor.url}/file/none`)).arrayBuffer();
+    await (await fetch(`${anchor.url}/seed/warm`, { method: 'PUT', body: tiny })).arrayBuffer();
+    await settle(mpid);
     [floor] = await growth(mpid, async () => (await fetch(`${anchor.url}/seed/big`, { method: 'PUT', body: big })).arrayBuffer());
   } finally { anchor.stop(); }
   const whole = sha(big);
@@ -529,9 +550,10 @@ async function serve() {
   const [anonymous, s1] = await growth(pid, () => chunked({}));
   const [tokened, s2] = await growth(pid, () => chunked(auth));
   table([['what', 'worker grew', 'target', 'answers'],
-    ['upload of a 20 MB PNG (first request of its kind)', `${up.toFixed(1)} MiB`, '< 40 MiB', `${big.length} bytes stored`],
+    ['first upload of the instance, a 14 KB JPEG (one-off start, then settled)', `${warm.toFixed(1)} MiB`, '', 'stored'],
+    ['then an upload of a 20 MB PNG', `${up.toFixed(1)} MiB`, '< 40 MiB', `${big.length} bytes stored`],
     ['a second 20 MB PNG upload', `${again.toFixed(1)} MiB`, '< 40 MiB', 'stored'],
-    ['anchor: minimal JS Worker streaming it into R2', `${floor.toFixed(1)} MiB`, '', '(runtime + simulator floor)'],
+    ['anchor: minimal JS Worker streaming it into R2 (after a small PUT)', `${floor.toFixed(1)} MiB`, '', '(runtime + simulator floor)'],
     ['24 concurrent 8 MiB Range GETs', `${ranged.toFixed(1)} MiB`, '< 64 MiB', badRange ? `${badRange} wrong` : '24 byte-exact'],
     ['24 concurrent full GETs', `${full.toFixed(1)} MiB`, '< 64 MiB', badFull ? `${badFull} wrong` : '24 byte-exact'],
     ['chunked 140 MiB PUT, no credential', `${anonymous.toFixed(1)} MiB`, '(local draining)', String(s1)],

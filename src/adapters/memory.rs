@@ -34,7 +34,7 @@ impl Images for NoImages {
     fn bound(&self) -> bool {
         false
     }
-    async fn transform(&self, _: crate::http::Stream, _: &str, _: &crate::transform::engine::Spec) -> Result<Vec<u8>, ImagesError> {
+    async fn transform(&self, _: crate::http::Stream, _: Option<&str>, _: &crate::transform::engine::Spec) -> Result<Vec<u8>, ImagesError> {
         Err(ImagesError::Failed("no [images] binding".into()))
     }
 }

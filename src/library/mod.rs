@@ -126,13 +126,20 @@ pub fn telegram<P: Platform>(app: &App<P>) -> Telegram<'_, P::Http> {
 /// An image's bytes (or `len` bytes from `offset`), streamed: from R2, or from Telegram when
 /// the image lives there or its R2 copy is missing.
 pub async fn read<P: Platform>(app: &App<P>, meta: &ImageMeta, range: Option<(u64, u64)>) -> Result<Stream, ApiError> {
+    Ok(read_from(app, meta, range).await?.0)
+}
+
+/// [`read`], saying whether the bytes came from outside Cloudflare: R2 checks its objects'
+/// integrity itself, while a Telegram read can be the wrong file or cut short, so only those
+/// are worth hashing on their way into a transform.
+pub async fn read_from<P: Platform>(app: &App<P>, meta: &ImageMeta, range: Option<(u64, u64)>) -> Result<(Stream, bool), ApiError> {
     if meta.channel == Channel::R2 {
         if let Some(blob) = app.blobs.get(&meta.location, range).await? {
-            return Ok(blob.body);
+            return Ok((blob.body, false));
         }
     }
     match &meta.telegram {
-        Some(copy) => telegram(app).read(copy, range, app.http.now_ms() + app.config.telegram_deadline_s * 1000).await,
+        Some(copy) => Ok((telegram(app).read(copy, range, app.http.now_ms() + app.config.telegram_deadline_s * 1000).await?, true)),
         None => Err(ApiError::internal(format!("the bytes of image {} are missing from storage", meta.id))),
     }
 }

@@ -205,9 +205,9 @@ pub enum ImagesError {
 pub trait Images {
     /// Whether a binding is configured at all.
     fn bound(&self) -> bool;
-    /// Transforms the image streaming in from `input`, which must hash to `sha256` (checked as
-    /// it passes), and returns the output's bytes.
-    async fn transform(&self, input: crate::http::Stream, sha256: &str, spec: &crate::transform::engine::Spec) -> Result<Vec<u8>, ImagesError>;
+    /// Transforms the image streaming in from `input`, which must hash to `expect` when given
+    /// (checked as it passes), and returns the output's bytes.
+    async fn transform(&self, input: crate::http::Stream, expect: Option<&str>, spec: &crate::transform::engine::Spec) -> Result<Vec<u8>, ImagesError>;
 }
 
 /// This location's HTTP cache (the Cache API): free, per data centre, and keyed by whatever the

@@ -141,12 +141,16 @@ pub async fn serve<P: Platform>(app: &App<P>, req: &Request, meta: &ImageMeta, o
             };
         }
     };
-    if keep {
-        app.blobs.put(&key, out.clone(), format.mime(), &[("id", &meta.id), ("engine", engine.name())]).await?;
-    }
     resp.headers.set("x-variant-cache", if keep { "miss" } else { "not-stored" });
     resp.headers.set("x-transform-engine", engine.name());
-    let mut resp = cached(app, &meta.id, edge_key, finish(req, resp, out)).await;
+    // A stored variant enters the edge cache when it is next read from R2: making it costs
+    // no cache write and no bookkeeping call on top of the transform.
+    let mut resp = if keep {
+        app.blobs.put(&key, out.clone(), format.mime(), &[("id", &meta.id), ("engine", engine.name())]).await?;
+        finish(req, resp, out)
+    } else {
+        cached(app, &meta.id, edge_key, finish(req, resp, out)).await
+    };
     if let (true, Some(bytes)) = (admin, wasm_memory_bytes()) {
         // Wasm memory only grows, so this is the isolate's peak so far: for the operator's
         // benchmarks and memory checks, never for the public.

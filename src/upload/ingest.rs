@@ -41,8 +41,7 @@ pub async fn compress_with_images<P: Platform>(app: &App<P>, file: IncomingFile,
         return Ok((file, None));
     }
     let (opts, needs_shrink) = crate::transform::compress::plan(&sniffed, options.quality.unwrap_or(c.compress_quality), options.max_side);
-    let sha256 = crate::base::digest::sha256_hex(&file.bytes).await?;
-    let source = Source::Bytes { bytes: &file.bytes, sniffed: &sniffed, sha256: &sha256 };
+    let source = Source::Bytes { bytes: &file.bytes, sniffed: &sniffed };
     let (out, _) = render(app, source, &opts, OutFormat::Jpeg, Which::Images).await?;
     let size = file.bytes.len() as u64;
     if out.len() as u64 >= size && !needs_shrink {

@@ -87,7 +87,7 @@ const FRAMES: u32 = 4;
 async fn preview<P: Platform>(app: &App<P>, file: &Prepared) -> Option<Vec<u8>> {
     let c = &app.config;
     let opts = Options { width: Some(PREVIEW_SIDE), height: Some(PREVIEW_SIDE), quality: 80, ..Options::default() };
-    let source = crate::library::render::Source::Bytes { bytes: &file.bytes, sniffed: &file.sniffed, sha256: &file.sha256 };
+    let source = crate::library::render::Source::Bytes { bytes: &file.bytes, sniffed: &file.sniffed };
     let made = async {
         let engine = crate::transform::engine::choose(c.transform_engine, app.images.bound(), file.sniffed.format, OutFormat::Jpeg)?;
         crate::library::render::render(app, source, &opts, OutFormat::Jpeg, engine).await

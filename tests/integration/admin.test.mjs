@@ -266,6 +266,7 @@ describe('admin: actions', () => {
     const bytes = png(300, 200);
     const [id] = await upload(url, [[bytes, 'gone.png']]);
     assert.equal((await fetch(`${url}/file/${id}.png?w=100`)).status, 200);
+    assert.equal((await fetch(`${url}/file/${id}.png?w=100`)).headers.get('x-variant-cache'), 'hit', 'made, then read from R2 (and put in the edge cache)');
     const cached = await fetch(`${url}/file/${id}.png?w=100`);
     assert.equal(cached.headers.get('x-variant-cache'), 'edge');
     const r = await fetch(`${url}/api/admin/images/${id}`, { method: 'DELETE', headers: admin });
@@ -284,6 +285,7 @@ describe('admin: actions', () => {
   it('blocks at once, variants included, and unblocks; bulk moves and retags; refuses an unknown action', async () => {
     const url = await worker({ ADMIN_PASSWORD: PASSWORD });
     const ids = await upload(url, [[png(40, 30), 'a.png'], [png(40, 30), 'b.png'], [png(40, 30), 'c.png']], { album: 'before', tags: 'keep,drop' });
+    await fetch(`${url}/file/${ids[0]}.png?w=20`);
     await fetch(`${url}/file/${ids[0]}.png?w=20`);
     assert.equal((await fetch(`${url}/file/${ids[0]}.png?w=20`)).headers.get('x-variant-cache'), 'edge');
     const bulk = (body) => fetch(`${url}/api/admin/bulk`, { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: JSON.stringify(body) });

@@ -14,6 +14,7 @@ describe('hotlink protection', () => {
       assert.equal((await get(src, ok)).status, 200, String(ok));
     }
     assert.equal((await get(`${src}?w=64`, 'https://blog.example.org/')).status, 200);
+    assert.equal((await get(`${src}?w=64`, 'https://blog.example.org/')).headers.get('x-variant-cache'), 'hit');
     assert.equal((await get(`${src}?w=64`, 'https://blog.example.org/')).headers.get('x-variant-cache'), 'edge');
     for (const path of [src, `${src}?w=64`, '/random', '/random?mode=json', '/160x90/blue-heron.png']) {
       const r = await get(path, 'https://evil.example/page');

@@ -257,6 +257,7 @@ describe('security: caches', () => {
     const a = await put(url, unique(corpus('small-320x211.jpg')));
     const path = new URL(a.body.url).pathname;
     await (await fetch(`${url}${path}?w=100`)).arrayBuffer();
+    await (await fetch(`${url}${path}?w=100`)).arrayBuffer();
     const cached = await fetch(`${url}${path}?w=100`);
     await cached.arrayBuffer();
     assert.equal(cached.headers.get('x-variant-cache'), 'edge');

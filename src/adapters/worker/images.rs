@@ -26,7 +26,13 @@ impl CfImages {
 extern "C" {
     /// See `images.js`: `{bytes}`, `{failure}` or `{garbled: true}`.
     #[wasm_bindgen(js_name = transformImage)]
-    fn transform_image(binding: &JsValue, input: &worker::web_sys::ReadableStream, sha256: &str, transform: &str, output: &str) -> worker::js_sys::Promise;
+    fn transform_image(
+        binding: &JsValue,
+        input: &worker::web_sys::ReadableStream,
+        expect: Option<String>,
+        transform: &str,
+        output: &str,
+    ) -> worker::js_sys::Promise;
 }
 
 impl Images for CfImages {
@@ -34,10 +40,12 @@ impl Images for CfImages {
         self.0.is_some()
     }
 
-    async fn transform(&self, input: Stream, sha256: &str, spec: &Spec) -> Result<Vec<u8>, ImagesError> {
+    async fn transform(&self, input: Stream, expect: Option<&str>, spec: &Spec) -> Result<Vec<u8>, ImagesError> {
         let failed = |e: JsValue| ImagesError::Failed(format!("{e:?}"));
         let binding = self.0.as_ref().ok_or_else(|| ImagesError::Failed("no [images] binding".into()))?;
-        let answer = JsFuture::from(transform_image(binding, &input.0, sha256, &spec.transform.to_string(), &spec.output.to_string())).await.map_err(failed)?;
+        let answer = JsFuture::from(transform_image(binding, &input.0, expect.map(str::to_string), &spec.transform.to_string(), &spec.output.to_string()))
+            .await
+            .map_err(failed)?;
         if Reflect::get(&answer, &"garbled".into()).map_err(failed)?.is_truthy() {
             return Err(ImagesError::Garbled);
         }
