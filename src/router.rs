@@ -6,7 +6,7 @@ use crate::admin;
 use crate::app::{App, Platform};
 use crate::base::error::ApiError;
 use crate::budget;
-use crate::clients::{bot, chevereto, delete, images, lsky, picgo, sharex, smms, telegraph};
+use crate::clients::{bot, chevereto, dav, delete, images, lsky, picgo, sharex, smms, telegraph};
 use crate::config::Config;
 use crate::http::{Method, Request, Response};
 use crate::index::pools::{host_route, Filter};
@@ -18,7 +18,10 @@ use crate::serve::file;
 const ALLOWED_HEADERS: &str = "Authorization, Content-Type, token, X-API-Key, authCode, Range, If-None-Match";
 
 pub async fn handle<P: Platform>(app: &App<P>, mut req: Request) -> Response {
-    let resp = if req.method == Method::Options {
+    prepare(&app.config, &mut req);
+    let resp = if req.method == Method::Options && is_dav(&req) {
+        dav::options()
+    } else if req.method == Method::Options {
         Response::empty(204)
             .with_header("access-control-allow-methods", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
             .with_header("access-control-allow-headers", ALLOWED_HEADERS)
@@ -45,6 +48,12 @@ pub fn decorate(mut resp: Response) -> Response {
     resp
 }
 
+/// What every request goes through first, before [`before_body`]: the drive's Basic
+/// credentials read as the token they carry.
+pub fn prepare(config: &Config, req: &mut Request) {
+    dav::basic_as_bearer(config, req);
+}
+
 /// Checks a request from its headers alone, before its body is read: an upload with a header or
 /// query token that is not accepted is refused without spending memory on the body, and so is a
 /// declared body over the limit. `req.body` is empty here.
@@ -59,7 +68,7 @@ pub fn before_body(config: &Config, req: &Request) -> Option<Response> {
         };
         return Some(decorate(shaped(req, refusal)));
     }
-    let uploads = matches!(req.method, Method::Post | Method::Put) && is_upload_path(&req.segments());
+    let uploads = matches!(req.method, Method::Post | Method::Put) && (is_upload_path(&req.segments()) || is_dav(req));
     let refusal = uploads.then(|| auth::refuse_early(config, req)).flatten()?;
     Some(decorate(shaped(req, refusal)))
 }
@@ -71,6 +80,10 @@ pub fn body_limit(config: &Config, req: &Request) -> u64 {
         true => config.max_body_bytes(),
         false => config.input_limit(config.compresses(crate::upload::ingest::UploadOptions::from_fields(|k| req.query(k)).ok().and_then(|o| o.compress))),
     }
+}
+
+fn is_dav(req: &Request) -> bool {
+    req.url.path() == "/dav" || req.url.path().starts_with("/dav/")
 }
 
 fn is_upload_path(segs: &[String]) -> bool {
@@ -87,6 +100,7 @@ pub fn shaped(req: &Request, e: ApiError) -> Response {
         ["api", "v1", ..] => lsky::error(e),
         ["api", "v2", ..] => smms::error(e),
         ["api", "1", "upload"] | ["1", "upload"] => chevereto::error(e),
+        ["dav", ..] => dav::error(e),
         _ => Response::from(e),
     }
 }
@@ -115,6 +129,9 @@ async fn route<P: Platform>(app: &App<P>, req: &mut Request) -> Result<Response,
             true => placeholder::serve(app, req, spec?).await,
             false => Err(ApiError::new(405, "method_not_allowed", format!("{} is not allowed on {}", method_name(m), req.url.path()))),
         };
+    }
+    if is_dav(req) {
+        return dav::handle(app, req).await.or_else(|e| Ok(dav::error(e)));
     }
     match (segs.as_slice(), m) {
         ([], _) if get => Ok(pages::page(200, include_str!("pages/index.html"), app.config.public_url.as_deref()).with_header("cache-control", "no-cache")),
@@ -189,6 +206,12 @@ fn method_name(m: Method) -> &'static str {
         Method::Delete => "DELETE",
         Method::Patch => "PATCH",
         Method::Options => "OPTIONS",
+        Method::Propfind => "PROPFIND",
+        Method::Proppatch => "PROPPATCH",
+        Method::Mkcol => "MKCOL",
+        Method::Move => "MOVE",
+        Method::Lock => "LOCK",
+        Method::Unlock => "UNLOCK",
         Method::Other => "this method",
     }
 }

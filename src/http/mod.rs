@@ -18,6 +18,13 @@ pub enum Method {
     Delete,
     Patch,
     Options,
+    /// WebDAV's, for the drive at `/dav`.
+    Propfind,
+    Proppatch,
+    Mkcol,
+    Move,
+    Lock,
+    Unlock,
     Other,
 }
 
@@ -31,6 +38,12 @@ impl Method {
             "DELETE" => Method::Delete,
             "PATCH" => Method::Patch,
             "OPTIONS" => Method::Options,
+            "PROPFIND" => Method::Propfind,
+            "PROPPATCH" => Method::Proppatch,
+            "MKCOL" => Method::Mkcol,
+            "MOVE" => Method::Move,
+            "LOCK" => Method::Lock,
+            "UNLOCK" => Method::Unlock,
             _ => Method::Other,
         }
     }

@@ -2,6 +2,7 @@
 //! lists, the random pools, variant reservations, generation leases, quotas, sessions, tokens.
 
 pub mod catalog;
+pub mod drive;
 pub mod leases;
 pub mod pools;
 pub mod record;

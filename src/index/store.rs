@@ -4,6 +4,7 @@
 //! [`crate::platform::Pool`].
 
 use crate::index::catalog::{self, Batch, Indexed, Query, Usage};
+use crate::index::drive;
 use crate::index::leases;
 use crate::index::pools::{self, PoolTable};
 use crate::index::sql::Sql;
@@ -11,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// Every table and index, created if missing (cheap and idempotent).
-const SCHEMA: [&str; 2] = [pools::SCHEMA, catalog::SCHEMA];
+const SCHEMA: [&str; 3] = [pools::SCHEMA, catalog::SCHEMA, drive::SCHEMA];
 
 /// Columns later versions added to tables an earlier one made: (table, column, definition,
 /// how existing rows get their value). New tables and indexes need nothing here: `SCHEMA`
@@ -137,6 +138,32 @@ pub enum Op {
         key: String,
         id: Option<String>,
     },
+    Folders {
+        owner: Option<String>,
+    },
+    FolderExists {
+        name: String,
+        owner: Option<String>,
+    },
+    MakeFolder {
+        name: String,
+        owner: Option<String>,
+        now_ms: u64,
+    },
+    RemoveFolder {
+        name: String,
+    },
+    Files {
+        album: Option<String>,
+        owner: Option<String>,
+        after: Option<(u64, String)>,
+        limit: u32,
+    },
+    Named {
+        album: Option<String>,
+        name: String,
+        owner: Option<String>,
+    },
 }
 
 impl Op {
@@ -159,6 +186,12 @@ impl Op {
             Op::TokenRevoke { .. } => "token_revoke",
             Op::TokenUses => "token_uses",
             Op::FirstUpdate { .. } => "first_update",
+            Op::Folders { .. } => "folders",
+            Op::FolderExists { .. } => "folder_exists",
+            Op::MakeFolder { .. } => "make_folder",
+            Op::RemoveFolder { .. } => "remove_folder",
+            Op::Files { .. } => "files",
+            Op::Named { .. } => "named",
             Op::SessionEnd { .. } => "session_end",
             Op::Pick { .. } => "pick",
             Op::Count { .. } => "count",
@@ -193,6 +226,12 @@ pub fn apply<S: Sql>(s: &S, op: Op) -> Result<Value, S::Error> {
         Op::TokenRevoke { id } => json!(catalog::token_revoke(s, &id)?),
         Op::TokenUses => json!(catalog::token_uses(s)?),
         Op::FirstUpdate { update_id, now_ms } => json!(catalog::first_update(s, update_id, now_ms)?),
+        Op::Folders { owner } => json!(drive::folders(s, owner.as_deref())?),
+        Op::FolderExists { name, owner } => json!(drive::folder_exists(s, &name, owner.as_deref())?),
+        Op::MakeFolder { name, owner, now_ms } => json!(drive::make_folder(s, &name, owner.as_deref(), now_ms)?),
+        Op::RemoveFolder { name } => json!(drive::remove_folder(s, &name)?),
+        Op::Files { album, owner, after, limit } => json!(drive::files(s, album.as_deref(), owner.as_deref(), after, limit)?),
+        Op::Named { album, name, owner } => json!(drive::named(s, album.as_deref(), &name, owner.as_deref())?),
         Op::Pick { pool, number } => json!(pools::pool_pick(s, &pool, number)?),
         Op::Count { pool } => json!(PoolTable::count(s, &pool)?),
         Op::Reserve { id, key, cap } => json!(pools::variant_reserve(s, &id, &key, cap)?),

@@ -184,6 +184,25 @@ pub trait Pool {
     async fn token_uses(&self) -> StoreResult<Vec<(String, u64)>> {
         self.call(&Op::TokenUses).await
     }
+    /// The drive's folders (see [`crate::index::drive`]); `owner` limits them to a token's own.
+    async fn folders(&self, owner: Option<&str>) -> StoreResult<Vec<crate::index::drive::Folder>> {
+        self.call(&Op::Folders { owner: owner.map(str::to_string) }).await
+    }
+    async fn folder_exists(&self, name: &str, owner: Option<&str>) -> StoreResult<bool> {
+        self.call(&Op::FolderExists { name: name.into(), owner: owner.map(str::to_string) }).await
+    }
+    async fn make_folder(&self, name: &str, owner: Option<&str>, now_ms: u64) -> StoreResult<bool> {
+        self.call(&Op::MakeFolder { name: name.into(), owner: owner.map(str::to_string), now_ms }).await
+    }
+    async fn remove_folder(&self, name: &str) -> StoreResult<bool> {
+        self.call(&Op::RemoveFolder { name: name.into() }).await
+    }
+    async fn files(&self, album: Option<&str>, owner: Option<&str>, after: Option<(u64, String)>, limit: u32) -> StoreResult<Vec<crate::index::drive::Entry>> {
+        self.call(&Op::Files { album: album.map(str::to_string), owner: owner.map(str::to_string), after, limit }).await
+    }
+    async fn named(&self, album: Option<&str>, name: &str, owner: Option<&str>) -> StoreResult<Vec<crate::index::drive::Entry>> {
+        self.call(&Op::Named { album: album.map(str::to_string), name: name.into(), owner: owner.map(str::to_string) }).await
+    }
     /// Whether a Telegram update is seen for the first time (see [`crate::index::catalog::first_update`]).
     async fn first_update(&self, update_id: u64, now_ms: u64) -> StoreResult<bool> {
         self.call(&Op::FirstUpdate { update_id, now_ms }).await

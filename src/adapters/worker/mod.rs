@@ -129,6 +129,7 @@ async fn serve(req: web_sys::Request, env: &Env) -> Result<http::Response, ApiEr
     let url = url::Url::parse(&req.url()).map_err(|e| ApiError::bad_request("bad_url", e.to_string()))?;
     let headers = headers_of(&req.headers());
     let mut request = http::Request { method, url, headers, body: Vec::new() };
+    crate::router::prepare(&config, &mut request);
     if let Some(refusal) = crate::router::before_body(&config, &request) {
         if refusal.status == 403 {
             // A token that is not accepted: a failed credential like any other.
