@@ -4,6 +4,8 @@
 //! replies with the links. `/start` tells a user their id, `/delete <id>` deletes one of the
 //! sender's images, `/random` answers a random image.
 //!
+//! An album (several pictures sent at once) gets one reply, edited as its pictures arrive.
+//!
 //! Telegram sends an update again until it gets a 2xx, so every update is answered 200 once it
 //! is authentic (what went wrong is said in the chat), and each `update_id` is handled once.
 
@@ -46,11 +48,46 @@ pub async fn webhook<P: Platform>(app: &App<P>, req: &Request) -> Result<Respons
         return Ok(ok());
     };
     let reply = answer(app, req, message, user).await;
-    let end = app.http.now_ms() + 10_000;
-    if let Err(e) = crate::library::telegram(app).send_message(chat, &reply, end).await {
+    let sent = match message["media_group_id"].as_str() {
+        Some(group) => reply_in_group(app, chat, group, &reply).await,
+        None => crate::library::telegram(app).send_message(chat, &reply, app.http.now_ms() + 10_000).await.map(|_| ()),
+    };
+    if let Err(e) = sent {
         crate::base::log::error(&format!("telegram bot: the reply to update {update_id} could not be sent: {}", e.code));
     }
     Ok(ok())
+}
+
+/// An album of pictures arrives as one update per picture: they get one reply, sent for the
+/// first and edited as the others come (or, while it is still on its way, completed by it).
+async fn reply_in_group<P: Platform>(app: &App<P>, chat: i64, group: &str, reply: &str) -> Result<(), ApiError> {
+    let telegram = crate::library::telegram(app);
+    let end = app.http.now_ms() + 10_000;
+    let state = app.pool.group_add(group, reply, app.http.now_ms()).await?;
+    if state.first {
+        let Some(id) = telegram.send_message(chat, &album_text(&state.texts), end).await? else { return Ok(()) };
+        let now = app.pool.group_sent(group, id).await?;
+        if now.len() > state.texts.len() {
+            telegram.edit_message(chat, id, &album_text(&now), end).await?;
+        }
+    } else if let Some(id) = state.message_id {
+        telegram.edit_message(chat, id, &album_text(&state.texts), end).await?;
+    }
+    Ok(())
+}
+
+/// One reply for an album: each picture's answer, within Telegram's 4,096 characters.
+fn album_text(texts: &[String]) -> String {
+    let mut text = format!("{} pictures:", texts.len());
+    for (i, t) in texts.iter().enumerate() {
+        let next = format!("\n\n{}. {t}", i + 1);
+        if text.chars().count() + next.chars().count() > 4000 {
+            text.push_str("\n\n(more than fit in one message: see the console)");
+            break;
+        }
+        text.push_str(&next);
+    }
+    text
 }
 
 fn ok() -> Response {

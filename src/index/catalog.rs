@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS edge_keys (id TEXT NOT NULL, key TEXT NOT NULL, PRIMA
 CREATE TABLE IF NOT EXISTS token_uses (id TEXT PRIMARY KEY, last_used INTEGER, revoked INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS reindex_seen (id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS bot_updates (id INTEGER PRIMARY KEY, at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS bot_groups (id TEXT PRIMARY KEY, texts TEXT NOT NULL, message_id INTEGER, at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS reindex_run (started INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (nonce TEXT PRIMARY KEY, until INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS logins (ip TEXT PRIMARY KEY, fails INTEGER NOT NULL, since INTEGER NOT NULL);
@@ -431,6 +432,37 @@ pub fn first_update<S: Sql>(s: &S, update_id: u64, now_ms: u64) -> Result<bool, 
     }
     s.run("INSERT INTO bot_updates (id, at) VALUES (?, ?)", vec![update_id.into(), now_ms.into()])?;
     Ok(true)
+}
+
+/// One picture of an album sent to the bot (a Telegram media group: each picture is an update
+/// of its own). The first to arrive is told to send the reply; the others find its message to
+/// edit, or, while it is still being sent, leave their text for it to add.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupReply {
+    /// Every picture's text so far, this one last.
+    pub texts: Vec<String>,
+    pub first: bool,
+    pub message_id: Option<i64>,
+}
+
+pub fn group_add<S: Sql>(s: &S, group: &str, line: &str, now_ms: u64) -> Result<GroupReply, S::Error> {
+    s.run("DELETE FROM bot_groups WHERE at < ?", vec![now_ms.saturating_sub(2 * 86_400_000).into()])?;
+    let row = s.rows("SELECT texts, message_id FROM bot_groups WHERE id = ?", vec![group.into()])?;
+    let mut texts: Vec<String> = row.first().and_then(|r| text(&r["texts"])).and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    texts.push(line.to_string());
+    let joined = serde_json::to_string(&texts).unwrap_or_default();
+    s.run(
+        "INSERT INTO bot_groups (id, texts, at) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET texts = excluded.texts, at = excluded.at",
+        vec![group.into(), joined.into(), now_ms.into()],
+    )?;
+    Ok(GroupReply { first: row.is_empty(), message_id: row.first().and_then(|r| r["message_id"].as_i64()), texts })
+}
+
+/// The first picture's reply went out as `message_id`: every text there is by now.
+pub fn group_sent<S: Sql>(s: &S, group: &str, message_id: i64) -> Result<Vec<String>, S::Error> {
+    s.run("UPDATE bot_groups SET message_id = ? WHERE id = ?", vec![u64::try_from(message_id).unwrap_or(0).into(), group.into()])?;
+    let row = s.rows("SELECT texts FROM bot_groups WHERE id = ?", vec![group.into()])?;
+    Ok(row.first().and_then(|r| text(&r["texts"])).and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default())
 }
 
 /// When each token that has been used was used last.

@@ -164,6 +164,15 @@ pub enum Op {
         name: String,
         owner: Option<String>,
     },
+    GroupAdd {
+        group: String,
+        text: String,
+        now_ms: u64,
+    },
+    GroupSent {
+        group: String,
+        message_id: i64,
+    },
 }
 
 impl Op {
@@ -192,6 +201,8 @@ impl Op {
             Op::RemoveFolder { .. } => "remove_folder",
             Op::Files { .. } => "files",
             Op::Named { .. } => "named",
+            Op::GroupAdd { .. } => "group_add",
+            Op::GroupSent { .. } => "group_sent",
             Op::SessionEnd { .. } => "session_end",
             Op::Pick { .. } => "pick",
             Op::Count { .. } => "count",
@@ -232,6 +243,8 @@ pub fn apply<S: Sql>(s: &S, op: Op) -> Result<Value, S::Error> {
         Op::RemoveFolder { name } => json!(drive::remove_folder(s, &name)?),
         Op::Files { album, owner, after, limit } => json!(drive::files(s, album.as_deref(), owner.as_deref(), after, limit)?),
         Op::Named { album, name, owner } => json!(drive::named(s, album.as_deref(), &name, owner.as_deref())?),
+        Op::GroupAdd { group, text, now_ms } => json!(catalog::group_add(s, &group, &text, now_ms)?),
+        Op::GroupSent { group, message_id } => json!(catalog::group_sent(s, &group, message_id)?),
         Op::Pick { pool, number } => json!(pools::pool_pick(s, &pool, number)?),
         Op::Count { pool } => json!(PoolTable::count(s, &pool)?),
         Op::Reserve { id, key, cap } => json!(pools::variant_reserve(s, &id, &key, cap)?),

@@ -203,6 +203,13 @@ pub trait Pool {
     async fn named(&self, album: Option<&str>, name: &str, owner: Option<&str>) -> StoreResult<Vec<crate::index::drive::Entry>> {
         self.call(&Op::Named { album: album.map(str::to_string), name: name.into(), owner: owner.map(str::to_string) }).await
     }
+    /// Notes one picture of an album sent to the bot (see [`crate::index::catalog::group_add`]).
+    async fn group_add(&self, group: &str, text: &str, now_ms: u64) -> StoreResult<crate::index::catalog::GroupReply> {
+        self.call(&Op::GroupAdd { group: group.into(), text: text.into(), now_ms }).await
+    }
+    async fn group_sent(&self, group: &str, message_id: i64) -> StoreResult<Vec<String>> {
+        self.call(&Op::GroupSent { group: group.into(), message_id }).await
+    }
     /// Whether a Telegram update is seen for the first time (see [`crate::index::catalog::first_update`]).
     async fn first_update(&self, update_id: u64, now_ms: u64) -> StoreResult<bool> {
         self.call(&Op::FirstUpdate { update_id, now_ms }).await

@@ -270,10 +270,17 @@ impl<H: Http> Telegram<'_, H> {
         left
     }
 
-    /// A plain-text message to a chat, as the first bot (the one whose webhook is set).
-    pub async fn send_message(&self, chat_id: i64, text: &str, end: u64) -> Result<(), ApiError> {
+    /// A plain-text message to a chat, as the first bot (the one whose webhook is set); the
+    /// message's id.
+    pub async fn send_message(&self, chat_id: i64, text: &str, end: u64) -> Result<Option<i64>, ApiError> {
         let body = || json_body(serde_json::json!({"chat_id": chat_id, "text": text, "link_preview_options": {"is_disabled": true}}));
-        self.call_patiently(0, "sendMessage", &body, end).await.map(|_| ())
+        self.call_patiently(0, "sendMessage", &body, end).await.map(|(m, _)| m["message_id"].as_i64())
+    }
+
+    /// Replaces the text of a message the bot sent.
+    pub async fn edit_message(&self, chat_id: i64, message_id: i64, text: &str, end: u64) -> Result<(), ApiError> {
+        let body = || json_body(serde_json::json!({"chat_id": chat_id, "message_id": message_id, "text": text, "link_preview_options": {"is_disabled": true}}));
+        self.call_patiently(0, "editMessageText", &body, end).await.map(|_| ())
     }
 
     /// The bytes of a file someone sent the bot (`getFile`, then the file server), at most

@@ -5,6 +5,9 @@
 //   POST /bot<token>/deleteMessage {"chat_id","message_id"} → true; refused for old messages
 //   GET  /file/bot<token>/<file_path>           → the bytes (Range supported); 404 once the path expired
 //   POST /bot<token>/sendMessage {"chat_id","text"} → Message (what the bot said is in /__stats)
+//   POST /bot<token>/editMessageText {"chat_id","message_id","text"} → Message; "message is not
+//        modified" for the same text, "message to edit not found" for another chat's or none
+//        (an edit replaces the text in /__stats `said` and counts in its `edits`)
 // POST /__receive (the bytes) stands for a user sending the first bot a file: it answers the
 // file_id, file_unique_id and file_size a real update would carry.
 // Errors are {"ok":false,"error_code":N,"description":…[,"parameters":{"retry_after":S}]}.
@@ -142,8 +145,19 @@ export function startTelegram({ bots = ['7001:test-token-one', '7002:test-token-
       if (method === 'sendMessage') {
         if (!params.chat_id || typeof params.text !== 'string' || !params.text) return fail(res, 400, 'Bad Request: message text is empty');
         if (params.text.length > 4096) return fail(res, 400, 'Bad Request: message is too long');
-        stats.said.push({ chat_id: Number(params.chat_id), text: params.text });
-        return json(res, 200, { ok: true, result: { message_id: nextMessage++, chat: { id: Number(params.chat_id), type: 'private' }, date: Math.floor(now / 1000), text: params.text } });
+        const message_id = nextMessage++;
+        stats.said.push({ chat_id: Number(params.chat_id), message_id, text: params.text, edits: 0 });
+        return json(res, 200, { ok: true, result: { message_id, chat: { id: Number(params.chat_id), type: 'private' }, date: Math.floor(now / 1000), text: params.text } });
+      }
+      if (method === 'editMessageText') {
+        const m = stats.said.find((s) => s.message_id === Number(params.message_id) && s.chat_id === Number(params.chat_id));
+        if (!m) return fail(res, 400, 'Bad Request: message to edit not found');
+        if (typeof params.text !== 'string' || !params.text) return fail(res, 400, 'Bad Request: message text is empty');
+        if (params.text.length > 4096) return fail(res, 400, 'Bad Request: MESSAGE_TOO_LONG');
+        if (params.text === m.text) return fail(res, 400, 'Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message');
+        m.text = params.text;
+        m.edits++;
+        return json(res, 200, { ok: true, result: { message_id: m.message_id, chat: { id: m.chat_id, type: 'private' }, date: Math.floor(now / 1000), edit_date: Math.floor(now / 1000), text: m.text } });
       }
       if (method === 'deleteMessage') {
         if (String(params.chat_id) !== chatId) return fail(res, 400, 'Bad Request: chat not found');

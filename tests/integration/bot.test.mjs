@@ -96,6 +96,33 @@ describe('uploads through the Telegram bot', () => {
     assert.equal((await fetch(link)).status, 404);
   });
 
+  it('an album of pictures gets one reply with every picture in it, sent one after another or all at once', async () => {
+    const { createHash } = await import('node:crypto');
+    const sha = (b) => createHash('sha256').update(b).digest('hex');
+    for (const together of [false, true]) {
+      const group = `album-${together}-${Date.now()}`;
+      const bytes = [0, 1, 2].map(() => unique(corpus('small-320x211.jpg')));
+      const updates = [];
+      for (const [i, b] of bytes.entries()) {
+        updates.push(message(ALLOWED, { media_group_id: group, document: { file_name: `part${i}.jpg`, mime_type: 'image/jpeg', ...(await tg.receive(b)) } }));
+      }
+      const before = (await tg.stats()).said.length;
+      if (together) {
+        for (const r of await Promise.all(updates.map((u) => hook(u)))) assert.equal(r.status, 200);
+      } else {
+        for (const u of updates) assert.equal((await hook(u)).status, 200);
+      }
+      const replies = (await tg.stats()).said.slice(before).filter((m) => m.chat_id === ALLOWED);
+      assert.equal(replies.length, 1, `one message for the album (${together ? 'at once' : 'in turn'})`);
+      const [reply] = replies;
+      assert.match(reply.text, /^3 pictures:/);
+      const urls = [...new Set([...reply.text.matchAll(/https?:\/\/[^\s)]+\/file\/[A-Za-z0-9]{12}\.\w+/g)].map((m) => m[0]))];
+      assert.equal(urls.length, 3, reply.text);
+      const served = await Promise.all(urls.map(async (u) => sha(Buffer.from(await (await fetch(u)).arrayBuffer()))));
+      assert.deepEqual(served.sort(), bytes.map(sha).sort(), 'each link serves one of the pictures');
+    }
+  });
+
   it('/start tells anyone their id; a stranger cannot upload; files over the 20 MB cap get a clear reply', async () => {
     const [start] = await said(STRANGER, () => hook(message(STRANGER, { text: '/start' })));
     assert.match(start, new RegExp(`user id is ${STRANGER}`));
