@@ -6,7 +6,15 @@ use crate::index::sql::{Arg, Sql};
 use crate::index::store::{self, Op};
 use crate::platform::{Pool, StoreError, StoreResult};
 use serde::de::DeserializeOwned;
-use worker::{durable_object, Env, Method, Request, RequestInit, Response, SqlStorage, SqlStorageValue, State, Stub};
+use worker::wasm_bindgen::prelude::*;
+use worker::{durable_object, Env, Method, Request, RequestInit, Response, SqlStorage, State, Stub};
+
+#[wasm_bindgen(module = "/src/adapters/worker/rows.js")]
+extern "C" {
+    /// See `rows.js`.
+    #[wasm_bindgen(js_name = execJson, catch)]
+    fn exec_json(sql: &JsValue, query: &str, args: worker::js_sys::Array) -> Result<String, JsValue>;
+}
 
 /// The index Durable Object's stub, made on first use: most views never call it.
 pub struct DoPool {
@@ -56,15 +64,17 @@ pub struct RandomPool {
 impl Sql for RandomPool {
     type Error = worker::Error;
     fn rows(&self, sql: &str, args: Vec<Arg>) -> worker::Result<Vec<serde_json::Value>> {
-        let args: Vec<SqlStorageValue> = args
+        // Bound as workers-rs binds them: integers as numbers (kept below 2^52 by `Arg`).
+        let args: worker::js_sys::Array = args
             .into_iter()
             .map(|a| match a {
-                Arg::Null => SqlStorageValue::Null,
-                Arg::Int(n) => SqlStorageValue::Integer(n),
-                Arg::Text(t) => SqlStorageValue::String(t),
+                Arg::Null => JsValue::NULL,
+                Arg::Int(n) => JsValue::from(n as f64),
+                Arg::Text(t) => JsValue::from(t),
             })
             .collect();
-        self.sql.exec(sql, args)?.to_array()
+        let text = exec_json(self.sql.as_ref(), sql, args).map_err(worker::Error::from)?;
+        serde_json::from_str(&text).map_err(|e| worker::Error::RustError(format!("rows of {sql}: {e}")))
     }
 }
 
