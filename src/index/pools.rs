@@ -248,6 +248,19 @@ pub fn pool_pick<T: PoolTable>(t: &T, pool: &str, number: u64) -> Result<Option<
     }
 }
 
+/// Up to `k` different images: the slots from `number % n` on, one after another (so, in a
+/// pool of `n`, never the same image twice when `k <= n`).
+pub fn pool_pick_run<T: PoolTable>(t: &T, pool: &str, number: u64, k: u64) -> Result<Vec<PoolEntry>, T::Error> {
+    let n = t.count(pool)?;
+    let mut out = Vec::new();
+    for i in 0..k.min(n) {
+        if let Some(entry) = t.id_at(pool, slot(number.wrapping_add(i), n))?.map(|id| t.entry(&id)).transpose()?.flatten() {
+            out.push(entry);
+        }
+    }
+    Ok(out)
+}
+
 /// Reserves a variant of an image unless it already has `cap` others: check and insert in one
 /// step of the store, so concurrent requests cannot overshoot the cap.
 pub fn variant_reserve<T: PoolTable>(t: &T, id: &str, key: &str, cap: u64) -> Result<bool, T::Error> {

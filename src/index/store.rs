@@ -115,6 +115,11 @@ pub enum Op {
         pool: String,
         number: u64,
     },
+    PickRun {
+        pool: String,
+        number: u64,
+        k: u64,
+    },
     Count {
         pool: String,
     },
@@ -205,6 +210,7 @@ impl Op {
             Op::GroupSent { .. } => "group_sent",
             Op::SessionEnd { .. } => "session_end",
             Op::Pick { .. } => "pick",
+            Op::PickRun { .. } => "pick_run",
             Op::Count { .. } => "count",
             Op::Reserve { .. } => "reserve_variant",
             Op::Release { .. } => "release_variant",
@@ -246,6 +252,7 @@ pub fn apply<S: Sql>(s: &S, op: Op) -> Result<Value, S::Error> {
         Op::GroupAdd { group, text, now_ms } => json!(catalog::group_add(s, &group, &text, now_ms)?),
         Op::GroupSent { group, message_id } => json!(catalog::group_sent(s, &group, message_id)?),
         Op::Pick { pool, number } => json!(pools::pool_pick(s, &pool, number)?),
+        Op::PickRun { pool, number, k } => json!(pools::pool_pick_run(s, &pool, number, k)?),
         Op::Count { pool } => json!(PoolTable::count(s, &pool)?),
         Op::Reserve { id, key, cap } => json!(pools::variant_reserve(s, &id, &key, cap)?),
         Op::Release { id, key } => json!(s.delete_variant(&id, &key)?),

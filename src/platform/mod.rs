@@ -117,6 +117,10 @@ pub trait Pool {
     async fn pick(&self, pool: &str, number: u64) -> StoreResult<Option<PoolEntry>> {
         self.call(&Op::Pick { pool: pool.into(), number }).await
     }
+    /// Up to `k` different images of a pool, in one call (see [`crate::index::pools::pool_pick_run`]).
+    async fn pick_run(&self, pool: &str, number: u64, k: u64) -> StoreResult<Vec<PoolEntry>> {
+        self.call(&Op::PickRun { pool: pool.into(), number, k }).await
+    }
     async fn count(&self, pool: &str) -> StoreResult<u64> {
         self.call(&Op::Count { pool: pool.into() }).await
     }

@@ -99,6 +99,33 @@ describe('random images', () => {
     assert.match((await fetch(url + src)).headers.get('cache-control'), /immutable/);
   });
 
+  it('n= lists different images at once; ?random=1, ?random=2… on one page are different images', async () => {
+    const url = await worker();
+    const album = newAlbum();
+    const names = ['landscape-3840x2400.jpg', 'small-320x211.jpg', 'portrait-1600x2400.jpg', 'square-4096.webp', 'exif-orientation6-gps.jpg'];
+    const ids = await fill(url, album, names);
+    for (const n of [3, 5, 9]) {
+      const { images } = await (await fetch(`${url}/random?album=${album}&n=${n}`)).json();
+      assert.equal(images.length, Math.min(n, 5), `n=${n}`);
+      assert.equal(new Set(images.map((i) => i.id)).size, images.length, 'never the same image twice');
+      for (const i of images) assert.ok(ids[i.id] && i.url.endsWith(`/file/${i.id}.${i.url.split('.').pop()}`));
+    }
+    const text = await (await fetch(`${url}/random?album=${album}&n=2&mode=text`)).text();
+    assert.equal(text.split('\n').length, 2);
+    for (const bad of ['0', '51', 'x']) assert.equal((await errorOf(await fetch(`${url}/random?album=${album}&n=${bad}`))).code, 'bad_parameter');
+    // One page with five <img src="/random?random=K">: five different images.
+    for (const page of ['https://blog.example/a', 'https://blog.example/b']) {
+      const drawn = await Promise.all([1, 2, 3, 4, 5].map(async (k) => {
+        const r = await fetch(`${url}/random?album=${album}&random=${k}`, { headers: { referer: page } });
+        assert.equal(r.status, 200);
+        assert.equal(r.headers.get('cache-control'), 'no-store');
+        return r.headers.get('x-image-id');
+      }));
+      assert.equal(new Set(drawn).size, 5, `${page}: ${drawn}`);
+    }
+    assert.equal((await errorOf(await fetch(`${url}/random?album=${album}&random=abc`))).code, 'bad_parameter');
+  });
+
   it('orientation=auto follows the device', async () => {
     const url = await worker();
     const album = newAlbum();
