@@ -38,26 +38,49 @@ fn size(param: &str, v: &str) -> Result<u32, ApiError> {
         .ok_or_else(|| ApiError::bad_request("bad_parameter", format!("{param} {v:?} is not valid: a placeholder is 1 to {MAX_SIDE} pixels a side")))
 }
 
-/// Reads a placeholder path; `None` when the path is not one (its first segment is not a size),
-/// a 400 naming the bad part when it is one but malformed.
-pub fn parse(segs: &[&str]) -> Option<Result<Spec, ApiError>> {
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    let (w, h, name): (&str, &str, &str) = match segs {
-        [wh, name] => {
-            let (w, h) = wh.split_once(['x', 'X'])?;
-            if !digits(w) || !digits(h) {
-                return None;
-            }
-            (w, h, name)
-        }
-        [w, h, name] if digits(w) && digits(h) => (w, h, name),
-        _ => return None,
-    };
-    Some(spec(w, h, name))
+/// How the height is given: in pixels, or as a ratio to the width (`640x4:3`).
+enum Height<'a> {
+    Pixels(&'a str),
+    Ratio(u32, u32),
 }
 
-fn spec(w: &str, h: &str, name: &str) -> Result<Spec, ApiError> {
-    let (width, height) = (size("width", w)?, size("height", h)?);
+/// Reads a placeholder path; `None` when the path is not one (its first segment is not a size),
+/// a 400 naming the bad part when it is one but malformed. `WxH`, `W/H`, `Wxa:b` (the height
+/// from a ratio) and `@2x`/`@3x` (the same picture for a denser screen: every side times that).
+pub fn parse(segs: &[&str]) -> Option<Result<Spec, ApiError>> {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match segs {
+        [wh, name] => {
+            let (wh, scale) = match wh.rsplit_once('@') {
+                Some((wh, "1x")) => (wh, 1),
+                Some((wh, "2x")) => (wh, 2),
+                Some((wh, "3x")) => (wh, 3),
+                Some(_) => return None,
+                None => (*wh, 1),
+            };
+            let (w, h) = wh.split_once(['x', 'X'])?;
+            let height = match h.split_once(':') {
+                Some((a, b)) if digits(a) && digits(b) => Height::Ratio(a.parse().unwrap_or(0), b.parse().unwrap_or(0)),
+                None if digits(h) => Height::Pixels(h),
+                _ => return None,
+            };
+            digits(w).then(|| spec(w, height, scale, name))
+        }
+        [w, h, name] if digits(w) && digits(h) => Some(spec(w, Height::Pixels(h), 1, name)),
+        _ => None,
+    }
+}
+
+fn spec(w: &str, h: Height, scale: u32, name: &str) -> Result<Spec, ApiError> {
+    let width = size("width", w)?;
+    let height = match h {
+        Height::Pixels(h) => size("height", h)?,
+        Height::Ratio(a, b) if a > 0 && b > 0 => size("height", &((u64::from(width) * u64::from(b) + u64::from(a) / 2) / u64::from(a)).to_string())?,
+        Height::Ratio(a, b) => {
+            return Err(ApiError::bad_request("bad_parameter", format!("the ratio {a}:{b} is not valid: both sides above 0, as in 640x4:3")))
+        }
+    };
+    let (width, height) = (size("width", &(width * scale).to_string())?, size("height", &(height * scale).to_string())?);
     let (slug, format) = match name.rsplit_once('.') {
         Some((slug, ext)) => {
             let format = match ext.to_ascii_lowercase().as_str() {
@@ -217,6 +240,19 @@ mod tests {
         assert_eq!(p("/800/600/sunglasses-sloth").unwrap().unwrap(), s);
         assert_eq!(p("/1200x630/cozy-reading-nook.webp").unwrap().unwrap().format, Some(OutFormat::Webp));
         assert_eq!(p("/64x64/猫-2.png").unwrap().unwrap().words(), "猫 2");
+    }
+
+    #[test]
+    fn ratios_and_pixel_densities() {
+        let size = |path: &str| p(path).unwrap().map(|s| (s.width, s.height));
+        assert_eq!(size("/640x4:3/words").unwrap(), (640, 480));
+        assert_eq!(size("/1000x16:9/words").unwrap(), (1000, 563), "rounded to the nearest pixel");
+        assert_eq!(size("/300x200@2x/words.png").unwrap(), (600, 400));
+        assert_eq!(size("/300x1:1@3x/words").unwrap(), (900, 900));
+        assert_eq!(size("/300x200@1x/words").unwrap(), (300, 200));
+        assert_eq!(size("/640x0:3/words").unwrap_err().status, 400);
+        assert_eq!(size("/3000x200@2x/words").unwrap_err().status, 400, "over the largest side once doubled");
+        assert!(p("/300x200@4x/words").is_none() && p("/300x4:/words").is_none());
     }
 
     #[test]

@@ -26,6 +26,10 @@ describe('placeholders (local)', () => {
       ['/1x1/dot.webp', '', 'webp', 1, 1],
       ['/640x360/猫-cafe-2.jpg?blur=5&gray&q=60', '', 'jpeg', 640, 360],
       ['/400x300/sunglasses-sloth.png?dpr=2', '', 'png', 800, 600],
+      ['/640x4:3/sunglasses-sloth.png', '', 'png', 640, 480],
+      ['/1000x16:9/sunglasses-sloth.jpg', '', 'jpeg', 1000, 563],
+      ['/300x200@2x/sunglasses-sloth.webp', '', 'webp', 600, 400],
+      ['/200x1:1@3x/sunglasses-sloth.png', '', 'png', 600, 600],
     ]) {
       const { r, body } = await get(url + path, { Accept: accept });
       assert.equal(r.status, 200, `${path}: ${body.toString().slice(0, 200)}`);
