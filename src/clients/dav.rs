@@ -23,8 +23,8 @@ use std::collections::HashMap;
 const ALLOW: &str = "OPTIONS, PROPFIND, PROPPATCH, GET, HEAD, PUT, DELETE, MKCOL, MOVE, LOCK, UNLOCK";
 /// Files read from the catalog per call while listing a folder.
 const PAGE: u32 = 1000;
-/// Most files one folder listing shows (a hundred pages).
-const MAX_LISTED: usize = 100_000;
+/// Most files one folder listing shows (twenty pages: a bound on one request's memory and CPU).
+const MAX_LISTED: usize = 20_000;
 /// What a path segment keeps unescaped in an href.
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'(').remove(b')');
 

@@ -120,6 +120,15 @@ describe('WebDAV drive', () => {
     assert.equal(options.headers.get('dav'), '1, 2');
     assert.match(options.headers.get('allow'), /PROPFIND/);
     assert.equal((await dav(url, '/nowhere/x.jpg', 'PUT', admin, first)).status, 409, 'no such folder');
+    // Bad input: a clear error, nothing stored.
+    const notImage = await dav(url, `/${folder}/notes.txt`, 'PUT', admin, Buffer.from('just text, not a picture'));
+    assert.deepEqual([notImage.status, (await notImage.json()).error.code], [415, 'unsupported_type']);
+    assert.equal((await dav(url, `/${folder}/photo.jpg`, 'MOVE', admin)).status, 400, 'MOVE needs a Destination');
+    assert.equal((await dav(url, `/${folder}/photo.jpg`, 'MOVE', { ...admin, destination: 'https://elsewhere.example/x.jpg' })).status, 502, 'not this drive');
+    assert.equal((await dav(url, `/${folder}/photo.jpg`, 'MOVE', { ...admin, destination: `/dav/${folder}/photo (2).jpg`, overwrite: 'F' })).status, 412);
+    assert.equal((await dav(url, '/bad|name', 'MKCOL', admin)).status, 400);
+    assert.equal((await dav(url, `/${folder}/a/b/c.jpg`, 'PROPFIND', { ...admin, depth: '0' })).status, 404);
+    assert.deepEqual(hrefs(await (await dav(url, `/${folder}/`, 'PROPFIND', { ...admin, depth: '1' })).text()).length, 3, 'still the two photos');
     assert.equal((await dav(url, `/${folder}/nothing.jpg`, 'GET', admin)).status, 404);
   });
 
