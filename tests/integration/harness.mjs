@@ -64,7 +64,7 @@ export function worker(vars = {}, limits = {}) {
   lastUsed.set(key, ++uses);
   if (!instances.has(key)) {
     retireIdle();
-    instances.set(key, start({ ...BASE_VARS, ...vars }, limits));
+    instances.set(key, startRetrying({ ...BASE_VARS, ...vars }, limits));
   }
   return instances.get(key).then((i) => i.url);
 }
@@ -83,6 +83,18 @@ function retireIdle() {
     const p = instances.get(oldest);
     instances.delete(oldest);
     p.then((i) => { i.child.retired = true; stopChild(i.child); rmSync(i.persist, { recursive: true, force: true }); }, () => {});
+  }
+}
+
+/** A port found free can be taken by another process before wrangler binds it (the suite starts
+ * many instances, each with two ports): that start is tried again on new ports, twice at most. */
+async function startRetrying(vars, limits) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(vars, limits);
+    } catch (e) {
+      if (attempt >= 3 || !/Address already in use/.test(String(e?.message))) throw e;
+    }
   }
 }
 
