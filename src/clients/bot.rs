@@ -173,9 +173,11 @@ async fn upload<P: Platform>(app: &App<P>, req: &Request, message: &Value, user:
     if stored.meta.status == crate::index::record::Status::Pending {
         lines.insert(0, "Awaiting review: the link shows the image once an admin approves it.".into());
     }
-    // The delete link is the sender's: in a group everyone would read it.
+    // The delete link is the sender's: in a group everyone would read it. An album's reply is
+    // kept in the index store until it is complete, and a secret never goes there.
+    let album = message.get("media_group_id").is_some();
     match (&links.delete_url, message["chat"]["type"].as_str()) {
-        (Some(d), Some("private")) => lines.push(format!("Delete: {d}  (or /delete {})", stored.meta.id)),
+        (Some(d), Some("private")) if !album => lines.push(format!("Delete: {d}  (or /delete {})", stored.meta.id)),
         _ => lines.push(format!("Delete it with /delete {}", stored.meta.id)),
     }
     if is_photo {

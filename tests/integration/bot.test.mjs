@@ -116,6 +116,8 @@ describe('uploads through the Telegram bot', () => {
       assert.equal(replies.length, 1, `one message for the album (${together ? 'at once' : 'in turn'})`);
       const [reply] = replies;
       assert.match(reply.text, /^3 pictures:/);
+      assert.doesNotMatch(reply.text, /\/delete\//, 'no delete link: the reply is kept in the index store while the album arrives');
+      assert.equal((reply.text.match(/\/delete [A-Za-z0-9]{12}/g) ?? []).length, 3);
       const urls = [...new Set([...reply.text.matchAll(/https?:\/\/[^\s)]+\/file\/[A-Za-z0-9]{12}\.\w+/g)].map((m) => m[0]))];
       assert.equal(urls.length, 3, reply.text);
       const served = await Promise.all(urls.map(async (u) => sha(Buffer.from(await (await fetch(u)).arrayBuffer()))));
