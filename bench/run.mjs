@@ -334,9 +334,9 @@ async function growth(pid, fn) {
   return [(statusKiB(pid, 'VmHWM') - before) / 1024, result];
 }
 /** Waits until `pid`'s resident size has stopped moving (1 s without growing, 15 s at most):
- * the first requests of a kind set off background work (V8 compiling the hot wasm functions
- * again, optimised, tens of MiB of compiler memory) that would otherwise be counted against
- * whatever request came next. */
+ * the first requests of a kind set off background work (most likely V8 compiling the hot wasm
+ * functions again, optimised: tens of MiB) that would otherwise be counted against whatever
+ * request came next. */
 async function settle(pid) {
   let last = statusKiB(pid, 'VmRSS');
   for (let still = 0, t = 0; still < 4 && t < 60; t++) {
