@@ -393,10 +393,7 @@ async fn moved<P: Platform>(app: &App<P>, req: &Request, caller: &Caller, segs: 
     }
     let destination = req.header("destination").ok_or_else(|| ApiError::bad_request("no_destination", "MOVE needs a Destination header"))?;
     let to = req.url.join(destination).map_err(|_| ApiError::bad_request("bad_destination", "the Destination header is not a URL"))?;
-    let to_segs: Vec<String> = to
-        .path_segments()
-        .map(|it| it.filter(|s| !s.is_empty()).map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()).collect())
-        .unwrap_or_default();
+    let to_segs = crate::http::segments(&to);
     let Some(("dav", rest)) = to_segs.split_first().map(|(first, rest)| (first.as_str(), rest)) else {
         return Err(ApiError::new(502, "bad_destination", "the destination is not on this drive"));
     };

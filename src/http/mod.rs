@@ -117,15 +117,19 @@ impl Request {
 
     /// Path segments, percent-decoded, without empty ones.
     pub fn segments(&self) -> Vec<String> {
-        self.url
-            .path_segments()
-            .map(|it| it.filter(|s| !s.is_empty()).map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()).collect())
-            .unwrap_or_default()
+        segments(&self.url)
     }
 
     pub fn content_type(&self) -> &str {
         self.header("content-type").unwrap_or("")
     }
+}
+
+/// A URL's path as its non-empty segments, percent-decoded.
+pub fn segments(url: &url::Url) -> Vec<String> {
+    url.path_segments()
+        .map(|it| it.filter(|s| !s.is_empty()).map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()).collect())
+        .unwrap_or_default()
 }
 
 /// A body the platform pipes from storage to the client without it entering wasm memory:
