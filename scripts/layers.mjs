@@ -13,14 +13,14 @@ const ORDER = [
   'platform', // ports
   'app',
   'services', 'access', 'library', 'upload', // use cases
-  'pages', 'serve', 'random', 'placeholder', 'clients', 'admin', // features
+  'pages', 'serve', 'random', 'placeholder', 'gallery', 'clients', 'admin', // features
   'router',
   'adapters', // the ports' implementations
 ];
 const RANK = new Map(ORDER.map((r, i) => [r, i]));
 // Features do not use one another, except the two HTTP halves every page and image answer is
 // made of: the pages' frame and serving an image.
-const FEATURES = new Set(['pages', 'serve', 'random', 'placeholder', 'clients', 'admin']);
+const FEATURES = new Set(['pages', 'serve', 'random', 'placeholder', 'gallery', 'clients', 'admin']);
 const SHARED = new Set(['pages', 'serve']);
 
 /** Module path (`library::view`) → its code, tests and comments cut off. */

@@ -6,8 +6,9 @@
 //! 1. `adapters`: the ports' implementations: the Worker's bindings and the in-memory platform.
 //! 2. `router`: the routes as one table.
 //! 3. Features: `clients` (upload protocols), `serve` (originals and variants), `random`,
-//!    `placeholder`, `admin` (the console's API), `pages` (the HTML pages). They do not use one
-//!    another, except `pages` and `serve`, the HTTP halves the others' answers are made of.
+//!    `placeholder`, `gallery` (public albums), `admin` (the console's API), `pages` (the HTML
+//!    pages' frame). They do not use one another, except `pages` and `serve`, the HTTP halves
+//!    the others' answers are made of.
 //! 4. Use cases: `upload` (ingest, batches, review), `library` (an image: record, bytes, index
 //!    rows, views, variants, repair), `access` (credentials, guard, tokens, limits),
 //!    `services` (Telegram, Replicate).
@@ -22,6 +23,7 @@ pub mod router;
 
 pub mod admin;
 pub mod clients;
+pub mod gallery;
 pub mod pages;
 pub mod placeholder;
 pub mod random;

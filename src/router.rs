@@ -8,6 +8,7 @@ use crate::base::error::ApiError;
 use crate::budget;
 use crate::clients::{bot, chevereto, dav, delete, images, lsky, picgo, sharex, smms, telegraph};
 use crate::config::Config;
+use crate::gallery;
 use crate::http::{Method, Request, Response};
 use crate::index::pools::{host_route, Filter};
 use crate::pages;
@@ -162,6 +163,12 @@ async fn route<P: Platform>(app: &App<P>, req: &mut Request) -> Result<Response,
         (["api", "admin", "images", id], Patch) => admin::update(app, req, id).await,
         (["api", "admin", "images", id], Delete) => admin::remove(app, req, id).await,
         (["api", "admin", "images", id, "move"], Post) => admin::move_channel(app, req, id).await,
+        (["api", "admin", "images", id, "links"], Post) => admin::make_link(app, req, id).await,
+        (["api", "admin", "albums"], Get) => admin::albums(app, req).await,
+        (["api", "admin", "albums", name], Patch) => admin::update_album(app, req, name).await,
+        (["gallery"], _) if get => Ok(gallery::page(app)),
+        (["api", "gallery"], Get) => gallery::list(app, req).await,
+        (["api", "gallery", "unlock"], Post) => gallery::unlock(app, req).await,
         (["api", "admin", "bulk"], Post) => admin::bulk(app, req).await,
         (["api", "admin", "stats"], Get) => admin::stats(app, req).await,
         (["api", "admin", "tokens"], Get | Post) => admin::tokens(app, req).await,
@@ -190,6 +197,8 @@ async fn route<P: Platform>(app: &App<P>, req: &mut Request) -> Result<Response,
             | ["api", "clients", _]
             | ["random", ..]
             | ["admin"]
+            | ["gallery"]
+            | ["api", "gallery", ..]
             | ["api", "admin", ..],
             _,
         ) => Err(ApiError::new(405, "method_not_allowed", format!("{} is not allowed on {}", method_name(m), req.url.path()))),

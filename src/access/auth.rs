@@ -148,8 +148,14 @@ pub fn missing_token() -> ApiError {
 pub const SESSION_COOKIE: &str = "imgbed_session";
 
 fn session_key(config: &Config) -> String {
+    derived_key(config, "imgbed-session")
+}
+
+/// A key for `purpose`, derived from the admin credentials and `SECRET_KEY`: changing any of
+/// them makes every cookie and link signed with it invalid.
+pub fn derived_key(config: &Config, purpose: &str) -> String {
     let material = format!(
-        "imgbed-session\n{}\n{}\n{}\n{}",
+        "{purpose}\n{}\n{}\n{}\n{}",
         config.admin_user,
         config.admin_password.as_deref().unwrap_or(""),
         config.secret_key.as_deref().unwrap_or(""),

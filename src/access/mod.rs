@@ -6,4 +6,5 @@ pub mod auth;
 pub mod guard;
 pub mod hotlink;
 pub mod limits;
+pub mod private;
 pub mod tokens;

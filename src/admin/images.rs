@@ -20,11 +20,14 @@ pub const MAX_BULK: usize = 500;
 /// (derivable only with `SECRET_KEY`; random tokens are never stored).
 fn admin_json<P: Platform>(app: &App<P>, base: &str, meta: &ImageMeta) -> Value {
     let token = app.config.secret_key.as_deref().map(|k| delete_token(Some(k), &meta.id));
-    let links = Links::new(base, meta, token.as_deref());
+    let links = Links::new(&app.config, base, meta, token.as_deref());
     let mut v = links.record_json(meta);
     v["channel"] = json!(meta.channel);
     v["telegram"] = json!(meta.telegram.as_ref().map(|t| json!({"chat_id": t.chat_id, "bot": t.bot, "parts": t.parts.len()})));
     v["moderation"] = json!(meta.moderation);
+    // The image's own setting (what PATCH changes) apart from its album's.
+    v["private"] = json!(meta.private);
+    v["album_private"] = json!(meta.album_private);
     v["thumbnail_url"] = json!(format!("{base}{}?{}", meta.file_path(), crate::library::variants::THUMB_QUERY));
     v
 }
@@ -38,7 +41,7 @@ pub async fn list<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, 
     Ok(no_store(Response::json(200, &json!({"images": images, "cursor": page.next, "total": page.total}))))
 }
 
-async fn load<P: Platform>(app: &App<P>, id: &str) -> Result<ImageMeta, ApiError> {
+pub(super) async fn load<P: Platform>(app: &App<P>, id: &str) -> Result<ImageMeta, ApiError> {
     let not_found = || ApiError::not_found(format!("no image with id {id:?}"));
     if !is_valid_id(id) {
         return Err(not_found());

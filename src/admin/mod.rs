@@ -2,11 +2,13 @@
 //! catalog listing, one image or many at once, stats, tokens, reindex and export.
 //! Every answer is `no-store`; every change goes through [`crate::library`].
 
+mod albums;
 mod backup;
 mod images;
 mod session;
 mod tokens;
 
+pub use albums::{albums, make_link, update_album};
 pub use backup::{export, import, reindex};
 pub use images::{bulk, get, list, move_channel, remove, stats, update, MAX_BULK};
 pub use session::{login, logout, page, session};

@@ -165,7 +165,7 @@ async fn upload<P: Platform>(app: &App<P>, req: &Request, message: &Value, user:
             return Err(e);
         }
     };
-    let links = Links::new(base, &stored.meta, stored.delete_token.as_deref());
+    let links = Links::new(&app.config, base, &stored.meta, stored.delete_token.as_deref());
     let mut lines = vec![links.url.clone(), links.markdown.clone()];
     if stored.deduped {
         lines.insert(0, "Already here: the same image as before.".into());

@@ -14,7 +14,7 @@ use serde_json::json;
 /// `GET /api/images/<id>`: the record without secrets, with ready-made links.
 pub async fn get<P: Platform>(app: &App<P>, req: &Request, id: &str) -> Result<Response, ApiError> {
     let meta = library::load_visible(app, req, id).await?;
-    let links = Links::new(&app.base_url(req), &meta, None);
+    let links = Links::new(&app.config, &app.base_url(req), &meta, None);
     Ok(Response::json(200, &links.record_json(&meta)).with_header("cache-control", "no-cache"))
 }
 
@@ -28,7 +28,7 @@ pub async fn update<P: Platform>(app: &App<P>, req: &Request, id: &str) -> Resul
     let fields = body.as_object().ok_or_else(|| ApiError::bad_request("malformed_json", "send a JSON object"))?;
     let meta = apply_changes(&before, fields)?;
     library::update(app, &before, &meta).await?;
-    let links = Links::new(&app.base_url(req), &meta, None);
+    let links = Links::new(&app.config, &app.base_url(req), &meta, None);
     Ok(Response::json(200, &links.record_json(&meta)).with_header("cache-control", "no-store"))
 }
 
@@ -40,7 +40,7 @@ pub async fn list<P: Platform>(app: &App<P>, req: &Request) -> Result<Response, 
     query.owner = who.owner();
     let page = app.pool.list(&query).await?;
     let base = app.base_url(req);
-    let images: Vec<_> = page.records.iter().map(|m| Links::new(&base, m, None).record_json(m)).collect();
+    let images: Vec<_> = page.records.iter().map(|m| Links::new(&app.config, &base, m, None).record_json(m)).collect();
     Ok(Response::json(200, &json!({"images": images, "cursor": page.next, "total": page.total})).with_header("cache-control", "no-store"))
 }
 

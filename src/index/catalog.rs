@@ -9,6 +9,7 @@
 
 use crate::base::error::ApiError;
 use crate::http::Request;
+use crate::index::albums;
 use crate::index::pools::{self, PoolEntry, PoolTable};
 use crate::index::record::{ImageMeta, Status};
 use crate::index::sql::{num, text, Arg, Sql};
@@ -103,16 +104,22 @@ pub struct Indexed {
 }
 
 /// Writes images' rows and sets their pool membership: what [`crate::platform::Pool::index`]
-/// runs inside the store, so catalog and pools change together.
-pub fn index<T: PoolTable + Sql<Error = <T as PoolTable>::Error>>(t: &T, items: &[Indexed]) -> Result<(), <T as PoolTable>::Error> {
+/// runs inside the store, so catalog and pools change together. An image of a private album is
+/// written as such and kept out of the pools whatever the caller thought; the answer names
+/// those albums, so the caller's records say the same.
+pub fn index<T: PoolTable + Sql<Error = <T as PoolTable>::Error>>(t: &T, items: &[Indexed]) -> Result<Vec<String>, <T as PoolTable>::Error> {
+    let names: Vec<&str> = items.iter().filter_map(|i| i.meta.album.as_deref()).collect();
+    let private = albums::private_among(t, &names)?;
     for Indexed { meta, pools } in items {
-        upsert(t, meta)?;
+        let mut meta = meta.clone();
+        meta.album_private = meta.album.as_ref().is_some_and(|a| private.contains(a));
+        upsert(t, &meta)?;
         pools::pool_remove(t, &meta.id)?;
-        if let Some((entry, pools)) = pools {
+        if let Some((entry, pools)) = pools.as_ref().filter(|_| !meta.is_private()) {
             pools::pool_add(t, entry, pools)?;
         }
     }
-    Ok(())
+    Ok(private)
 }
 
 /// Takes an image out of catalog, pools and variant reservations.
@@ -202,6 +209,10 @@ pub struct Query {
     pub search: Option<String>,
     /// Only images uploaded with this token fingerprint (a token with the `list` scope).
     pub owner: Option<String>,
+    /// Only what the gallery shows: active, not private, in public albums, of which those with
+    /// a password only when named here (the visitor has unlocked them).
+    #[serde(default)]
+    pub gallery: Option<Vec<String>>,
     pub sort: Sort,
     pub ascending: bool,
     pub cursor: Option<String>,
@@ -265,6 +276,14 @@ pub fn list<S: Sql>(s: &S, q: &Query) -> Result<Page, S::Error> {
     if let Some(tag) = &q.tag {
         filters.push("id IN (SELECT id FROM catalog_tags WHERE tag = ?)".into());
         args.push(tag.as_str().into());
+    }
+    if let Some(unlocked) = &q.gallery {
+        let marks = vec!["?"; unlocked.len()].join(", ");
+        filters.push(format!(
+            "status = 'active' AND COALESCE(json_extract(record, '$.private'), 0) = 0 AND COALESCE(json_extract(record, '$.album_private'), 0) = 0
+             AND album IN (SELECT name FROM albums WHERE public = 1 AND (password IS NULL OR name IN ({marks})))"
+        ));
+        args.extend(unlocked.iter().map(|a| a.as_str().into()));
     }
     if let Some(from) = q.from {
         filters.push("uploaded >= ?".into());
@@ -528,6 +547,7 @@ pub fn query_of(req: &Request) -> Result<Query, ApiError> {
         to: date("to", true)?,
         search: text("q"),
         owner: None,
+        gallery: None,
         sort: match one_of("sort", &["time", "size", "name"])?.as_deref() {
             Some("size") => Sort::Size,
             Some("name") => Sort::Name,

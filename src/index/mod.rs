@@ -1,6 +1,7 @@
 //! The index store (strongly consistent, a SQLite Durable Object): the catalog the console
 //! lists, the random pools, variant reservations, generation leases, quotas, sessions, tokens.
 
+pub mod albums;
 pub mod catalog;
 pub mod drive;
 pub mod leases;

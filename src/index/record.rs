@@ -60,6 +60,20 @@ pub struct ImageMeta {
     /// What the classifier said, in `auto` review.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moderation: Option<Moderation>,
+    /// Served only to the admin and through signed links ([`ImageMeta::is_private`]).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub private: bool,
+    /// Its album is private: set by the index store whenever the record is written, so a view
+    /// needs no second lookup (see [`crate::index::albums`]).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub album_private: bool,
+    /// Alt text for the copy formats and the gallery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alt: Option<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A classifier's verdict on an upload.
@@ -80,6 +94,11 @@ impl ImageMeta {
     /// Strong validator for HTTP caching: the content hash never changes for an id.
     pub fn etag(&self) -> String {
         format!("\"{}\"", &self.sha256[..32.min(self.sha256.len())])
+    }
+
+    /// Hidden from the public: only the admin and signed links see it.
+    pub fn is_private(&self) -> bool {
+        self.private || self.album_private
     }
 
     pub fn file_path(&self) -> String {

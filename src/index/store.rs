@@ -3,6 +3,7 @@
 //! statements. Adding an operation touches this folder and the typed call in
 //! [`crate::platform::Pool`].
 
+use crate::index::albums::{self, Settings};
 use crate::index::catalog::{self, Batch, Indexed, Query, Usage};
 use crate::index::drive;
 use crate::index::leases;
@@ -12,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// Every table and index, created if missing (cheap and idempotent).
-const SCHEMA: [&str; 3] = [pools::SCHEMA, catalog::SCHEMA, drive::SCHEMA];
+const SCHEMA: [&str; 4] = [pools::SCHEMA, catalog::SCHEMA, drive::SCHEMA, albums::SCHEMA];
 
 /// Columns later versions added to tables an earlier one made: (table, column, definition,
 /// how existing rows get their value). New tables and indexes need nothing here: `SCHEMA`
@@ -178,6 +179,17 @@ pub enum Op {
         group: String,
         message_id: i64,
     },
+    Albums {
+        public_only: bool,
+    },
+    Album {
+        name: String,
+    },
+    SetAlbum {
+        name: String,
+        settings: Settings,
+        now_ms: u64,
+    },
 }
 
 impl Op {
@@ -208,6 +220,9 @@ impl Op {
             Op::Named { .. } => "named",
             Op::GroupAdd { .. } => "group_add",
             Op::GroupSent { .. } => "group_sent",
+            Op::Albums { .. } => "albums",
+            Op::Album { .. } => "album",
+            Op::SetAlbum { .. } => "set_album",
             Op::SessionEnd { .. } => "session_end",
             Op::Pick { .. } => "pick",
             Op::PickRun { .. } => "pick_run",
@@ -251,6 +266,9 @@ pub fn apply<S: Sql>(s: &S, op: Op) -> Result<Value, S::Error> {
         Op::Named { album, name, owner } => json!(drive::named(s, album.as_deref(), &name, owner.as_deref())?),
         Op::GroupAdd { group, text, now_ms } => json!(catalog::group_add(s, &group, &text, now_ms)?),
         Op::GroupSent { group, message_id } => json!(catalog::group_sent(s, &group, message_id)?),
+        Op::Albums { public_only } => json!(albums::list(s, public_only)?),
+        Op::Album { name } => json!(albums::get(s, &name)?),
+        Op::SetAlbum { name, settings, now_ms } => json!(albums::set(s, &name, &settings, now_ms)?),
         Op::Pick { pool, number } => json!(pools::pool_pick(s, &pool, number)?),
         Op::PickRun { pool, number, k } => json!(pools::pool_pick_run(s, &pool, number, k)?),
         Op::Count { pool } => json!(PoolTable::count(s, &pool)?),

@@ -1,12 +1,16 @@
-//! Changes to an image's record an admin or its owner may make: album, tags, name, status.
+//! Changes to an image's record an admin or its owner may make: album, tags, name, status,
+//! privacy, alt text.
 
 use crate::base::error::ApiError;
 use crate::index::pools::{check_label, parse_tags};
 use crate::index::record::ImageMeta;
 use crate::sniff::Format;
 
+/// The longest alt text kept, in characters.
+pub const MAX_ALT: usize = 300;
+
 /// A record with `fields` changed: `album` (string or null), `tags` (list or "a,b"), `name`,
-/// `status`. Shared by PATCH and the console's bulk actions.
+/// `status`, `private`, `alt`. Shared by PATCH and the console's bulk actions.
 pub fn apply_changes(before: &ImageMeta, fields: &serde_json::Map<String, serde_json::Value>) -> Result<ImageMeta, ApiError> {
     let mut meta = before.clone();
     let bad = |field: &str, expected: &str| ApiError::bad_request("bad_parameter", format!("{field} must be {expected}"));
@@ -43,7 +47,19 @@ pub fn apply_changes(before: &ImageMeta, fields: &serde_json::Map<String, serde_
             "status" => {
                 meta.status = serde_json::from_value(value.clone()).map_err(|_| bad("status", "active, blocked or pending"))?;
             }
-            other => return Err(ApiError::bad_request("bad_parameter", format!("unknown field {other:?}: album, tags, name and status can change"))),
+            "private" => meta.private = value.as_bool().ok_or_else(|| bad("private", "true or false"))?,
+            "alt" => {
+                meta.alt = match value {
+                    serde_json::Value::Null => None,
+                    serde_json::Value::String(a) => {
+                        Some(a.chars().filter(|c| !c.is_control()).take(MAX_ALT).collect::<String>().trim().to_string()).filter(|a| !a.is_empty())
+                    }
+                    _ => return Err(bad("alt", "a string or null")),
+                }
+            }
+            other => {
+                return Err(ApiError::bad_request("bad_parameter", format!("unknown field {other:?}: album, tags, name, status, private and alt can change")))
+            }
         }
     }
     Ok(meta)

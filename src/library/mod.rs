@@ -13,6 +13,7 @@ pub mod repair;
 pub mod variants;
 pub mod view;
 
+use crate::access::private::Link;
 use crate::app::{App, Platform};
 use crate::base::error::ApiError;
 use crate::base::ids::sha256_hex;
@@ -48,19 +49,29 @@ pub async fn load_visible<P: Platform>(app: &App<P>, req: &Request, id: &str) ->
         return Err(not_found());
     }
     let meta = load(app, id).await?.ok_or_else(not_found)?;
-    match meta.status {
-        Status::Active => Ok(meta),
-        _ if crate::access::guard::is_admin(app, req).await => Ok(meta),
-        Status::Blocked => Err(ApiError::new(451, "blocked", "this image has been blocked by the administrator")),
-        Status::Pending => Err(not_found()),
+    // A private image is unknown to everyone without a signed link (or the admin's key).
+    let link = crate::access::private::check_link(&app.config, req, id, app.now_ms);
+    let hidden = meta.is_private() && link != Link::Valid;
+    if meta.status == Status::Active && !hidden {
+        return Ok(meta);
+    }
+    if crate::access::guard::is_admin(app, req).await {
+        return Ok(meta);
+    }
+    match (meta.status, link) {
+        (Status::Pending, _) => Err(not_found()),
+        (Status::Blocked, _) => Err(ApiError::new(451, "blocked", "this image has been blocked by the administrator")),
+        (_, Link::None) => Err(not_found()),
+        (_, link) => Err(crate::access::private::refusal(link)),
     }
 }
 
 /// How long an image's answers may be kept: a year by anyone when the public may see it; only
-/// the admin sees a pending or blocked one, and no cache may keep that.
+/// the admin (or a signed link) sees a pending, blocked or private one, and no shared cache may
+/// keep that.
 pub fn cache_control(meta: &ImageMeta) -> &'static str {
     match meta.status {
-        Status::Active => "public, max-age=31536000, immutable",
+        Status::Active if !meta.is_private() => "public, max-age=31536000, immutable",
         _ => "private, no-store",
     }
 }
@@ -70,14 +81,13 @@ pub fn cache_control(meta: &ImageMeta) -> &'static str {
 /// earlier ones are taken back (the Telegram copy only when `own_copy`: it was made for this
 /// image): without its record the bytes would be unreachable.
 pub async fn commit<P: Platform>(app: &App<P>, meta: &ImageMeta, r2: Option<(Vec<u8>, &str)>, own_copy: bool) -> Result<(), ApiError> {
-    let record = serde_json::to_string(meta).map_err(|e| ApiError::internal(e.to_string()))?;
     let in_r2 = r2.is_some();
     let stored = async {
         if let Some((bytes, mime)) = r2 {
             app.blobs.put(&meta.location, bytes, mime, &[("id", &meta.id)]).await?;
         }
-        app.pool.index(&[indexed(app, meta)]).await?;
-        app.kv.put(&ImageMeta::kv_key(&meta.id), &record).await
+        let private = app.pool.index(&[indexed(app, meta)]).await?;
+        app.kv.put(&ImageMeta::kv_key(&meta.id), &record(meta, &private)?).await
     };
     if let Err(e) = stored.await {
         let _ = app.pool.unindex(&meta.id).await;
@@ -213,9 +223,11 @@ async fn bytes_shared<P: Platform>(app: &App<P>, meta: &ImageMeta) -> Result<boo
 /// Album of generated placeholders; they stay out of `/random` unless `PLACEHOLDERS_IN_RANDOM`.
 pub const PLACEHOLDER_ALBUM: &str = "placeholders";
 
-/// Whether an image belongs in the random pools: active, and not a placeholder unless asked.
+/// Whether an image belongs in the random pools: active, not private, and not a placeholder
+/// unless asked. (Its album's privacy is the index store's to apply: the record at hand may
+/// predate an album change.)
 fn in_pools<P: Platform>(app: &App<P>, meta: &ImageMeta) -> bool {
-    meta.status == Status::Active && (meta.album.as_deref() != Some(PLACEHOLDER_ALBUM) || app.config.placeholders_in_random)
+    meta.status == Status::Active && !meta.private && (meta.album.as_deref() != Some(PLACEHOLDER_ALBUM) || app.config.placeholders_in_random)
 }
 
 pub fn pool_entry(meta: &ImageMeta) -> PoolEntry {
@@ -246,9 +258,8 @@ pub async fn update<P: Platform>(app: &App<P>, before: &ImageMeta, after: &Image
 /// then each record. An image whose record cannot be written gets its index entry back (all of
 /// them in one more step), so listings never show a change that did not happen.
 pub async fn update_many<P: Platform>(app: &App<P>, changes: &[(&ImageMeta, &ImageMeta)]) -> Result<Vec<Result<(), ApiError>>, ApiError> {
-    let records =
-        changes.iter().map(|(_, after)| serde_json::to_string(after).map_err(|e| ApiError::internal(e.to_string()))).collect::<Result<Vec<_>, _>>()?;
-    app.pool.index(&changes.iter().map(|(_, after)| indexed(app, after)).collect::<Vec<_>>()).await?;
+    let private = app.pool.index(&changes.iter().map(|(_, after)| indexed(app, after)).collect::<Vec<_>>()).await?;
+    let records = changes.iter().map(|(_, after)| record(after, &private)).collect::<Result<Vec<_>, _>>()?;
     let mut results = Vec::with_capacity(changes.len());
     let mut undo = Vec::new();
     for ((before, after), record) in changes.iter().zip(&records) {
@@ -264,6 +275,14 @@ pub async fn update_many<P: Platform>(app: &App<P>, changes: &[(&ImageMeta, &Ima
         let _ = app.pool.index(&undo).await;
     }
     Ok(results)
+}
+
+/// A record as KV keeps it, saying whether its album is private (the index store's answer:
+/// the names of the private albums among those just indexed).
+fn record(meta: &ImageMeta, private_albums: &[String]) -> Result<String, crate::platform::StoreError> {
+    let mut meta = meta.clone();
+    meta.album_private = meta.album.as_ref().is_some_and(|a| private_albums.contains(a));
+    serde_json::to_string(&meta).map_err(|e| crate::platform::StoreError(format!("record {}: {e}", meta.id)))
 }
 
 /// What a delete took away.

@@ -1,6 +1,8 @@
 //! Ready-to-paste links for an image: URL, Markdown, HTML and BBCode, plus its delete link.
 
+use crate::config::Config;
 use crate::index::record::ImageMeta;
+use crate::library::variants::srcset_queries;
 use serde_json::{json, Value};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,19 +15,40 @@ pub struct Links {
     pub delete_url: Option<String>,
 }
 
-/// Keeps a name from breaking out of Markdown brackets or HTML attributes.
-fn alt_text(name: &str) -> String {
-    let stem = name.rsplit_once('.').map(|(s, _)| s).unwrap_or(name);
-    stem.chars().filter(|c| !matches!(c, '[' | ']' | '<' | '>' | '"' | '\'' | '&' | '\n' | '\r')).collect()
+/// The image's alt text (the name's stem when it has none), kept from breaking out of Markdown
+/// brackets, BBCode or HTML attributes.
+fn alt_text(meta: &ImageMeta) -> String {
+    let stem = meta.name.rsplit_once('.').map(|(s, _)| s).unwrap_or(&meta.name);
+    let alt = meta.alt.as_deref().unwrap_or(stem);
+    alt.chars().filter(|c| !matches!(c, '[' | ']' | '<' | '>' | '"' | '\'' | '&' | '\n' | '\r')).collect()
 }
 
 impl Links {
-    pub fn new(base: &str, meta: &ImageMeta, delete_token: Option<&str>) -> Links {
-        let url = format!("{base}{}", meta.file_path());
-        let alt = alt_text(&meta.name);
+    /// The links of `meta` served from `base`; `query` (a signed link's) goes on every URL.
+    pub fn new(config: &Config, base: &str, meta: &ImageMeta, delete_token: Option<&str>) -> Links {
+        Links::with_query(config, base, meta, delete_token, None)
+    }
+
+    pub fn with_query(config: &Config, base: &str, meta: &ImageMeta, delete_token: Option<&str>, query: Option<&str>) -> Links {
+        let plain = format!("{base}{}", meta.file_path());
+        let url = query.map_or_else(|| plain.clone(), |q| format!("{plain}?{q}"));
+        let alt = alt_text(meta);
+        // Smaller variants for pages that show the image smaller (animated images have none).
+        let sizes: Vec<String> = match meta.animated {
+            true => Vec::new(),
+            false => srcset_queries(config, &meta.id, meta.width)
+                .into_iter()
+                .map(|(w, q)| format!("{plain}?{}{q} {w}w", query.map_or(String::new(), |q| format!("{q}&"))))
+                .collect(),
+        };
+        let srcset = match sizes.is_empty() {
+            true => String::new(),
+            false => format!(" srcset=\"{}, {url} {w}w\" sizes=\"(max-width: {w}px) 100vw, {w}px\"", sizes.join(", "), w = meta.width),
+        };
         Links {
             markdown: format!("![{alt}]({url})"),
-            html: format!("<img src=\"{url}\" alt=\"{alt}\" width=\"{}\" height=\"{}\">", meta.width, meta.height),
+            html: format!("<img src=\"{url}\"{srcset} alt=\"{alt}\" width=\"{}\" height=\"{}\" loading=\"lazy\" decoding=\"async\">", meta.width, meta.height),
+            // No alt: phpBB, Discuz and MyBB print `[img alt=…]` as text.
             bbcode: format!("[img]{url}[/img]"),
             delete_url: delete_token.map(|t| format!("{base}/delete/{}/{t}", meta.id)),
             url,
@@ -57,6 +80,8 @@ impl Links {
             "album": meta.album,
             "tags": meta.tags,
             "animated": meta.animated,
+            "alt": meta.alt,
+            "private": meta.is_private(),
             "links": self.json(),
         })
     }
@@ -92,11 +117,14 @@ mod tests {
             owner: None,
             moderation: None,
             telegram: None,
+            private: false,
+            album_private: false,
+            alt: None,
         };
-        let l = Links::new("https://i.example.com", &m, Some("tok"));
+        let l = Links::new(&Config::default(), "https://i.example.com", &m, Some("tok"));
         assert_eq!(l.url, "https://i.example.com/file/abc.png");
         assert_eq!(l.markdown, "![xscript](https://i.example.com/file/abc.png)");
-        assert_eq!(l.html, "<img src=\"https://i.example.com/file/abc.png\" alt=\"xscript\" width=\"3\" height=\"4\">");
+        assert_eq!(l.html, "<img src=\"https://i.example.com/file/abc.png\" alt=\"xscript\" width=\"3\" height=\"4\" loading=\"lazy\" decoding=\"async\">");
         assert_eq!(l.bbcode, "[img]https://i.example.com/file/abc.png[/img]");
         assert_eq!(l.delete_url.as_deref(), Some("https://i.example.com/delete/abc/tok"));
     }
@@ -125,8 +153,11 @@ mod tests {
             owner: None,
             moderation: None,
             telegram: None,
+            private: false,
+            album_private: false,
+            alt: None,
         };
-        let links = Links::new("https://h", &m, None);
+        let links = Links::new(&Config::default(), "https://h", &m, None);
         let text = links.record_json(&m).to_string();
         assert!(!text.contains("secret-hash"));
         assert!(!text.contains("i/00"));

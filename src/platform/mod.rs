@@ -99,8 +99,9 @@ pub trait Pool {
     async fn call<T: DeserializeOwned>(&self, op: &Op) -> StoreResult<T>;
 
     /// Writes images' catalog rows and, in the same step, sets their pool membership (an entry
-    /// and the pools it belongs to; `None` takes an image out of every pool).
-    async fn index(&self, items: &[Indexed]) -> StoreResult<()> {
+    /// and the pools it belongs to; `None` takes an image out of every pool). Answers which of
+    /// their albums are private: their records must say so (see [`crate::index::albums`]).
+    async fn index(&self, items: &[Indexed]) -> StoreResult<Vec<String>> {
         self.call(&Op::Index { items: items.to_vec() }).await
     }
     /// Takes an image out of the catalog, every pool and its variant reservations; returns the
@@ -213,6 +214,16 @@ pub trait Pool {
     }
     async fn group_sent(&self, group: &str, message_id: i64) -> StoreResult<Vec<String>> {
         self.call(&Op::GroupSent { group: group.into(), message_id }).await
+    }
+    /// Every album with its settings and image count; with `public_only`, the gallery's.
+    async fn albums(&self, public_only: bool) -> StoreResult<Vec<crate::index::albums::Album>> {
+        self.call(&Op::Albums { public_only }).await
+    }
+    async fn album(&self, name: &str) -> StoreResult<crate::index::albums::Settings> {
+        self.call(&Op::Album { name: name.into() }).await
+    }
+    async fn set_album(&self, name: &str, settings: &crate::index::albums::Settings, now_ms: u64) -> StoreResult<()> {
+        self.call(&Op::SetAlbum { name: name.into(), settings: settings.clone(), now_ms }).await
     }
     /// Whether a Telegram update is seen for the first time (see [`crate::index::catalog::first_update`]).
     async fn first_update(&self, update_id: u64, now_ms: u64) -> StoreResult<bool> {

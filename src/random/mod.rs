@@ -69,7 +69,7 @@ pub async fn draw<P: Platform>(app: &App<P>, req: &Request, filter: Filter) -> R
             break (entry, None);
         }
         match library::load(app, &entry.id).await? {
-            Some(meta) if meta.status == Status::Active => break (entry, Some(meta)),
+            Some(meta) if meta.status == Status::Active && !meta.is_private() => break (entry, Some(meta)),
             _ if attempt < 2 => attempt += 1,
             _ => return Err(ApiError::new(404, "no_images", "no image matching these filters can be shown right now: try again")),
         }

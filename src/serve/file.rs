@@ -15,7 +15,7 @@ pub async fn serve<P: Platform>(app: &App<P>, req: &Request, file: &str) -> Resu
     let id = file.split('.').next().unwrap_or(file);
     let meta = library::load_visible(app, req, id).await?;
     let pairs: Vec<(String, String)> = req.url.query_pairs().into_owned().collect();
-    if let Some(opts) = Options::parse(&pairs, &[])? {
+    if let Some(opts) = Options::parse(&pairs, &crate::access::private::LINK_PARAMS)? {
         return variant::serve(app, req, &meta, opts, &pairs).await;
     }
     let etag = meta.etag();

@@ -7,12 +7,12 @@
 
 use crate::app::{App, Platform};
 use crate::base::error::ApiError;
-use crate::base::ids::{hmac_base64, sha256_hex};
+use crate::base::ids::sha256_hex;
 use crate::budget::SOURCE_TOO_LARGE;
 use crate::http::{Method, Request, Response};
 use crate::index::record::{ImageMeta, Status};
 use crate::library::render::Source;
-use crate::library::variants::{variant_prefix, THUMB_QUERY};
+use crate::library::variants::{canonical_query, signature, variant_prefix, THUMB_QUERY};
 use crate::platform::rate::Limit;
 use crate::platform::{Blobs, EdgeCache, Images, Pool};
 use crate::sniff::Format;
@@ -31,18 +31,6 @@ fn edge_cache_key(url: &url::Url, id: &str, requested: Option<OutFormat>, accept
     };
     let join = if url.query().is_some() { '&' } else { '?' };
     format!("{url}{join}imgbed-image={id}&imgbed-accept={side}")
-}
-
-/// The query minus `sig`, sorted: what a signature covers.
-fn canonical_query(pairs: &[(String, String)]) -> String {
-    let mut kept: Vec<_> = pairs.iter().filter(|(k, _)| k != "sig").map(|(k, v)| format!("{k}={v}")).collect();
-    kept.sort();
-    kept.join("&")
-}
-
-/// `sig` = base64url(HMAC-SHA256(TRANSFORM_SIGNING_KEY, "<id>?<sorted query without sig>")).
-pub fn signature(key: &str, id: &str, pairs: &[(String, String)]) -> String {
-    hmac_base64(key, &format!("{id}?{}", canonical_query(pairs)), 32)
 }
 
 /// May this request create a new variant?
@@ -103,9 +91,10 @@ pub async fn serve<P: Platform>(app: &App<P>, req: &Request, meta: &ImageMeta, o
         resp.headers.remove("content-type");
         return Ok(resp);
     }
-    // Only what the public may see goes into (or comes out of) the edge cache, and only after
+    // Only what the public may see (not private: its signed links would be keys) goes into (or comes out of) the edge cache, and only after
     // the record said so: a blocked or deleted image's variants stop at once.
-    let edge_key = (meta.status == Status::Active && req.method == Method::Get).then(|| edge_cache_key(&req.url, &meta.id, opts.format, accept));
+    let edge_key =
+        (meta.status == Status::Active && !meta.is_private() && req.method == Method::Get).then(|| edge_cache_key(&req.url, &meta.id, opts.format, accept));
     if let Some(k) = &edge_key {
         if let Some(hit) = app.edge.get(k).await {
             return Ok(hit.with_header("x-variant-cache", "edge"));

@@ -201,7 +201,7 @@ pub async fn store_all<P: Platform>(app: &App<P>, req: &Request, form: UploadFor
             // A repeat of an image stored without them: these bytes are those bytes.
             (stored.meta.md5, stored.meta.sha1) = legacy;
         }
-        let links = Links::new(&base, &stored.meta, stored.delete_token.as_deref());
+        let links = Links::new(&app.config, &base, &stored.meta, stored.delete_token.as_deref());
         uploaded.push(Uploaded {
             delete_key: stored.delete_token.map(|t| format!("{}.{t}", stored.meta.id)),
             thumb_url: format!("{}?{}", links.url, crate::library::variants::THUMB_QUERY),

@@ -67,6 +67,9 @@ pub async fn save<P: Platform>(app: &App<P>, file: Prepared, options: &UploadOpt
         owner: uploader.owner(),
         moderation,
         telegram: None,
+        private: false,
+        album_private: false,
+        alt: None,
     };
     let mime = s.format.mime();
     let bytes = file.bytes;
