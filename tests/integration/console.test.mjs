@@ -142,6 +142,48 @@ describe('admin console', () => {
     assert.deepEqual(errors.filter((e) => !/401/.test(e)), [], 'no errors in the console');
   });
 
+  it('albums: public in the gallery, private with a signed link made in an image\'s details', async () => {
+    const { page, errors } = await newPage(browser, { origin: url });
+    await logIn(page);
+    await page.click('nav.tabs [data-tab=albums]');
+    await page.waitForSelector('#albums-table tbody tr');
+    const row = (name) => `#albums-table tbody tr:has(td:text-is("${name}"))`;
+    const travel = (await (await fetch(`${url}/api/admin/images?album=travel`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } })).json()).images;
+    assert.equal(await page.textContent(`${row('travel')} td:nth-child(2)`), String(travel.length));
+    await page.check(`${row('travel')} input[aria-label="travel is public"]`);
+    await page.click(`${row('travel')} button:text("Save")`);
+    await page.waitForFunction(() => document.querySelector('#toast').textContent === 'Saved travel');
+    const shown = await (await fetch(`${url}/api/gallery?album=travel`)).json();
+    assert.equal(shown.images.length, travel.filter((i) => i.status === 'active').length, 'the album is in the gallery');
+    await page.check(`${row('family')} input[aria-label="family is private"]`);
+    await page.click(`${row('family')} button:text("Save")`);
+    await page.waitForFunction(() => document.querySelector('#toast').textContent === 'Saved family');
+    const family = (await (await fetch(`${url}/api/admin/images?album=family`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } })).json()).images;
+    const active = family.filter((i) => i.status === 'active');
+    for (const i of active) assert.equal((await fetch(`${url}/file/${i.id}`)).status, 404, 'private to the public');
+    await page.screenshot({ path: join(SHOTS, 'admin-albums.png') });
+
+    // An image of the private album: its details make a signed link that opens it.
+    await page.click('nav.tabs [data-tab=library]');
+    await page.waitForSelector(`#grid .tile[data-id="${active[0].id}"] img`);
+    await page.click(`#grid .tile[data-id="${active[0].id}"] img`);
+    await page.waitForSelector('#detail:not(.hidden) img.big');
+    assert.match(await page.textContent('#detail'), /Private through its album family/);
+    await page.selectOption('#link-days', '3600');
+    await page.click('#detail button:text("Signed link")');
+    const signed = await (await page.waitForSelector('#signed input')).inputValue();
+    assert.match(signed, /expires=\d+&access=/);
+    assert.equal((await fetch(signed)).status, 200);
+    await page.keyboard.press('Escape');
+    await page.click('nav.tabs [data-tab=albums]');
+    await page.waitForSelector(`${row('family')} input[aria-label="family is private"]:checked`);
+    await page.uncheck(`${row('family')} input[aria-label="family is private"]`);
+    await page.click(`${row('family')} button:text("Save")`);
+    await page.waitForFunction(() => document.querySelector('#toast').textContent === 'Saved family');
+    assert.equal((await fetch(`${url}/file/${active[0].id}`)).status, 200, 'public again');
+    assert.deepEqual(errors, []);
+  });
+
   it('works at 375 px wide in dark mode', async () => {
     const { page, errors } = await newPage(browser, { width: 375, height: 812, colorScheme: 'dark' });
     await logIn(page);
