@@ -380,8 +380,12 @@ async function cpu() {
     const pid = await workerdOf(url);
     const { id, url: file } = await put(url, unique(photo), 'photo.jpg');
     await (await fetch(`${file}?w=256`)).arrayBuffer();
+    // The photo in a public album (for the gallery), and a signed link to it.
+    await fetch(`${url}/api/admin/images/${id}`, { method: 'PATCH', headers: admin, body: '{"album":"bench"}' });
+    await fetch(`${url}/api/admin/albums/bench`, { method: 'PATCH', headers: admin, body: '{"public":true}' });
+    const link = (await (await fetch(`${url}/api/admin/images/${id}/links`, { method: 'POST', headers: admin, body: '{}' })).json()).url;
     let base = 0;
-    for (const [name, n, fn] of classes({ url, id, file })) {
+    for (const [name, n, fn] of classes({ url, id, file, link })) {
       const r0 = await fn(); await r0.arrayBuffer();
       if (r0.status >= 400) throw new Error(`${name}: ${r0.status}`);
       const start = cpuOf(pid);
@@ -395,9 +399,12 @@ async function cpu() {
     }
   };
   let width = 300;
-  await measure({}, ({ url, id, file }) => [
+  await measure({}, ({ url, id, file, link }) => [
     ['no storage: /api/config', 200, () => fetch(`${url}/api/config`)],
     ['view 1.4 MB original', 50, () => fetch(file)],
+    ['view through a signed link', 50, () => fetch(link)],
+    ['gallery page /gallery', 100, () => fetch(`${url}/gallery`)],
+    ['gallery API /api/gallery', 100, () => fetch(`${url}/api/gallery`)],
     ['view, Range 64 KiB', 100, () => fetch(file, { headers: { Range: 'bytes=100000-165535' } })],
     ['cached variant ?w=256', 100, () => fetch(`${file}?w=256`)],
     ['/random', 100, () => fetch(`${url}/random`)],
