@@ -28,6 +28,7 @@ fn admin_json<P: Platform>(app: &App<P>, base: &str, meta: &ImageMeta) -> Value 
     // The image's own setting (what PATCH changes) apart from its album's.
     v["private"] = json!(meta.private);
     v["album_private"] = json!(meta.album_private);
+    v["suggested_tags"] = json!(meta.suggested_tags);
     v["thumbnail_url"] = json!(format!("{base}{}?{}", meta.file_path(), crate::library::variants::THUMB_QUERY));
     v
 }

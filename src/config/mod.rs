@@ -32,6 +32,9 @@ pub struct Config {
     pub moderation_threshold: f64,
     /// Seconds an upload waits for the classifier (`MODERATION_DEADLINE_S`).
     pub moderation_deadline_s: u64,
+    /// Replicate model that writes alt text for new uploads (none: nothing is called).
+    pub caption_model: Option<String>,
+    pub caption_deadline_s: u64,
     /// Unsafe uploads are blocked, or left pending for a person (`MODERATION_ACTION`).
     pub moderation_blocks: bool,
     /// Bot tokens for the Telegram channel (`TELEGRAM_BOT_TOKEN`, comma separated).
@@ -157,6 +160,8 @@ impl Default for Config {
             moderation_model: "falcons-ai/nsfw_image_detection".into(),
             moderation_threshold: 0.5,
             moderation_deadline_s: 20,
+            caption_model: None,
+            caption_deadline_s: 10,
             moderation_blocks: false,
             allowed_referers: Vec::new(),
             hotlink_image: false,
@@ -254,6 +259,8 @@ impl Config {
                 Some(v) => v.parse().ok().filter(|t: &f64| (0.0..=1.0).contains(t)).ok_or_else(|| bad("MODERATION_THRESHOLD", &v, "a number from 0 to 1"))?,
             },
             moderation_deadline_s: number("MODERATION_DEADLINE_S", d.moderation_deadline_s, 1, 60)?,
+            caption_model: get("CAPTION_MODEL"),
+            caption_deadline_s: number("CAPTION_DEADLINE_S", d.caption_deadline_s, 1, 60)?,
             moderation_blocks: match get("MODERATION_ACTION").map(|v| v.to_ascii_lowercase()).as_deref() {
                 None | Some("pending") => false,
                 Some("block") => true,

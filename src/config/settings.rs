@@ -69,6 +69,8 @@ pub const SETTINGS: &[Setting] = &[
     s("MODERATION_THRESHOLD", Var, "`0.5`", "score (0–1) from which an upload counts as unsafe"),
     s("MODERATION_ACTION", Var, "`pending`", "what happens to unsafe uploads: `pending` (a person decides) or `block`"),
     s("MODERATION_DEADLINE_S", Var, "`20`", "seconds an upload waits for the classifier (1–60); after that it stays pending"),
+    s("CAPTION_MODEL", Var, "unset (off)", "a captioning model on Replicate (`owner/name[:version]`): each new upload gets alt text and suggested tags"),
+    s("CAPTION_DEADLINE_S", Var, "`10`", "seconds an upload waits for its caption (1–60); after that it is stored without one"),
     s("PUBLIC_URL", Var, "request origin", "base of the links handed out, e.g. `https://img.example.com`"),
     s("COMPRESS_UPLOADS", Var, "`false`", "compress every upload unless the client says `compress=false`"),
     s("COMPRESS_QUALITY", Var, "`82`", "JPEG quality for upload compression"),

@@ -205,7 +205,7 @@ pub struct Query {
     pub from: Option<u64>,
     /// Uploaded before, ms since the epoch.
     pub to: Option<u64>,
-    /// Part of the name, or a whole id.
+    /// Part of the name or of the alt text, or a whole id.
     pub search: Option<String>,
     /// Only images uploaded with this token fingerprint (a token with the `list` scope).
     pub owner: Option<String>,
@@ -294,9 +294,11 @@ pub fn list<S: Sql>(s: &S, q: &Query) -> Result<Page, S::Error> {
         args.push(to.into());
     }
     if let Some(search) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        filters.push("(lname LIKE ? ESCAPE '\\' OR id = ?)".into());
+        // The name, the id, or the alt text (a caption is how most people would describe it).
+        filters.push("(lname LIKE ? ESCAPE '\\' OR id = ? OR LOWER(COALESCE(json_extract(record, '$.alt'), '')) LIKE ? ESCAPE '\\')".into());
         args.push(like_pattern(search).into());
         args.push(search.into());
+        args.push(like_pattern(search).into());
     }
     let where_all = if filters.is_empty() { String::new() } else { format!("WHERE {}", filters.join(" AND ")) };
     let total = s.rows(&format!("SELECT COUNT(*) AS n FROM catalog {where_all}"), args.clone())?.first().map_or(0, |r| num(&r["n"]));

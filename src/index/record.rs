@@ -70,6 +70,9 @@ pub struct ImageMeta {
     /// Alt text for the copy formats and the gallery.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alt: Option<String>,
+    /// Tags a captioning model suggested (`CAPTION_MODEL`); the admin adopts them or not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suggested_tags: Vec<String>,
 }
 
 fn is_false(b: &bool) -> bool {

@@ -120,6 +120,7 @@ mod tests {
             private: false,
             album_private: false,
             alt: None,
+            suggested_tags: Vec::new(),
         };
         let l = Links::new(&Config::default(), "https://i.example.com", &m, Some("tok"));
         assert_eq!(l.url, "https://i.example.com/file/abc.png");
@@ -156,6 +157,7 @@ mod tests {
             private: false,
             album_private: false,
             alt: None,
+            suggested_tags: Vec::new(),
         };
         let links = Links::new(&Config::default(), "https://h", &m, None);
         let text = links.record_json(&m).to_string();

@@ -143,6 +143,13 @@ impl<H: Http> Replicate<'_, H> {
         verdict(prediction.get("output").unwrap_or(&Value::Null)).ok_or_else(|| upstream("classifier output", "no label or score"))
     }
 
+    /// One sentence of alt text and up to five suggested tags for a picture (a `data:` URI),
+    /// from a captioning or vision-language model (see [`read_caption`]).
+    pub async fn caption(&self, model: &str, image_data_uri: &str, deadline_ms: u64) -> Result<(String, Vec<String>), ApiError> {
+        let prediction = self.predict(model, json!({"image": image_data_uri, "prompt": CAPTION_PROMPT}), deadline_ms).await?;
+        read_caption(prediction.get("output").unwrap_or(&Value::Null)).ok_or_else(|| upstream("caption output", "no text"))
+    }
+
     /// Sends a JSON request within what is left of the deadline.
     async fn send(&self, req: OutRequest, deadline_ms: u64) -> Result<crate::platform::upstream::OutResponse, ApiError> {
         if req.timeout_ms == 0 {
@@ -189,6 +196,39 @@ fn verdict(output: &Value) -> Option<(String, f64)> {
     }
 }
 
+/// What a vision-language model is asked; captioners that take no prompt (BLIP) ignore it.
+pub const CAPTION_PROMPT: &str =
+    "Write one short sentence of alt text describing this image for someone who cannot see it. Then, on a new line, write 'Tags:' followed by up to five one-word tags, comma-separated.";
+
+/// Reads a caption: a string (`"Caption: a dog on a couch"`, BLIP) or a list of text pieces
+/// (LLaVA and Moondream stream their words), the first line the alt text and a `Tags:` line,
+/// when there is one, the suggested tags (at most five, each a valid tag).
+pub fn read_caption(output: &Value) -> Option<(String, Vec<String>)> {
+    let text = match output {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts.iter().filter_map(Value::as_str).collect(),
+        Value::Object(o) => o.get("caption").or(o.get("text")).and_then(Value::as_str)?.to_string(),
+        _ => return None,
+    };
+    let lower = text.to_lowercase();
+    let (said, tags) = match lower.find("tags:") {
+        Some(at) => (&text[..at], &text[at + 5..]),
+        None => (text.as_str(), ""),
+    };
+    let said = said.trim().trim_start_matches("Caption:").trim_start_matches("caption:");
+    let alt: String = said.lines().map(str::trim).find(|l| !l.is_empty())?.trim_matches(['"', '\'']).chars().take(300).collect();
+    let mut suggested: Vec<String> = Vec::new();
+    for t in tags.split([',', '\n', '#']).map(|t| t.trim().trim_end_matches('.')) {
+        for tag in crate::index::pools::parse_tags([t]).unwrap_or_default() {
+            if !suggested.contains(&tag) {
+                suggested.push(tag);
+            }
+        }
+    }
+    suggested.truncate(5);
+    (!alt.is_empty()).then_some((alt, suggested))
+}
+
 fn parse(body: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(body).map_err(|e| upstream("answer", e))
 }
@@ -200,6 +240,19 @@ fn deadline(ms: u64) -> ApiError {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn captions_in_the_shapes_models_answer() {
+        let blip = read_caption(&json!("Caption: a dog sitting on a couch")).unwrap();
+        assert_eq!(blip, ("a dog sitting on a couch".to_string(), vec![]));
+        let llava = read_caption(&json!(["A ", "lighthouse ", "at dusk.", "\n", "Tags: Lighthouse, sea, dusk, #coast, sky, extra"])).unwrap();
+        assert_eq!(llava.0, "A lighthouse at dusk.");
+        assert_eq!(llava.1, ["lighthouse", "sea", "dusk", "coast", "sky"], "at most five, lower case");
+        assert_eq!(read_caption(&json!({"caption": "\"Two cats.\""})).unwrap().0, "Two cats.");
+        assert_eq!(read_caption(&json!("   ")), None);
+        assert_eq!(read_caption(&json!(42)), None);
+    }
+
     use super::*;
     use crate::adapters::memory::MemoryHttp;
 

@@ -2,6 +2,7 @@
 //! (multipart or raw body), counting them against limits and quotas, and storing a batch
 //! all-or-nothing ([`store_all`]).
 
+pub mod caption;
 pub mod ingest;
 pub mod moderation;
 pub mod save;

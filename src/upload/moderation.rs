@@ -83,8 +83,8 @@ async fn classify<P: Platform>(app: &App<P>, file: &Prepared) -> Option<(String,
 /// Frames of an animation the classifier sees besides its default image.
 const FRAMES: u32 = 4;
 
-/// The small JPEG of the image as browsers show it when still.
-async fn preview<P: Platform>(app: &App<P>, file: &Prepared) -> Option<Vec<u8>> {
+/// The small JPEG of the image as browsers show it when still (also what the captioner sees).
+pub(super) async fn preview<P: Platform>(app: &App<P>, file: &Prepared) -> Option<Vec<u8>> {
     let c = &app.config;
     let opts = Options { width: Some(PREVIEW_SIDE), height: Some(PREVIEW_SIDE), quality: 80, ..Options::default() };
     let source = crate::library::render::Source::Bytes { bytes: &file.bytes, sniffed: &file.sniffed };
@@ -95,7 +95,7 @@ async fn preview<P: Platform>(app: &App<P>, file: &Prepared) -> Option<Vec<u8>> 
     match made.await {
         Ok((p, _)) => Some(p),
         Err(e) => {
-            crate::base::log::error(&format!("moderation: no preview: {}", e.message));
+            crate::base::log::error(&format!("no preview for the classifier or captioner: {}", e.message));
             None
         }
     }

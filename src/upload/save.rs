@@ -44,7 +44,10 @@ pub async fn save<P: Platform>(app: &App<P>, file: Prepared, options: &UploadOpt
     let id = new_id();
     let token = delete_token(secret, &id);
     let s = &file.sniffed;
-    let (status, moderation) = crate::upload::moderation::review(app, &file, uploader).await;
+    // The classifier and the captioner are asked at once: an upload waits for the slower.
+    let review = crate::upload::moderation::review(app, &file, uploader);
+    let ((status, moderation), caption) = futures_util::future::join(review, crate::upload::caption::caption(app, &file)).await;
+    let (alt, suggested_tags) = caption.map_or((None, Vec::new()), |(alt, tags)| (Some(alt), tags));
     let mut meta = ImageMeta {
         id: id.clone(),
         name: file.name,
@@ -69,7 +72,8 @@ pub async fn save<P: Platform>(app: &App<P>, file: Prepared, options: &UploadOpt
         telegram: None,
         private: false,
         album_private: false,
-        alt: None,
+        alt,
+        suggested_tags,
     };
     let mime = s.format.mime();
     let bytes = file.bytes;

@@ -13,6 +13,10 @@
 // "output:<json>"}`: scored answers a [{label, score}] list, as Hugging Face-style classifiers
 // do; looks judges the picture itself (mostly red is "nsfw", anything else "normal"); output
 // answers the JSON given, whatever it is.
+// A request whose input has both `image` and `prompt` is a vision-language captioner in the
+// shape of yorickvp/llava-13b: its output is a list of text pieces (the words as they were
+// streamed), here "A mostly <colour> picture." and a "Tags:" line. `POST /__captioner {"mode":
+// "describe"|"broken"|"glacial"}` sets what it does; `captioned` in the stats counts them.
 // The token `r8_bad` is refused with 401. `GET /__stats` counts predictions created.
 import { createServer } from 'node:http';
 import { deflateSync } from 'node:zlib';
@@ -46,20 +50,36 @@ async function looks(uri) {
   return r.mean > 2 * Math.max(g.mean, b.mean) ? 'nsfw' : 'normal';
 }
 
+/** The dominant colour of a picture (a data: URI), in words. */
+async function colour(uri) {
+  const { channels: [r, g, b] } = await sharp(Buffer.from(uri.slice(uri.indexOf(',') + 1), 'base64')).stats();
+  const [mr, mg, mb] = [r.mean, g.mean, b.mean];
+  if (Math.max(mr, mg, mb) - Math.min(mr, mg, mb) < 24) return mr > 128 ? 'light' : 'dark';
+  return mr >= mg && mr >= mb ? 'red' : mg >= mb ? 'green' : 'blue';
+}
+
 export function startReplicate() {
   const predictions = new Map();
   const outputs = new Map();
   const throttledOnce = new Set();
-  const stats = { created: 0, requests: 0, prompts: [], classified: 0, images: [] };
+  const stats = { created: 0, requests: 0, prompts: [], classified: 0, images: [], captioned: 0 };
   let classifier = 'normal';
+  let captioner = 'describe';
   let base;
   const json = (res, status, body, headers = {}) => { res.writeHead(status, { 'content-type': 'application/json', ...headers }); res.end(JSON.stringify(body)); };
   const view = (p) => ({
     id: p.id, model: 'black-forest-labs/flux-schnell', version: 'dp-4d0bcc010b3049749a251855f12800be7b16a51d',
-    input: p.input, logs: '', output: p.status === 'succeeded' ? (p.classifier ? p.output : [p.output]) : null, error: p.error ?? null, status: p.status,
+    input: p.input, logs: '', output: p.status === 'succeeded' ? (p.classifier || p.captioner ? p.output : [p.output]) : null, error: p.error ?? null, status: p.status,
     created_at: new Date(p.created).toISOString(), urls: { get: `${base}/v1/predictions/${p.id}`, cancel: `${base}/v1/predictions/${p.id}/cancel` },
   });
   const advance = (p) => {
+    if (p.captioner) {
+      if (p.captioner === 'glacial') { p.status = 'processing'; return; }
+      if (p.captioner === 'broken') { p.status = 'failed'; p.error = 'RuntimeError: CUDA out of memory'; return; }
+      p.output = ['A ', 'mostly ', `${p.colour} `, 'picture', '.', '\n', `Tags: ${p.colour}, picture, Test`];
+      p.status = 'succeeded';
+      return;
+    }
     if (p.classifier) {
       if (p.classifier === 'glacial') { p.status = 'processing'; return; }
       if (p.classifier === 'broken') { p.status = 'failed'; p.error = 'RuntimeError: CUDA error: device-side assert triggered'; return; }
@@ -87,6 +107,12 @@ export function startReplicate() {
     stats.requests++;
     const url = new URL(req.url, base);
     if (url.pathname === '/__stats') return json(res, 200, stats);
+    if (url.pathname === '/__captioner') {
+      let b = '';
+      req.on('data', (d) => { b += d; });
+      req.on('end', () => { captioner = JSON.parse(b).mode; json(res, 200, { mode: captioner }); });
+      return;
+    }
     if (url.pathname === '/__classifier') {
       let b = '';
       req.on('data', (d) => { b += d; });
@@ -111,6 +137,14 @@ export function startReplicate() {
         try { parsed = JSON.parse(body); } catch { return json(res, 400, { detail: 'invalid JSON', status: 400 }); }
         const image = parsed.input?.image;
         if (typeof image !== 'string' || !/^(https?:|data:image\/)/.test(image)) return json(res, 422, { title: 'Input validation failed', detail: '- input.image: Does not match format \'uri\'', status: 422 });
+        if (typeof parsed.input.prompt === 'string') {
+          stats.captioned++;
+          const p = { id: `v${stats.captioned}x${Date.now().toString(36)}`, input: { image: image.slice(0, 64), prompt: parsed.input.prompt }, status: 'starting', created: Date.now(), captioner };
+          if (image.startsWith('data:')) p.colour = await colour(image);
+          predictions.set(p.id, p);
+          if ((req.headers.prefer ?? '').startsWith('wait')) advance(p);
+          return json(res, 201, view(p));
+        }
         if (url.pathname === '/v1/predictions' && !parsed.version) return json(res, 422, { title: 'Invalid version', detail: 'version is required', status: 422 });
         stats.classified++;
         stats.images.push(image.slice(0, 40));

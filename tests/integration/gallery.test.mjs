@@ -338,3 +338,50 @@ describe('the gallery page', () => {
     }
   });
 });
+
+describe('alt text and tags by AI (CAPTION_MODEL)', () => {
+  it('one prediction per new image; failures and hangs store the image without a caption; off without the setting', async () => {
+    const { startReplicate } = await import('../fakes/replicate.mjs');
+    const { default: sharp } = await import('sharp');
+    const replicate = await startReplicate();
+    const vars = { REPLICATE_API_TOKEN: 'r8_test', REPLICATE_API_BASE: replicate.base, CAPTION_DEADLINE_S: '2' };
+    const url = await worker({ ...vars, CAPTION_MODEL: 'yorickvp/llava-13b', INSTANCE: 'caption' });
+    const mode = (m) => fetch(`${replicate.base}/__captioner`, { method: 'POST', body: JSON.stringify({ mode: m }) });
+    const colour = (r, g, b) => sharp({ create: { width: 64 + Math.floor(Math.random() * 500), height: 48, channels: 3, background: { r, g, b } } }).png().toBuffer();
+    const captioned = async () => (await replicate.stats()).captioned;
+
+    const red = await colour(220, 20, 30);
+    const before = await captioned();
+    const { id } = await uploadOne(url, red, 'IMG_0001.png');
+    assert.equal(await captioned(), before + 1);
+    const meta = await (await fetch(`${url}/api/images/${id}`)).json();
+    assert.equal(meta.alt, 'A mostly red picture.');
+    assert.equal(meta.links.markdown, `![A mostly red picture.](${url}/file/${id}.png)`);
+    assert.match(meta.links.html, /alt="A mostly red picture\."/);
+    const record = await (await fetch(`${url}/api/admin/images/${id}`, { headers: admin })).json();
+    assert.deepEqual(record.suggested_tags, ['red', 'picture', 'test']);
+    assert.deepEqual(record.tags, [], 'suggestions are not tags until adopted');
+    const found = await (await fetch(`${url}/api/admin/images?q=${encodeURIComponent('mostly red')}`, { headers: admin })).json();
+    assert.deepEqual(found.images.map((i) => i.id), [id], 'alt text is searchable');
+    await uploadOne(url, red, 'again.png');
+    assert.equal(await captioned(), before + 1, 'a repeat of stored bytes asks nothing');
+    await setImage(url, id, { alt: 'My red test card' });
+    assert.equal((await (await fetch(`${url}/api/images/${id}`)).json()).alt, 'My red test card', 'editable');
+
+    await mode('broken');
+    const broken = await uploadOne(url, await colour(20, 200, 30), 'green.png');
+    assert.equal((await (await fetch(`${url}/api/images/${broken.id}`)).json()).alt, null, 'a failed caption leaves the image as it is');
+    await mode('glacial');
+    const start = Date.now();
+    const slow = await uploadOne(url, await colour(20, 30, 200), 'blue.png');
+    assert.ok(Date.now() - start < 6000, `the upload waited ${Date.now() - start} ms`);
+    assert.equal((await (await fetch(`${url}/api/images/${slow.id}`)).json()).alt, null);
+    assert.equal(await captioned(), before + 3, 'one prediction per new image');
+    await mode('describe');
+
+    const off = await worker({ ...vars, INSTANCE: 'no-caption' });
+    const none = await uploadOne(off, await colour(200, 200, 10), 'yellow.png');
+    assert.equal(await captioned(), before + 3, 'without CAPTION_MODEL nothing is called');
+    assert.equal((await (await fetch(`${off}/api/images/${none.id}`)).json()).alt, null);
+  });
+});
