@@ -38,7 +38,7 @@ fn matches(rule: &str, host: &str) -> bool {
 pub fn refusal(config: &Config) -> Response {
     if config.hotlink_image {
         let spec = crate::transform::placeholder::Spec { width: 240, height: 80, slug: "hotlinking-not-allowed".into(), format: None };
-        let img = crate::transform::placeholder::draw(&spec, (240, 80));
+        let img = crate::transform::placeholder::draw(&spec, (240, 80), &Default::default());
         let mut png = Vec::new();
         if image::DynamicImage::ImageRgb8(img).write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).is_ok() {
             return Response::new(403, "image/png", png).with_header("cache-control", "no-store");

@@ -22,8 +22,8 @@ use crate::platform::upstream::Http;
 use crate::platform::{EdgeCache, Kv, Pool};
 use crate::serve::variant;
 use crate::services::replicate::Replicate;
-use crate::transform::options::{negotiate, Fit, Gravity, Options, OutFormat};
-use crate::transform::placeholder::{bucket, draw, Spec};
+use crate::transform::options::{negotiate, parse_color, Fit, Gravity, Options, OutFormat};
+use crate::transform::placeholder::{bucket, draw, Lettering, Spec, MAX_TEXT_CHARS, MAX_TEXT_LINES};
 use crate::transform::{check_drawn, finish_drawn};
 use crate::upload::ingest::{prepare, IncomingFile, UploadOptions};
 
@@ -32,15 +32,40 @@ pub async fn serve<P: Platform>(app: &App<P>, req: &Request, spec: Spec) -> Resu
     if let Some((k, _)) = pairs.iter().find(|(k, _)| matches!(k.as_str(), "w" | "width" | "h" | "height" | "fit" | "gravity")) {
         return Err(ApiError::bad_request("bad_parameter", format!("{k} does not apply to placeholders: the size is in the path (/800x600/words)")));
     }
-    let opts = Options::parse(&pairs, &["regenerate", "preview"])?.unwrap_or_default();
+    let lettering = lettering(req)?;
+    let opts = Options::parse(&pairs, &["regenerate", "preview", "text", "bg", "fg"])?.unwrap_or_default();
     let requested = spec.format.or(opts.format).unwrap_or(OutFormat::Auto);
     // `?preview`: the drawing, whatever the server is set up for. The builder on /placeholders
     // shows it while someone types, so that no pause on a half-typed phrase costs a generation.
     let preview = req.query("preview").is_some();
+    // Text and colours are the drawing's: a generated photo has neither.
     match app.config.replicate_api_token.as_deref() {
-        Some(token) if !preview => generated(app, req, &spec, opts, requested, &pairs, token).await,
-        _ => local(app, req, &spec, opts, requested, "public, max-age=86400").await,
+        Some(token) if !preview && lettering == Lettering::default() => generated(app, req, &spec, opts, requested, &pairs, token).await,
+        _ => local(app, req, &spec, opts, requested, &lettering, "public, max-age=86400").await,
     }
+}
+
+/// `?text=` (lines split by a newline or a literal `\n`), `?bg=` and `?fg=` (hex colours).
+fn lettering(req: &Request) -> Result<Lettering, ApiError> {
+    let colour = |name: &str| -> Result<Option<[u8; 3]>, ApiError> {
+        match req.query(name) {
+            None => Ok(None),
+            Some(v) => parse_color(&v)
+                .map(|[r, g, b, _]| Some([r, g, b]))
+                .ok_or_else(|| ApiError::bad_request("bad_parameter", format!("{name}={v:?} is not a colour: use hex, as in {name}=1e293b or {name}=fff"))),
+        }
+    };
+    let text = match req.query("text") {
+        None => None,
+        Some(t) => {
+            let t: String = t.replace("\\n", "\n").chars().filter(|c| *c == '\n' || !c.is_control()).collect();
+            if t.chars().count() > MAX_TEXT_CHARS || t.lines().count() > MAX_TEXT_LINES {
+                return Err(ApiError::bad_request("bad_parameter", format!("text is at most {MAX_TEXT_CHARS} characters on {MAX_TEXT_LINES} lines")));
+            }
+            Some(t).filter(|t| !t.trim().is_empty())
+        }
+    };
+    Ok(Lettering { text, background: colour("bg")?, foreground: colour("fg")? })
 }
 
 /// A stored placeholder at the requested size: a transform (`fit=cover`, centred) of it.
@@ -63,7 +88,7 @@ async fn stored<P: Platform>(
         Status::Blocked => Some("blocked"),
     };
     if let Some(review) = review {
-        let drawn = local(app, req, spec, opts.clone(), requested, "public, max-age=300").await?;
+        let drawn = local(app, req, spec, opts.clone(), requested, &Lettering::default(), "public, max-age=300").await?;
         return Ok(drawn.with_header("x-placeholder-review", review));
     }
     let o = Options { width: Some(spec.width), height: Some(spec.height), fit: Fit::Cover, gravity: Gravity::Center, format: Some(requested), ..opts.clone() };
@@ -180,14 +205,22 @@ async fn generated<P: Platform>(
 /// Drawn here, at the exact size: no account needed, nothing stored. A drawing is kept in the
 /// location's edge cache like a variant (a 3000×3000 one takes 0.2 s of CPU), and new ones
 /// count against the placeholder rate limit.
-async fn local<P: Platform>(app: &App<P>, req: &Request, spec: &Spec, opts: Options, requested: OutFormat, cache: &str) -> Result<Response, ApiError> {
+async fn local<P: Platform>(
+    app: &App<P>,
+    req: &Request,
+    spec: &Spec,
+    opts: Options,
+    requested: OutFormat,
+    lettering: &Lettering,
+    cache: &str,
+) -> Result<Response, ApiError> {
     let format = negotiate(Some(requested), req.header("accept").unwrap_or(""), false, None);
     if matches!(format, OutFormat::Avif | OutFormat::Gif) {
         return Err(ApiError::bad_request("bad_parameter", "placeholders come as jpeg, png or webp"));
     }
     let scale = |v: u32| ((v as f32 * opts.dpr).round() as u32).max(1);
     let size = (scale(spec.width), scale(spec.height));
-    let canonical = format!("{}x{}/{}?{}&{}", spec.width, spec.height, spec.slug, opts.key(format), format.name());
+    let canonical = format!("{}x{}/{}?{}&{}&{lettering:?}", spec.width, spec.height, spec.slug, opts.key(format), format.name());
     let etag = format!("\"ph-{}\"", &sha256_hex(canonical.as_bytes())[..24]);
     let mut resp = Response::new(200, format.mime(), Vec::new())
         .with_header("etag", etag.clone())
@@ -211,7 +244,7 @@ async fn local<P: Platform>(app: &App<P>, req: &Request, spec: &Spec, opts: Opti
     crate::access::limits::check(app, req, Limit::Placeholders).await?;
     // Memory is checked before a pixel is drawn: a 4096² WebP would not fit the budget.
     check_drawn(size, &opts, format)?;
-    let body = finish_drawn(image::DynamicImage::ImageRgb8(draw(spec, size)), &opts, format)?;
+    let body = finish_drawn(image::DynamicImage::ImageRgb8(draw(spec, size, lettering)), &opts, format)?;
     resp.headers.set("content-length", body.len().to_string());
     if req.method == Method::Head {
         return Ok(resp);

@@ -259,7 +259,9 @@ impl Options {
     }
 }
 
-fn parse_color(v: &str) -> Option<[u8; 4]> {
+/// A colour as `background=` and the placeholders' `bg=`/`fg=` take it: `rgb`, `rrggbb`,
+/// `rrggbbaa` (a `#` is allowed), `white`, `black` or `transparent`.
+pub fn parse_color(v: &str) -> Option<[u8; 4]> {
     match v.trim().to_ascii_lowercase().as_str() {
         "white" => return Some([255, 255, 255, 255]),
         "black" => return Some([0, 0, 0, 255]),

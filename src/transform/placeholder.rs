@@ -5,9 +5,14 @@
 
 use crate::base::error::ApiError;
 use crate::transform::options::OutFormat;
-use font8x8::UnicodeFonts;
+use embedded_graphics_core::draw_target::DrawTarget;
+use embedded_graphics_core::geometry::{OriginDimensions, Point, Size};
+use embedded_graphics_core::pixelcolor::BinaryColor;
+use embedded_graphics_core::Pixel;
 use image::{Rgb, RgbImage};
 use sha2::{Digest, Sha256};
+use u8g2_fonts::types::{FontColor, VerticalPosition};
+use u8g2_fonts::{fonts, FontRenderer};
 
 /// Largest width or height a placeholder URL may name.
 pub const MAX_SIDE: u32 = 4096;
@@ -159,40 +164,87 @@ fn hsl(h: f32, s: f32, l: f32) -> [u8; 3] {
     [r, g, b].map(|v| ((v + m) * 255.0).round().clamp(0.0, 255.0) as u8)
 }
 
-fn glyph(c: char) -> [u8; 8] {
-    font8x8::BASIC_FONTS
-        .get(c)
-        .or_else(|| font8x8::LATIN_FONTS.get(c))
-        .or_else(|| font8x8::GREEK_FONTS.get(c))
-        .or_else(|| font8x8::HIRAGANA_FONTS.get(c))
-        .or_else(|| font8x8::BASIC_FONTS.get('?'))
-        .unwrap_or([0; 8])
+/// What is written on a drawn placeholder and in which colours (`?text=`, `?bg=`, `?fg=`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lettering {
+    /// Lines to write instead of the size and the words.
+    pub text: Option<String>,
+    /// A plain background instead of the gradient.
+    pub background: Option<[u8; 3]>,
+    /// The letters' colour (white with a soft shadow when unset).
+    pub foreground: Option<[u8; 3]>,
 }
 
-/// Writes `text` centred on row `cy` with 8×8 glyphs scaled by `scale`, with a soft shadow.
-fn write(img: &mut RgbImage, text: &str, cy: i64, scale: u32) {
-    let chars: Vec<char> = text.chars().collect();
+/// Longest `?text=`, in characters, and most lines.
+pub const MAX_TEXT_CHARS: usize = 200;
+pub const MAX_TEXT_LINES: usize = 6;
+
+/// The font: 16 px WenQuanYi over GB2312, so Chinese (and kana, Greek, Cyrillic) are letters,
+/// not boxes; characters it lacks are left out.
+fn font() -> FontRenderer {
+    FontRenderer::new::<fonts::u8g2_font_wqy16_t_gb2312>().with_ignore_unknown_chars(true)
+}
+
+/// Height of a line at scale 1.
+const LINE: u32 = 16;
+
+/// One line of text as a 1-bit mask at scale 1.
+struct Mask {
+    w: u32,
+    bits: Vec<bool>,
+}
+
+impl OriginDimensions for Mask {
+    fn size(&self) -> Size {
+        Size::new(self.w, LINE)
+    }
+}
+
+impl DrawTarget for Mask {
+    type Color = BinaryColor;
+    type Error = std::convert::Infallible;
+
+    fn draw_iter<I: IntoIterator<Item = Pixel<BinaryColor>>>(&mut self, pixels: I) -> Result<(), Self::Error> {
+        for Pixel(p, c) in pixels {
+            if c.is_on() && (0..self.w as i32).contains(&p.x) && (0..LINE as i32).contains(&p.y) {
+                self.bits[(p.y as u32 * self.w + p.x as u32) as usize] = true;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How wide `text` is at scale 1.
+fn width_of(text: &str) -> u32 {
+    font().get_rendered_dimensions(text, Point::zero(), VerticalPosition::Top).map_or(0, |d| d.advance.x.max(0) as u32)
+}
+
+fn mask(text: &str) -> Mask {
+    let mut m = Mask { w: width_of(text).max(1), bits: Vec::new() };
+    m.bits = vec![false; (m.w * LINE) as usize];
+    let _ = font().render(text, Point::zero(), VerticalPosition::Top, FontColor::Transparent(BinaryColor::On), &mut m);
+    m
+}
+
+/// Writes one line centred on row `cy`, each font pixel `scale` image pixels, in `colour`, with
+/// a soft shadow when `shadow`.
+fn write(img: &mut RgbImage, text: &str, cy: i64, scale: u32, colour: [u8; 3], shadow: bool) {
+    let m = mask(text);
     let (w, h) = (img.width() as i64, img.height() as i64);
     let s = scale as i64;
-    let x0 = (w - chars.len() as i64 * 8 * s) / 2;
-    let y0 = cy - 4 * s;
-    let shadow = (s / 2).max(1);
-    for (pass, colour, offset) in [(0, Rgb([0, 0, 0]), shadow), (1, Rgb([255, 255, 255]), 0)] {
-        for (i, c) in chars.iter().enumerate() {
-            for (row, bits) in glyph(*c).iter().enumerate() {
-                for col in 0..8 {
-                    if bits & (1 << col) == 0 {
-                        continue;
-                    }
-                    for dy in 0..s {
-                        for dx in 0..s {
-                            let x = x0 + (i as i64 * 8 + col) * s + dx + offset;
-                            let y = y0 + row as i64 * s + dy + offset;
-                            if (0..w).contains(&x) && (0..h).contains(&y) {
-                                let p = img.get_pixel_mut(x as u32, y as u32);
-                                *p = if pass == 0 { Rgb(p.0.map(|v| (v as u16 * 3 / 5) as u8)) } else { colour };
-                            }
-                        }
+    let x0 = (w - m.w as i64 * s) / 2;
+    let y0 = cy - LINE as i64 * s / 2;
+    let offset = (s / 2).max(1);
+    let passes: &[(bool, i64)] = if shadow { &[(true, offset), (false, 0)] } else { &[(false, 0)] };
+    for &(dark, offset) in passes {
+        for (i, _) in m.bits.iter().enumerate().filter(|(_, on)| **on) {
+            let (col, row) = ((i as u32 % m.w) as i64, (i as u32 / m.w) as i64);
+            for dy in 0..s {
+                for dx in 0..s {
+                    let (x, y) = (x0 + col * s + dx + offset, y0 + row * s + dy + offset);
+                    if (0..w).contains(&x) && (0..h).contains(&y) {
+                        let p = img.get_pixel_mut(x as u32, y as u32);
+                        *p = if dark { Rgb(p.0.map(|v| (v as u16 * 3 / 5) as u8)) } else { Rgb(colour) };
                     }
                 }
             }
@@ -200,27 +252,51 @@ fn write(img: &mut RgbImage, text: &str, cy: i64, scale: u32) {
     }
 }
 
-/// The largest glyph scale at which `chars` characters fill at most `share` of `w`.
-fn scale_for(chars: usize, w: u32, share: f32, max: u32) -> u32 {
-    ((w as f32 * share / (chars.max(1) as f32 * 8.0)) as u32).clamp(1, max.max(1))
+/// The largest scale at which a line `px` wide fills at most `share` of `w`, and at most `max`.
+fn scale_for(px: u32, w: u32, share: f32, max: u32) -> u32 {
+    ((w as f32 * share / px.max(1) as f32) as u32).clamp(1, max.max(1))
 }
 
-/// The local placeholder: exact size, gradient from the slug, `W × H` and the words on it.
-pub fn draw(spec: &Spec, (w, h): (u32, u32)) -> RgbImage {
-    let mut img = gradient(&spec.slug, w, h);
-    let size = format!("{} × {}", spec.width, spec.height);
-    let mut words = spec.words();
-    let size_scale = scale_for(size.chars().count(), w, 0.6, h / 5 / 8);
-    let word_scale = scale_for(words.chars().count(), w, 0.85, (size_scale / 2).max(1));
-    // Words too long even at the smallest scale are cut with an ellipsis.
-    let fits = (w / 8) as usize;
-    if words.chars().count() > fits {
-        words = words.chars().take(fits.saturating_sub(1)).chain(['…']).collect();
+/// `text` cut with an ellipsis to fit `w` pixels at scale 1.
+fn fitted(text: &str, w: u32) -> String {
+    if width_of(text) <= w {
+        return text.to_string();
     }
-    let gap = (size_scale * 8 + word_scale * 8) as i64 / 2 + word_scale as i64 * 4;
+    let mut chars: Vec<char> = text.chars().collect();
+    while !chars.is_empty() && width_of(&format!("{}…", chars.iter().collect::<String>())) > w {
+        chars.pop();
+    }
+    format!("{}…", chars.into_iter().collect::<String>())
+}
+
+/// The local placeholder: exact size, the gradient from the slug (or `bg`), and on it `W × H`
+/// and the words, or the lines of `text`.
+pub fn draw(spec: &Spec, (w, h): (u32, u32), lettering: &Lettering) -> RgbImage {
+    let mut img = match lettering.background {
+        Some(bg) => RgbImage::from_pixel(w, h, Rgb(bg)),
+        None => gradient(&spec.slug, w, h),
+    };
+    let colour = lettering.foreground.unwrap_or([255, 255, 255]);
+    let shadow = lettering.background.is_none();
     let cy = h as i64 / 2;
-    write(&mut img, &size, cy - gap / 2, size_scale);
-    write(&mut img, &words, cy + gap / 2 + word_scale as i64, word_scale);
+    if let Some(text) = &lettering.text {
+        let lines: Vec<String> = text.lines().take(MAX_TEXT_LINES).map(|l| fitted(l.trim(), w)).collect();
+        let widest = lines.iter().map(|l| width_of(l)).max().unwrap_or(1);
+        let scale = scale_for(widest, w, 0.85, h * 3 / 5 / (LINE * lines.len().max(1) as u32));
+        let step = (LINE * scale + scale * 4) as i64;
+        let top = cy - step * (lines.len() as i64 - 1) / 2;
+        for (i, line) in lines.iter().enumerate() {
+            write(&mut img, line, top + step * i as i64, scale, colour, shadow);
+        }
+        return img;
+    }
+    let size = format!("{} × {}", spec.width, spec.height);
+    let words = fitted(&spec.words(), w);
+    let size_scale = scale_for(width_of(&size), w, 0.6, h / 5 / LINE);
+    let word_scale = scale_for(width_of(&words), w, 0.85, (size_scale / 2).max(1));
+    let gap = (size_scale * LINE + word_scale * LINE) as i64 / 2 + word_scale as i64 * 4;
+    write(&mut img, &size, cy - gap / 2, size_scale, colour, shadow);
+    write(&mut img, &words, cy + gap / 2, word_scale, colour, shadow);
     img
 }
 
@@ -291,10 +367,32 @@ mod tests {
     #[test]
     fn drawing_is_exact_and_depends_on_the_slug() {
         let s = |slug: &str| Spec { width: 320, height: 200, slug: slug.into(), format: None };
-        let a = draw(&s("sunglasses-sloth"), (320, 200));
+        let plain = Lettering::default();
+        let a = draw(&s("sunglasses-sloth"), (320, 200), &plain);
         assert_eq!(a.dimensions(), (320, 200));
-        assert_ne!(a.get_pixel(0, 0), draw(&s("cozy-nook"), (320, 200)).get_pixel(0, 0));
+        assert_ne!(a.get_pixel(0, 0), draw(&s("cozy-nook"), (320, 200), &plain).get_pixel(0, 0));
         assert!(a.pixels().any(|p| p.0 == [255, 255, 255]), "lettering is drawn");
-        assert_eq!(draw(&s("x"), (1, 1)).dimensions(), (1, 1));
+        assert_eq!(draw(&s("x"), (1, 1), &plain).dimensions(), (1, 1));
+    }
+
+    #[test]
+    fn chinese_is_lettered_not_boxed() {
+        let lit = |t: &str| mask(t).bits.iter().filter(|b| **b).count();
+        // Two different characters draw two different shapes, each with many pixels lit.
+        let (ni, hao) = (mask("你"), mask("好"));
+        assert!(lit("你") > 30 && lit("好") > 30 && ni.bits != hao.bits);
+        assert_eq!(width_of("你好"), 2 * width_of("你"), "full-width glyphs");
+        assert_eq!(width_of("\u{1F600}"), 0, "what the font lacks is left out");
+    }
+
+    #[test]
+    fn text_and_colours() {
+        let spec = Spec { width: 400, height: 200, slug: "x".into(), format: None };
+        let l = Lettering { text: Some("你好\nimgbed".into()), background: Some([16, 32, 48]), foreground: Some([250, 200, 0]) };
+        let img = draw(&spec, (400, 200), &l);
+        assert_eq!(img.get_pixel(0, 0).0, [16, 32, 48], "a plain background");
+        let letters = img.pixels().filter(|p| p.0 == [250, 200, 0]).count();
+        assert!(letters > 500, "both lines in the foreground colour: {letters}");
+        assert!(img.pixels().all(|p| p.0 == [16, 32, 48] || p.0 == [250, 200, 0]), "no shadow on a plain background");
     }
 }

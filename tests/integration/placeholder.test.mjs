@@ -2,6 +2,7 @@
 // of a fresh `scripts/dev`): exact sizes, formats, effects, caching headers, and bad input.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { launch, SHOTS } from './browser.mjs';
 import { worker, errorOf, probe, ADMIN_TOKEN, UPLOAD_TOKEN } from './harness.mjs';
@@ -50,6 +51,35 @@ describe('placeholders (local)', () => {
     const fixed = await fetch(`${url}/320x200/test-pattern.png`);
     assert.equal(fixed.headers.get('vary'), null);
     assert.notEqual(fixed.headers.get('etag'), r.headers.get('etag'));
+  });
+
+  it('?text= (Chinese too), bg= and fg=: the lines drawn in those colours; generated placeholders are not asked', async () => {
+    const { default: sharp } = await import('sharp');
+    const replicate = await startReplicate();
+    const url = await worker({ REPLICATE_API_TOKEN: 'r8_test', REPLICATE_API_BASE: replicate.base, INSTANCE: 'lettering' });
+    const before = (await replicate.stats()).created;
+    const { r, body } = await get(`${url}/480x240/greeting.png?text=${encodeURIComponent('你好，世界\\nimgbed')}&bg=1e293b&fg=fbbf24`);
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('x-placeholder-source'), 'local');
+    const { data, info } = await sharp(body).raw().toBuffer({ resolveWithObject: true });
+    assert.deepEqual([info.width, info.height], [480, 240]);
+    const at = (x, y) => [...data.subarray((y * info.width + x) * info.channels, (y * info.width + x) * info.channels + 3)];
+    assert.deepEqual(at(0, 0), [0x1e, 0x29, 0x3b], 'the background');
+    let letters = 0;
+    const rows = new Set();
+    for (let y = 0; y < info.height; y++) for (let x = 0; x < info.width; x++) if (at(x, y).join() === [0xfb, 0xbf, 0x24].join()) { letters++; rows.add(y); }
+    assert.ok(letters > 2000, `${letters} pixels of lettering`);
+    assert.ok(Math.max(...rows) - Math.min(...rows) > 80, 'two lines');
+    // Each character is its own shape: different text, different pixels.
+    const other = await get(`${url}/480x240/greeting.png?text=${encodeURIComponent('再见，世界\\nimgbed')}&bg=1e293b&fg=fbbf24`);
+    assert.notDeepEqual(other.body, body);
+    writeFileSync(join(SHOTS, 'placeholder-text.png'), body);
+    assert.equal((await replicate.stats()).created, before, 'text and colours are drawn, never generated');
+    for (const [q, needle] of [['bg=nope', 'bg='], ['fg=12', 'fg='], [`text=${'x'.repeat(201)}`, '200 characters']]) {
+      const e = await errorOf(await fetch(`${url}/300x200/a?${q}`));
+      assert.equal(e.status, 400, q);
+      assert.ok(e.message.includes(needle), e.message);
+    }
   });
 
   it('bad sizes, slugs and parameters get a 400 that names them; too much memory a 422', async () => {
