@@ -135,7 +135,7 @@ async fn route<P: Platform>(app: &App<P>, req: &mut Request) -> Result<Response,
         return dav::handle(app, req).await.or_else(|e| Ok(dav::error(e)));
     }
     match (segs.as_slice(), m) {
-        ([], _) if get => Ok(pages::page(200, include_str!("pages/index.html"), app.config.public_url.as_deref()).with_header("cache-control", "no-cache")),
+        ([], _) if get => Ok(pages::localized(req, 200, "upload", app.config.public_url.as_deref()).with_header("cache-control", "no-cache")),
         (["upload"], Post) if picgo::is_picgo(req) => Ok(picgo::upload(app, req).await),
         (["upload"], Post) => telegraph::telegraph(app, req).await,
         (["upload", name], Put | Post) => telegraph::raw(app, req, name).await,
@@ -154,7 +154,7 @@ async fn route<P: Platform>(app: &App<P>, req: &mut Request) -> Result<Response,
         (["api", "images", id], Get) => images::get(app, req, id).await,
         (["api", "images", id], Patch) => images::update(app, req, id).await,
         (["api", "images", id], Delete) => images::remove(app, req, id).await,
-        (["admin"], _) if get => Ok(admin::page(app)),
+        (["admin"], _) if get => Ok(admin::page(app, req)),
         (["api", "admin", "login"], Post) => admin::login(app, req).await,
         (["api", "admin", "logout"], Post) => admin::logout(app, req).await,
         (["api", "admin", "session"], Get) => admin::session(app, req).await,
@@ -166,7 +166,7 @@ async fn route<P: Platform>(app: &App<P>, req: &mut Request) -> Result<Response,
         (["api", "admin", "images", id, "links"], Post) => admin::make_link(app, req, id).await,
         (["api", "admin", "albums"], Get) => admin::albums(app, req).await,
         (["api", "admin", "albums", name], Patch) => admin::update_album(app, req, name).await,
-        (["gallery"], _) if get => Ok(gallery::page(app)),
+        (["gallery"], _) if get => Ok(gallery::page(app, req)),
         (["api", "gallery"], Get) => gallery::list(app, req).await,
         (["api", "gallery", "unlock"], Post) => gallery::unlock(app, req).await,
         (["api", "admin", "bulk"], Post) => admin::bulk(app, req).await,
@@ -179,7 +179,7 @@ async fn route<P: Platform>(app: &App<P>, req: &mut Request) -> Result<Response,
         (["api", "config"], Get) => Ok(images::config(app)),
         (["api", "placeholders"], Get) => placeholder::list(app).await,
         (["placeholders"], _) if get => {
-            Ok(pages::page(200, include_str!("pages/placeholders.html"), app.config.public_url.as_deref()).with_header("cache-control", "no-cache"))
+            Ok(pages::localized(req, 200, "placeholders", app.config.public_url.as_deref()).with_header("cache-control", "no-cache"))
         }
         (["delete", id, token], Get | Post) => delete::link(app, req, id, token).await,
         (["telegram", "webhook"], Post) => bot::webhook(app, req).await,

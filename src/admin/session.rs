@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 const FAILED_LOGIN_DELAY_MS: u64 = 1000;
 
 /// `GET /admin`: the console page, or a page saying how to turn it on.
-pub fn page<P: Platform>(app: &App<P>) -> Response {
+pub fn page<P: Platform>(app: &App<P>, req: &Request) -> Response {
     if !app.config.admin_configured() {
         let msg = crate::pages::html_escape(&guard::not_configured().message);
         return no_store(crate::pages::page(
@@ -25,7 +25,7 @@ pub fn page<P: Platform>(app: &App<P>) -> Response {
             None,
         ));
     }
-    no_store(crate::pages::page(200, include_str!("../pages/admin.html"), app.config.public_url.as_deref()))
+    no_store(crate::pages::localized(req, 200, "console", app.config.public_url.as_deref()))
 }
 
 /// `POST /api/admin/login` with `{"user", "password"}` (or a form): sets the session cookie.

@@ -7,7 +7,7 @@ use crate::base::ids::token_matches;
 use crate::http::{Method, Request, Response};
 use crate::index::record::ImageMeta;
 use crate::library;
-use crate::pages::html_escape;
+use crate::pages::{html_escape, i18n};
 use crate::upload::split_delete_key;
 use serde_json::json;
 
@@ -41,37 +41,43 @@ pub async fn by_key<P: Platform>(app: &App<P>, req: &Request, key: &str) -> Resu
 pub async fn link<P: Platform>(app: &App<P>, req: &Request, id: &str, token: &str) -> Result<Response, ApiError> {
     let meta = authorised(app, id, token).await?;
     let wants_json = req.header("accept").is_some_and(|a| a.contains("application/json"));
+    let lang = i18n::choose(req);
+    let text = |key: &str| i18n::text(lang, "delete", key);
     if req.method == Method::Post {
         let removed = library::remove(app, &meta).await?;
-        let remains =
-            if removed.left_in_telegram > 0 { " Its bytes remain in the Telegram chat, which refused to delete them, but it is no longer served." } else { "" };
+        let remains = if removed.left_in_telegram > 0 { format!(" {}", text("left_in_telegram")) } else { String::new() };
         return Ok(if wants_json {
             Response::json(200, &json!({"deleted": meta.id, "removed": removed}))
         } else {
-            page("Deleted", &format!("<p>The image has been deleted.{remains} Copies cached by browsers may linger for a while.</p>"))
+            page(lang, &text("deleted"), &format!("<p>{}{remains}</p>", text("done")))
         });
     }
-    let name = html_escape(&meta.name);
+    let ask = text("ask").replace("{name}", &html_escape(&meta.name));
     let body = format!(
-        "<p><img src=\"{path}\" alt=\"\"></p><p>Delete <b>{name}</b> for good?</p>\
-         <form method=\"post\" action=\"/delete/{id}/{token}\"><button type=\"submit\">Delete</button></form>",
+        "<p><img src=\"{path}\" alt=\"\"></p><p>{ask}</p>\
+         <form method=\"post\" action=\"/delete/{id}/{token}\"><button type=\"submit\">{delete}</button></form>",
         path = meta.file_path(),
         id = meta.id,
         token = crate::http::pct_encode(token),
+        delete = text("delete"),
     );
-    Ok(page("Delete image?", &body))
+    Ok(page(lang, &text("title"), &body))
 }
 
-fn page(title: &str, body: &str) -> Response {
-    crate::pages::page(
-        200,
-        format!(
-            "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
-             <title>{title} · imgbed</title><link rel=\"icon\" href=\"data:,\"><style>body{{font:16px system-ui;max-width:36rem;margin:3rem auto;padding:0 1rem}}\
-             img{{max-width:100%;max-height:50vh}}button{{font:inherit;padding:.5rem 1.5rem;background:#c62828;color:#fff;border:0;border-radius:6px}}\
-             @media(prefers-color-scheme:dark){{body{{background:#111;color:#eee}}}}</style><h1>{title}</h1>{body}</html>"
-        ),
-        None,
-    )
-    .with_header("cache-control", "no-store")
+/// The confirmation and its answer, in the reader's language (with the switch every page has).
+fn page(lang: usize, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"{code}\"><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
+         <title>{title} · imgbed</title><link rel=\"icon\" href=\"data:,\"><style>body{{font:16px system-ui;max-width:36rem;margin:3rem auto;padding:0 1rem}}\
+         img{{max-width:100%;max-height:50vh}}button{{font:inherit;padding:.5rem 1.5rem;background:#c62828;color:#fff;border:0;border-radius:6px}}\
+         .lang-switch{{float:right;font:inherit;font-size:13px}}@media(prefers-color-scheme:dark){{body{{background:#111;color:#eee}}}}</style>\
+         {switch}<h1>{title}</h1>{body}<script>{SWITCH_SCRIPT}</script></html>",
+        code = i18n::LANGUAGES[lang].0,
+        switch = i18n::switch(lang),
+    );
+    // Not run through `localize`: the image's name is in it, and no name may name a text.
+    crate::pages::page(200, html, None).with_header("cache-control", "no-store").with_header("content-language", i18n::LANGUAGES[lang].0)
 }
+
+/// What the language switch does on a page made in code.
+const SWITCH_SCRIPT: &str = "document.getElementById('lang-switch').addEventListener('change',(e)=>{document.cookie=`imgbed_lang=${e.target.value}; path=/; max-age=31536000; samesite=lax`;location.reload();});";

@@ -22,8 +22,8 @@ const UNLOCK_DAYS: u64 = 30;
 /// A wrong password costs this long, as a wrong console login does.
 const WRONG_PASSWORD_DELAY_MS: u64 = 1000;
 
-pub fn page<P: Platform>(app: &App<P>) -> Response {
-    crate::pages::page(200, include_str!("page.html"), app.config.public_url.as_deref()).with_header("cache-control", "no-cache")
+pub fn page<P: Platform>(app: &App<P>, req: &Request) -> Response {
+    crate::pages::localized(req, 200, "gallery", app.config.public_url.as_deref()).with_header("cache-control", "no-cache")
 }
 
 /// Whether the visitor may see album `a`'s images.

@@ -4,7 +4,9 @@
 //! framing and no Referer to other sites. Images get a policy of their own (see
 //! [`IMAGE_CSP`]), so a hostile file opened directly can never run script.
 
-use crate::http::Response;
+pub mod i18n;
+
+use crate::http::{Request, Response};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
@@ -45,6 +47,23 @@ pub fn page(status: u16, html: impl Into<String>, public_url: Option<&str>) -> R
         .with_header("content-security-policy", csp)
         .with_header("x-frame-options", "DENY")
         .with_header("referrer-policy", "same-origin")
+}
+
+/// Every page made from a file, with the section of the language tables its texts are in.
+pub const LOCALIZED: [(&str, &str); 4] = [
+    ("upload", include_str!("index.html")),
+    ("console", include_str!("admin.html")),
+    ("gallery", include_str!("gallery.html")),
+    ("placeholders", include_str!("placeholders.html")),
+];
+
+/// The page of `section` in the reader's language (see [`i18n`]), with its security headers.
+pub fn localized(req: &Request, status: u16, section: &str, public_url: Option<&str>) -> Response {
+    let html = LOCALIZED.iter().find(|(s, _)| *s == section).map_or("", |(_, h)| h);
+    let lang = i18n::choose(req);
+    page(status, i18n::localize(html, section, lang), public_url)
+        .with_header("content-language", i18n::LANGUAGES[lang].0)
+        .with_header("vary", "Accept-Language, Cookie")
 }
 
 /// Text made safe to put into HTML.
