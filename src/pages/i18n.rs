@@ -141,14 +141,14 @@ mod tests {
             k
         };
         assert!(!keys(0).is_empty());
-        for lang in 1..LANGUAGES.len() {
-            assert_eq!(keys(lang), keys(0), "{} has the texts English has, no more", LANGUAGES[lang].0);
+        for (lang, (code, _, _)) in LANGUAGES.iter().enumerate().skip(1) {
+            assert_eq!(keys(lang), keys(0), "{code} has the texts English has, no more");
         }
         for (section, html) in crate::pages::LOCALIZED {
-            for lang in 0..LANGUAGES.len() {
+            for (lang, (code, _, _)) in LANGUAGES.iter().enumerate() {
                 let done = localize(html, section, lang);
                 let left = done.find("{{").map(|i| &done[i..(i + 40).min(done.len())]);
-                assert!(left.is_none(), "{section} in {}: {left:?} has no text", LANGUAGES[lang].0);
+                assert!(left.is_none(), "{section} in {code}: {left:?} has no text");
             }
         }
     }
