@@ -7,7 +7,7 @@ use crate::access::private::{hash_password, link_query, link_seconds};
 use crate::app::{App, Platform};
 use crate::base::error::ApiError;
 use crate::http::{Request, Response};
-use crate::index::albums::Album;
+use crate::index::albums::{Album, Settings};
 use crate::index::catalog::Query;
 use crate::index::pools::check_label;
 use crate::library;
@@ -19,7 +19,8 @@ use serde_json::{json, Value};
 pub const MAX_REWRITES: usize = 500;
 
 fn album_json(a: &Album) -> Value {
-    json!({"name": a.name, "images": a.images, "public": a.settings.public, "private": a.settings.private, "password": a.settings.password.is_some()})
+    let s = &a.settings;
+    json!({"name": a.name, "images": a.images, "public": s.public, "private": s.private, "password": s.password.is_some(), "watermark": s.watermark})
 }
 
 /// `GET /api/admin/albums`: every album, with its settings and image count.
@@ -30,7 +31,7 @@ pub async fn albums<P: Platform>(app: &App<P>, req: &Request) -> Result<Response
 }
 
 /// `PATCH /api/admin/albums/<name>` with any of `{"public": bool, "private": bool, "password":
-/// "…" | null}`. Making an album private (or public again) rewrites its images' records, so
+/// "…" | null, "watermark": bool}`. Making an album private (or public again) rewrites its images' records, so
 /// that serving one never needs to look the album up: up to [`MAX_REWRITES`] per request, and
 /// the answer's `remaining` says how many are left for the same request sent again.
 pub async fn update_album<P: Platform>(app: &App<P>, req: &Request, name: &str) -> Result<Response, ApiError> {
@@ -43,6 +44,7 @@ pub async fn update_album<P: Platform>(app: &App<P>, req: &Request, name: &str) 
         match key.as_str() {
             "public" => settings.public = value.as_bool().ok_or_else(|| bad("public", "true or false"))?,
             "private" => settings.private = value.as_bool().ok_or_else(|| bad("private", "true or false"))?,
+            "watermark" => settings.watermark = value.as_bool().ok_or_else(|| bad("watermark", "true or false"))?,
             "password" => {
                 settings.password = match value {
                     Value::Null => None,
@@ -51,14 +53,16 @@ pub async fn update_album<P: Platform>(app: &App<P>, req: &Request, name: &str) 
                     _ => return Err(bad("password", "4 to 200 characters, or null to remove it")),
                 }
             }
-            other => return Err(ApiError::bad_request("bad_parameter", format!("unknown field {other:?}: public, private and password can change"))),
+            other => {
+                return Err(ApiError::bad_request("bad_parameter", format!("unknown field {other:?}: public, private, password and watermark can change")))
+            }
         }
     }
     if settings.public && settings.private {
         return Err(ApiError::bad_request("bad_parameter", "an album cannot be public and private at once: send {\"public\": false} with {\"private\": true}"));
     }
     app.pool.set_album(name, &settings, app.now_ms).await?;
-    let (rewritten, remaining) = rewrite(app, name, settings.private).await?;
+    let (rewritten, remaining) = rewrite(app, name, &settings).await?;
     let images = app.pool.albums(false).await?.into_iter().find(|a| a.name == name).map_or(0, |a| a.images);
     let mut answer = album_json(&Album { name: name.to_string(), images, settings });
     answer["rewritten"] = json!(rewritten);
@@ -66,13 +70,13 @@ pub async fn update_album<P: Platform>(app: &App<P>, req: &Request, name: &str) 
     Ok(no_store(Response::json(200, &answer)))
 }
 
-/// Writes again the records of album `name` that do not yet say `private` (the index store
-/// sets the flag and the pools from the album's settings): how many were, and how many are left.
-async fn rewrite<P: Platform>(app: &App<P>, name: &str, private: bool) -> Result<(usize, usize), ApiError> {
+/// Writes again the records of album `name` whose flags do not match its settings yet (the
+/// index store sets them and the pools from the settings): how many were, and how many are left.
+async fn rewrite<P: Platform>(app: &App<P>, name: &str, settings: &Settings) -> Result<(usize, usize), ApiError> {
     let (mut stale, mut cursor) = (Vec::new(), None);
     loop {
         let page = app.pool.list(&Query { album: Some(name.to_string()), cursor: cursor.take(), limit: 500, ..Query::default() }).await?;
-        stale.extend(page.records.into_iter().filter(|m| m.album_private != private));
+        stale.extend(page.records.into_iter().filter(|m| m.album_private != settings.private || m.album_unmarked == settings.watermark));
         match page.next {
             Some(next) => cursor = Some(next),
             None => break,

@@ -2,6 +2,7 @@
 //! `wrangler secret put`). Every setting has a default that works for a personal instance.
 
 pub mod settings;
+pub mod watermark;
 
 use crate::base::error::ApiError;
 
@@ -35,6 +36,10 @@ pub struct Config {
     /// Replicate model that writes alt text for new uploads (none: nothing is called).
     pub caption_model: Option<String>,
     pub caption_deadline_s: u64,
+    /// The mark on what the public sees (`WATERMARK_TEXT` and its position, size, opacity).
+    pub watermark: Option<watermark::Mark>,
+    /// Original views for the public are a watermarked copy too.
+    pub watermark_originals: bool,
     /// Unsafe uploads are blocked, or left pending for a person (`MODERATION_ACTION`).
     pub moderation_blocks: bool,
     /// Bot tokens for the Telegram channel (`TELEGRAM_BOT_TOKEN`, comma separated).
@@ -162,6 +167,8 @@ impl Default for Config {
             moderation_deadline_s: 20,
             caption_model: None,
             caption_deadline_s: 10,
+            watermark: None,
+            watermark_originals: false,
             moderation_blocks: false,
             allowed_referers: Vec::new(),
             hotlink_image: false,
@@ -226,6 +233,20 @@ impl Config {
             }
         };
         let d = Config::default();
+        // Every part is read (and checked) whether or not the text is set.
+        let mark = watermark::Mark {
+            text: get("WATERMARK_TEXT").map(|t| t.trim().chars().take(100).collect()).unwrap_or_default(),
+            position: match get("WATERMARK_POSITION") {
+                None => watermark::Position::BottomRight,
+                Some(v) => watermark::Position::parse(&v).ok_or_else(|| bad("WATERMARK_POSITION", &v, &watermark::Position::NAMES.join(", ")))?,
+            },
+            size: number("WATERMARK_SIZE", 25, 1, 100)? as u8,
+            opacity: match get("WATERMARK_OPACITY") {
+                None => 0.6,
+                Some(v) => v.parse().ok().filter(|o: &f32| (0.0..=1.0).contains(o)).ok_or_else(|| bad("WATERMARK_OPACITY", &v, "a number from 0 to 1"))?,
+            },
+        };
+        let watermark = (!mark.text.is_empty()).then_some(mark);
         let config = Config {
             upload_tokens: list("UPLOAD_TOKENS"),
             admin_token: get("ADMIN_TOKEN"),
@@ -261,6 +282,8 @@ impl Config {
             moderation_deadline_s: number("MODERATION_DEADLINE_S", d.moderation_deadline_s, 1, 60)?,
             caption_model: get("CAPTION_MODEL"),
             caption_deadline_s: number("CAPTION_DEADLINE_S", d.caption_deadline_s, 1, 60)?,
+            watermark,
+            watermark_originals: flag("WATERMARK_ORIGINALS", false)?,
             moderation_blocks: match get("MODERATION_ACTION").map(|v| v.to_ascii_lowercase()).as_deref() {
                 None | Some("pending") => false,
                 Some("block") => true,

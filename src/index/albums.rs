@@ -3,22 +3,42 @@
 //! defaults. A private album's images carry `album_private` in their records (written by
 //! [`crate::index::catalog::index`] from this table), so serving one needs no lookup here.
 
+use crate::index::record::ImageMeta;
 use crate::index::sql::{num, text, Sql};
 use serde::{Deserialize, Serialize};
 
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS albums (name TEXT PRIMARY KEY, public INTEGER NOT NULL DEFAULT 0, private INTEGER NOT NULL DEFAULT 0,
-  password TEXT, updated INTEGER NOT NULL DEFAULT 0);
+  password TEXT, watermark INTEGER NOT NULL DEFAULT 1, updated INTEGER NOT NULL DEFAULT 0);
 ";
 
-/// One album's settings. `password` is the stored hash (see [`crate::access::links`]), never
-/// the password.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// One album's settings. `password` is the stored hash (see [`crate::access::private`]),
+/// never the password; `watermark` is whether `WATERMARK_TEXT` marks its images.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
     pub public: bool,
     pub private: bool,
     #[serde(default)]
     pub password: Option<String>,
+    #[serde(default = "marked")]
+    pub watermark: bool,
+}
+
+fn marked() -> bool {
+    true
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { public: false, private: false, password: None, watermark: true }
+    }
+}
+
+/// What the records of some albums must say: which are private, which unmarked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flags {
+    pub private: Vec<String>,
+    pub unmarked: Vec<String>,
 }
 
 /// An album as the console lists it.
@@ -29,18 +49,35 @@ pub struct Album {
     pub settings: Settings,
 }
 
+impl Flags {
+    /// Sets a record's album flags from these.
+    pub fn apply(&self, meta: &mut ImageMeta) {
+        let of = |list: &[String]| meta.album.as_ref().is_some_and(|a| list.contains(a));
+        (meta.album_private, meta.album_unmarked) = (of(&self.private), of(&self.unmarked));
+    }
+}
+
 fn settings_of(r: &serde_json::Value) -> Settings {
-    Settings { public: num(&r["public"]) == 1, private: num(&r["private"]) == 1, password: text(&r["password"]) }
+    // An album with no row (listed from the catalog) has the defaults.
+    let watermark = r["watermark"].is_null() || num(&r["watermark"]) == 1;
+    Settings { public: num(&r["public"]) == 1, private: num(&r["private"]) == 1, password: text(&r["password"]), watermark }
 }
 
 pub fn get<S: Sql>(s: &S, name: &str) -> Result<Settings, S::Error> {
-    Ok(s.rows("SELECT public, private, password FROM albums WHERE name = ?", vec![name.into()])?.first().map(settings_of).unwrap_or_default())
+    Ok(s.rows("SELECT public, private, password, watermark FROM albums WHERE name = ?", vec![name.into()])?.first().map(settings_of).unwrap_or_default())
 }
 
 pub fn set<S: Sql>(s: &S, name: &str, settings: &Settings, now_ms: u64) -> Result<(), S::Error> {
     s.run(
-        "INSERT OR REPLACE INTO albums (name, public, private, password, updated) VALUES (?, ?, ?, ?, ?)",
-        vec![name.into(), u64::from(settings.public).into(), u64::from(settings.private).into(), settings.password.as_deref().into(), now_ms.into()],
+        "INSERT OR REPLACE INTO albums (name, public, private, password, watermark, updated) VALUES (?, ?, ?, ?, ?, ?)",
+        vec![
+            name.into(),
+            u64::from(settings.public).into(),
+            u64::from(settings.private).into(),
+            settings.password.as_deref().into(),
+            u64::from(settings.watermark).into(),
+            now_ms.into(),
+        ],
     )
 }
 
@@ -48,11 +85,11 @@ pub fn set<S: Sql>(s: &S, name: &str, settings: &Settings, now_ms: u64) -> Resul
 /// `public_only`, the gallery's albums: public ones that have active images.
 pub fn list<S: Sql>(s: &S, public_only: bool) -> Result<Vec<Album>, S::Error> {
     let sql = if public_only {
-        "SELECT a.name, a.public, a.private, a.password, COUNT(c.id) AS images FROM albums a
+        "SELECT a.name, a.public, a.private, a.password, a.watermark, COUNT(c.id) AS images FROM albums a
            JOIN catalog c ON c.album = a.name AND c.status = 'active' AND COALESCE(json_extract(c.record, '$.private'), 0) = 0
          WHERE a.public = 1 GROUP BY a.name ORDER BY a.name"
     } else {
-        "SELECT n.name, a.public, a.private, a.password, (SELECT COUNT(*) FROM catalog c WHERE c.album = n.name) AS images FROM (
+        "SELECT n.name, a.public, a.private, a.password, a.watermark, (SELECT COUNT(*) FROM catalog c WHERE c.album = n.name) AS images FROM (
            SELECT DISTINCT album AS name FROM catalog WHERE album IS NOT NULL
            UNION SELECT name FROM albums UNION SELECT name FROM drive_folders) n
          LEFT JOIN albums a ON a.name = n.name ORDER BY n.name"
@@ -61,15 +98,22 @@ pub fn list<S: Sql>(s: &S, public_only: bool) -> Result<Vec<Album>, S::Error> {
     Ok(rows.iter().filter_map(|r| Some(Album { name: text(&r["name"])?, images: num(&r["images"]), settings: settings_of(r) })).collect())
 }
 
-/// Which of `names` are private albums.
-pub fn private_among<S: Sql>(s: &S, names: &[&str]) -> Result<Vec<String>, S::Error> {
-    let mut found = Vec::new();
+/// Which of `names` are private albums, and which have the watermark off.
+pub fn flags_of<S: Sql>(s: &S, names: &[&str]) -> Result<Flags, S::Error> {
+    let mut flags = Flags::default();
     for name in names {
-        if get(s, name)?.private && !found.iter().any(|f| f == name) {
-            found.push(name.to_string());
+        if flags.private.iter().chain(&flags.unmarked).any(|f| f == name) {
+            continue;
+        }
+        let settings = get(s, name)?;
+        if settings.private {
+            flags.private.push(name.to_string());
+        }
+        if !settings.watermark {
+            flags.unmarked.push(name.to_string());
         }
     }
-    Ok(found)
+    Ok(flags)
 }
 
 #[cfg(test)]
@@ -103,6 +147,8 @@ mod tests {
         let all = list(&db, false).unwrap();
         assert_eq!(all.iter().map(|a| (a.name.as_str(), a.images, a.settings.public)).collect::<Vec<_>>(), [("drafts", 1, false), ("trips", 2, true)]);
         set(&db, "drafts", &Settings { private: true, ..Settings::default() }, 6).unwrap();
-        assert_eq!(private_among(&db, &["trips", "drafts", "drafts", "none"]).unwrap(), ["drafts"]);
+        set(&db, "trips", &Settings { public: true, watermark: false, ..Settings::default() }, 7).unwrap();
+        let flags = flags_of(&db, &["trips", "drafts", "drafts", "none"]).unwrap();
+        assert_eq!((flags.private, flags.unmarked), (vec!["drafts".to_string()], vec!["trips".to_string()]));
     }
 }

@@ -105,21 +105,22 @@ pub struct Indexed {
 
 /// Writes images' rows and sets their pool membership: what [`crate::platform::Pool::index`]
 /// runs inside the store, so catalog and pools change together. An image of a private album is
-/// written as such and kept out of the pools whatever the caller thought; the answer names
-/// those albums, so the caller's records say the same.
-pub fn index<T: PoolTable + Sql<Error = <T as PoolTable>::Error>>(t: &T, items: &[Indexed]) -> Result<Vec<String>, <T as PoolTable>::Error> {
+/// written as such and kept out of the pools whatever the caller thought (and one of an album
+/// with the watermark off, as unmarked); the answer names those albums, so the caller's records
+/// say the same.
+pub fn index<T: PoolTable + Sql<Error = <T as PoolTable>::Error>>(t: &T, items: &[Indexed]) -> Result<albums::Flags, <T as PoolTable>::Error> {
     let names: Vec<&str> = items.iter().filter_map(|i| i.meta.album.as_deref()).collect();
-    let private = albums::private_among(t, &names)?;
+    let flags = albums::flags_of(t, &names)?;
     for Indexed { meta, pools } in items {
         let mut meta = meta.clone();
-        meta.album_private = meta.album.as_ref().is_some_and(|a| private.contains(a));
+        flags.apply(&mut meta);
         upsert(t, &meta)?;
         pools::pool_remove(t, &meta.id)?;
         if let Some((entry, pools)) = pools.as_ref().filter(|_| !meta.is_private()) {
             pools::pool_add(t, entry, pools)?;
         }
     }
-    Ok(private)
+    Ok(flags)
 }
 
 /// Takes an image out of catalog, pools and variant reservations.

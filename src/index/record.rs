@@ -67,6 +67,9 @@ pub struct ImageMeta {
     /// needs no second lookup (see [`crate::index::albums`]).
     #[serde(default, skip_serializing_if = "is_false")]
     pub album_private: bool,
+    /// Its album has the watermark off (set like `album_private`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub album_unmarked: bool,
     /// Alt text for the copy formats and the gallery.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alt: Option<String>,

@@ -18,6 +18,7 @@ use crate::app::{App, Platform};
 use crate::base::error::ApiError;
 use crate::base::ids::sha256_hex;
 use crate::http::{Request, Stream};
+use crate::index::albums::Flags;
 use crate::index::catalog::Indexed;
 use crate::index::pools::{pools_of, PoolEntry};
 use crate::index::record::{Channel, ImageMeta, Status};
@@ -86,8 +87,8 @@ pub async fn commit<P: Platform>(app: &App<P>, meta: &ImageMeta, r2: Option<(Vec
         if let Some((bytes, mime)) = r2 {
             app.blobs.put(&meta.location, bytes, mime, &[("id", &meta.id)]).await?;
         }
-        let private = app.pool.index(&[indexed(app, meta)]).await?;
-        app.kv.put(&ImageMeta::kv_key(&meta.id), &record(meta, &private)?).await
+        let flags = app.pool.index(&[indexed(app, meta)]).await?;
+        app.kv.put(&ImageMeta::kv_key(&meta.id), &record(meta, &flags)?).await
     };
     if let Err(e) = stored.await {
         let _ = app.pool.unindex(&meta.id).await;
@@ -258,8 +259,8 @@ pub async fn update<P: Platform>(app: &App<P>, before: &ImageMeta, after: &Image
 /// then each record. An image whose record cannot be written gets its index entry back (all of
 /// them in one more step), so listings never show a change that did not happen.
 pub async fn update_many<P: Platform>(app: &App<P>, changes: &[(&ImageMeta, &ImageMeta)]) -> Result<Vec<Result<(), ApiError>>, ApiError> {
-    let private = app.pool.index(&changes.iter().map(|(_, after)| indexed(app, after)).collect::<Vec<_>>()).await?;
-    let records = changes.iter().map(|(_, after)| record(after, &private)).collect::<Result<Vec<_>, _>>()?;
+    let flags = app.pool.index(&changes.iter().map(|(_, after)| indexed(app, after)).collect::<Vec<_>>()).await?;
+    let records = changes.iter().map(|(_, after)| record(after, &flags)).collect::<Result<Vec<_>, _>>()?;
     let mut results = Vec::with_capacity(changes.len());
     let mut undo = Vec::new();
     for ((before, after), record) in changes.iter().zip(&records) {
@@ -277,11 +278,11 @@ pub async fn update_many<P: Platform>(app: &App<P>, changes: &[(&ImageMeta, &Ima
     Ok(results)
 }
 
-/// A record as KV keeps it, saying whether its album is private (the index store's answer:
-/// the names of the private albums among those just indexed).
-fn record(meta: &ImageMeta, private_albums: &[String]) -> Result<String, crate::platform::StoreError> {
+/// A record as KV keeps it, with its album's flags (the index store's answer for the albums
+/// just indexed).
+fn record(meta: &ImageMeta, flags: &Flags) -> Result<String, crate::platform::StoreError> {
     let mut meta = meta.clone();
-    meta.album_private = meta.album.as_ref().is_some_and(|a| private_albums.contains(a));
+    flags.apply(&mut meta);
     serde_json::to_string(&meta).map_err(|e| crate::platform::StoreError(format!("record {}: {e}", meta.id)))
 }
 

@@ -119,6 +119,7 @@ mod tests {
             telegram: None,
             private: false,
             album_private: false,
+            album_unmarked: false,
             alt: None,
             suggested_tags: Vec::new(),
         };
@@ -156,6 +157,7 @@ mod tests {
             telegram: None,
             private: false,
             album_private: false,
+            album_unmarked: false,
             alt: None,
             suggested_tags: Vec::new(),
         };

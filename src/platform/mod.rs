@@ -100,8 +100,9 @@ pub trait Pool {
 
     /// Writes images' catalog rows and, in the same step, sets their pool membership (an entry
     /// and the pools it belongs to; `None` takes an image out of every pool). Answers which of
-    /// their albums are private: their records must say so (see [`crate::index::albums`]).
-    async fn index(&self, items: &[Indexed]) -> StoreResult<Vec<String>> {
+    /// their albums are private or unmarked: their records must say so (see
+    /// [`crate::index::albums`]).
+    async fn index(&self, items: &[Indexed]) -> StoreResult<crate::index::albums::Flags> {
         self.call(&Op::Index { items: items.to_vec() }).await
     }
     /// Takes an image out of the catalog, every pool and its variant reservations; returns the

@@ -79,9 +79,11 @@ pub async fn draw<P: Platform>(app: &App<P>, req: &Request, filter: Filter) -> R
     let cache = if seed.is_some() && offset.is_none() { "public, max-age=3600" } else { "no-store" };
     let resp = match (mode, meta) {
         (Mode::Image, Some(meta)) if transform.is_some() => variant::serve(app, req, &meta, transform.unwrap_or_default(), &pairs).await?,
-        (Mode::Image, Some(meta)) => {
-            Response::stream(200, &entry.mime, library::read(app, &meta, None).await?).with_header("link", format!("<{url}>; rel=\"canonical\""))
+        (Mode::Image, Some(meta)) => match variant::marked_original(app, req, &meta).await {
+            Some(marked) => marked?,
+            None => Response::stream(200, &entry.mime, library::read(app, &meta, None).await?),
         }
+        .with_header("link", format!("<{url}>; rel=\"canonical\"")),
         (Mode::Redirect, _) => Response::redirect(302, &url),
         (Mode::Json, _) => Response::json(200, &entry_json(&url, &entry)),
         // (An image draw always has its record: the loop above ends no other way.)

@@ -18,6 +18,9 @@ pub async fn serve<P: Platform>(app: &App<P>, req: &Request, file: &str) -> Resu
     if let Some(opts) = Options::parse(&pairs, &crate::access::private::LINK_PARAMS)? {
         return variant::serve(app, req, &meta, opts, &pairs).await;
     }
+    if let Some(marked) = variant::marked_original(app, req, &meta).await {
+        return marked;
+    }
     let etag = meta.etag();
     let mut resp = Response::new(200, meta.format.mime(), Vec::new())
         .with_header("etag", etag.clone())

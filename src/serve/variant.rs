@@ -13,24 +13,27 @@ use crate::http::{Method, Request, Response};
 use crate::index::record::{ImageMeta, Status};
 use crate::library::render::Source;
 use crate::library::variants::{canonical_query, signature, variant_prefix, THUMB_QUERY};
+use crate::library::PLACEHOLDER_ALBUM;
 use crate::platform::rate::Limit;
 use crate::platform::{Blobs, EdgeCache, Images, Pool};
 use crate::sniff::Format;
 use crate::transform::engine::{self, Which};
 use crate::transform::options::{negotiate, Options, OutFormat};
 use crate::transform::same_format;
+use crate::transform::watermark::Mark;
 
 /// The edge-cache (Cache API) key for a transform: its URL, the image it is of (a placeholder
 /// URL can come to name another image when it is made again), and which side of the `f=auto`
 /// negotiation the client is on (the Cache API ignores `Vary`).
-fn edge_cache_key(url: &url::Url, id: &str, requested: Option<OutFormat>, accept: &str) -> String {
+fn edge_cache_key(url: &url::Url, id: &str, requested: Option<OutFormat>, accept: &str, mark: Option<&Mark>) -> String {
     let side = match requested {
         Some(OutFormat::Auto) if accept.contains("image/webp") => "webp",
         Some(OutFormat::Auto) => "other",
         _ => "",
     };
     let join = if url.query().is_some() { '&' } else { '?' };
-    format!("{url}{join}imgbed-image={id}&imgbed-accept={side}")
+    let mark = mark.map(Mark::key).unwrap_or_default();
+    format!("{url}{join}imgbed-image={id}&imgbed-accept={side}{mark}")
 }
 
 /// May this request create a new variant?
@@ -68,7 +71,45 @@ fn original(meta: &ImageMeta, why: &str) -> Response {
     Response::empty(307).with_header("location", meta.file_path()).with_header("x-transform", format!("skipped: {why}"))
 }
 
+/// The watermark this request gets on `meta`: `WATERMARK_TEXT` for the public, unless the
+/// image's album has it off or it is a generated placeholder; the admin sees images clean.
+pub async fn public_mark<P: Platform>(app: &App<P>, req: &Request, meta: &ImageMeta) -> Option<Mark> {
+    let mark = app.config.watermark.as_ref().filter(|_| !meta.album_unmarked && meta.album.as_deref() != Some(PLACEHOLDER_ALBUM))?;
+    (!crate::access::guard::is_admin(app, req).await).then(|| mark.clone())
+}
+
+/// The quality of a marked copy of an original.
+const ORIGINAL_QUALITY: u8 = 90;
+
+/// `WATERMARK_ORIGINALS`: the public's view of an original, as a marked copy at full size (made
+/// once, like any variant; the stored file stays as it was). `None` when this request gets the
+/// original itself: the setting is off, the reader is the admin, the album has no mark, or the
+/// image is an animation (served as it is).
+pub async fn marked_original<P: Platform>(app: &App<P>, req: &Request, meta: &ImageMeta) -> Option<Result<Response, ApiError>> {
+    let markable = matches!(meta.format, Format::Jpeg | Format::Png | Format::Webp) && !meta.animated;
+    if !(app.config.watermark_originals && markable) {
+        return None;
+    }
+    public_mark(app, req, meta).await?;
+    Some(serve_as(app, req, meta, Options { quality: ORIGINAL_QUALITY, ..Options::default() }, &[], true).await)
+}
+
 pub async fn serve<P: Platform>(app: &App<P>, req: &Request, meta: &ImageMeta, opts: Options, pairs: &[(String, String)]) -> Result<Response, ApiError> {
+    serve_as(app, req, meta, opts, pairs, false).await
+}
+
+/// [`serve`]; `marked_copy` is the marked copy of an original, which needs no permission to make.
+async fn serve_as<P: Platform>(
+    app: &App<P>,
+    req: &Request,
+    meta: &ImageMeta,
+    mut opts: Options,
+    pairs: &[(String, String)],
+    marked_copy: bool,
+) -> Result<Response, ApiError> {
+    opts.watermark = public_mark(app, req, meta).await;
+    // The admin's clean copy of a marked image never meets the edge cache the public reads.
+    let clean_copy = opts.watermark.is_none() && app.config.watermark.is_some() && !meta.album_unmarked;
     if meta.animated {
         return Ok(original(meta, "animated and AVIF images are served as they are"));
     }
@@ -93,8 +134,8 @@ pub async fn serve<P: Platform>(app: &App<P>, req: &Request, meta: &ImageMeta, o
     }
     // Only what the public may see (not private: its signed links would be keys) goes into (or comes out of) the edge cache, and only after
     // the record said so: a blocked or deleted image's variants stop at once.
-    let edge_key =
-        (meta.status == Status::Active && !meta.is_private() && req.method == Method::Get).then(|| edge_cache_key(&req.url, &meta.id, opts.format, accept));
+    let edge_key = (meta.status == Status::Active && !meta.is_private() && !clean_copy && req.method == Method::Get)
+        .then(|| edge_cache_key(&req.url, &meta.id, opts.format, accept, opts.watermark.as_ref()));
     if let Some(k) = &edge_key {
         if let Some(hit) = app.edge.get(k).await {
             return Ok(hit.with_header("x-variant-cache", "edge"));
@@ -108,7 +149,9 @@ pub async fn serve<P: Platform>(app: &App<P>, req: &Request, meta: &ImageMeta, o
         resp.headers.set("x-transform-engine", made_by);
         return Ok(cached(app, &meta.id, edge_key, finish(req, resp, bytes)).await);
     }
-    guard(app, req, &meta.id, &opts, pairs).await?;
+    if !marked_copy {
+        guard(app, req, &meta.id, &opts, pairs).await?;
+    }
     crate::access::limits::check(app, req, Limit::Variants).await?;
     let admin = crate::access::guard::is_admin(app, req).await;
     // The cap bounds what is kept in R2, never what is served: past it a new size is made and
@@ -124,8 +167,9 @@ pub async fn serve<P: Platform>(app: &App<P>, req: &Request, meta: &ImageMeta, o
             if keep {
                 app.pool.release_variant(&meta.id, &key).await?;
             }
+            // (The marked copy of an original cannot point back to the original: it is the error.)
             return match e.code {
-                "corrupt_image" | "unsupported_type" | SOURCE_TOO_LARGE => Ok(original(meta, &e.message)),
+                "corrupt_image" | "unsupported_type" | SOURCE_TOO_LARGE if !marked_copy => Ok(original(meta, &e.message)),
                 _ => Err(e),
             };
         }
@@ -184,15 +228,15 @@ mod tests {
     #[test]
     fn edge_keys_split_auto_by_accept_only() {
         let url = url::Url::parse("https://h/file/abc.jpg?w=100&f=auto").unwrap();
-        let webp = edge_cache_key(&url, "abc", Some(OutFormat::Auto), "image/avif,image/webp,*/*");
-        let other = edge_cache_key(&url, "abc", Some(OutFormat::Auto), "image/*");
+        let webp = edge_cache_key(&url, "abc", Some(OutFormat::Auto), "image/avif,image/webp,*/*", None);
+        let other = edge_cache_key(&url, "abc", Some(OutFormat::Auto), "image/*", None);
         assert_ne!(webp, other);
         let fixed = url::Url::parse("https://h/file/abc.jpg?w=100").unwrap();
-        assert_eq!(edge_cache_key(&fixed, "abc", None, "image/webp"), edge_cache_key(&fixed, "abc", None, "image/*"));
+        assert_eq!(edge_cache_key(&fixed, "abc", None, "image/webp", None), edge_cache_key(&fixed, "abc", None, "image/*", None));
         let placeholder = url::Url::parse("https://h/800x600/sloth").unwrap();
         assert_ne!(
-            edge_cache_key(&placeholder, "old", None, ""),
-            edge_cache_key(&placeholder, "new", None, ""),
+            edge_cache_key(&placeholder, "old", None, "", None),
+            edge_cache_key(&placeholder, "new", None, "", None),
             "a remade placeholder is not served from the old entry"
         );
     }

@@ -55,6 +55,8 @@ pub fn choose(setting: Engine, bound: bool, source: Format, format: OutFormat) -
 pub struct Spec {
     pub transform: Value,
     pub output: Value,
+    /// A watermark to `draw` over the output: a PNG and where it goes.
+    pub draw: Option<(Vec<u8>, Value)>,
 }
 
 pub fn spec(size: (u32, u32), opts: &Options, format: OutFormat) -> Spec {
@@ -98,7 +100,8 @@ pub fn spec(size: (u32, u32), opts: &Options, format: OutFormat) -> Spec {
         let [r, g, b, a] = opts.background;
         t["background"] = json!(format!("rgba({r},{g},{b},{:.3})", a as f32 / 255.0));
     }
-    Spec { transform: t, output: json!({ "format": format.mime(), "quality": opts.quality }) }
+    let draw = opts.watermark.as_ref().map(|m| m.overlay((ow, oh)));
+    Spec { transform: t, output: json!({ "format": format.mime(), "quality": opts.quality }), draw }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! On-the-fly transforms, one step per module in the order they run:
 //! [`options`] (parse, normalise) → [`geometry`] (plan the output size) → [`decode`]
 //! (shrink-on-load, limits) → [`ops`] (orient, rotate, flip) → [`resize`] → [`ops`] (crop or
-//! pad, blur, sharpen, grey) → [`encode`].
+//! pad, blur, sharpen, grey) → [`watermark`] (for the public, when set) → [`encode`].
 
 pub mod compress;
 pub mod decode;
@@ -13,6 +13,7 @@ pub mod ops;
 pub mod options;
 pub mod placeholder;
 pub mod resize;
+pub mod watermark;
 
 use crate::base::error::ApiError;
 use crate::budget::Pipeline;
@@ -111,7 +112,11 @@ pub fn render(input: &[u8], sniffed: &Sniffed, opts: &Options, format: OutFormat
     if let Some(p) = plan.pad {
         img = ops::pad(img, p, opts.gravity, opts.background);
     }
-    Ok(effects(img, opts))
+    let img = effects(img, opts);
+    Ok(match &opts.watermark {
+        Some(mark) => mark.apply(img),
+        None => img,
+    })
 }
 
 /// The steps after geometry: blur, sharpen, grey.

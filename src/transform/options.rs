@@ -75,6 +75,8 @@ pub struct Options {
     pub flip_v: bool,
     /// RGBA for `fit=pad`.
     pub background: [u8; 4],
+    /// Set by the server for what the public sees (`WATERMARK_TEXT`), never by the query.
+    pub watermark: Option<super::watermark::Mark>,
 }
 
 impl Default for Options {
@@ -94,6 +96,7 @@ impl Default for Options {
             flip_h: false,
             flip_v: false,
             background: [255, 255, 255, 255],
+            watermark: None,
         }
     }
 }
@@ -254,6 +257,9 @@ impl Options {
         }
         if self.fit == Fit::Pad {
             k.push_str(&format!("-bg{}", crate::base::ids::hex(&self.background)));
+        }
+        if let Some(m) = &self.watermark {
+            k.push_str(&m.key());
         }
         format!("{k}.{}", format.name())
     }

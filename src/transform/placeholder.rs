@@ -226,6 +226,13 @@ fn mask(text: &str) -> Mask {
     m
 }
 
+/// One line of `text` at scale 1 as (width, height, lit pixels row by row): the watermark's
+/// letters too.
+pub fn text_mask(text: &str) -> (u32, u32, Vec<bool>) {
+    let m = mask(text);
+    (m.w, LINE, m.bits)
+}
+
 /// Writes one line centred on row `cy`, each font pixel `scale` image pixels, in `colour`, with
 /// a soft shadow when `shadow`.
 fn write(img: &mut RgbImage, text: &str, cy: i64, scale: u32, colour: [u8; 3], shadow: bool) {

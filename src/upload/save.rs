@@ -72,6 +72,7 @@ pub async fn save<P: Platform>(app: &App<P>, file: Prepared, options: &UploadOpt
         telegram: None,
         private: false,
         album_private: false,
+        album_unmarked: false,
         alt,
         suggested_tags,
     };

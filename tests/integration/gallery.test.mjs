@@ -385,3 +385,74 @@ describe('alt text and tags by AI (CAPTION_MODEL)', () => {
     assert.equal((await (await fetch(`${off}/api/images/${none.id}`)).json()).alt, null);
   });
 });
+
+describe('watermarks (WATERMARK_TEXT)', () => {
+  const grey = async (w = 600, h = 400) => {
+    const { default: sharp } = await import('sharp');
+    return sharp({ create: { width: w, height: h, channels: 3, background: { r: 90, g: 90, b: 90 } } }).png().toBuffer();
+  };
+  /** Where a picture is not the plain grey: the bounding box of what was drawn. */
+  const marks = async (bytes) => {
+    const { default: sharp } = await import('sharp');
+    const { data, info } = await sharp(bytes).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    let [x0, y0, x1, y1, n] = [info.width, info.height, -1, -1, 0];
+    for (let y = 0; y < info.height; y++) for (let x = 0; x < info.width; x++) {
+      const i = (y * info.width + x) * 3;
+      if (Math.abs(data[i] - 90) + Math.abs(data[i + 1] - 90) + Math.abs(data[i + 2] - 90) > 24) {
+        n++; x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y);
+      }
+    }
+    return { n, box: [x0, y0, x1, y1], width: info.width, height: info.height };
+  };
+  const body = async (r) => Buffer.from(await r.arrayBuffer());
+
+  it('public variants and originals carry the mark (wasm engine); the admin gets them clean; an album can turn it off', async () => {
+    const url = await worker({ TRANSFORM_ENGINE: 'wasm', WATERMARK_TEXT: '© imgbed 图床', WATERMARK_ORIGINALS: 'true', INSTANCE: 'watermark' });
+    const bytes = unique(await grey());
+    const { id } = await uploadOne(url, bytes, 'grey.png');
+
+    const pub = await fetch(`${url}/file/${id}.png?w=300`);
+    assert.equal(pub.status, 200);
+    const seen = await marks(await body(pub));
+    assert.ok(seen.n > 150, `${seen.n} marked pixels`);
+    assert.ok(seen.box[0] > 150 && seen.box[1] > 100, `only in the bottom-right corner: ${seen.box}`);
+    const mine = await fetch(`${url}/file/${id}.png?w=300`, { headers: admin });
+    assert.equal((await marks(await body(mine))).n, 0, 'the admin\'s variant is clean');
+    assert.notEqual(mine.headers.get('etag'), pub.headers.get('etag'));
+    // Three public reads (miss, hit, edge) and the admin's after them: still each their own.
+    for (let i = 0; i < 2; i++) assert.ok((await marks(await body(await fetch(`${url}/file/${id}.png?w=300`)))).n > 150);
+    assert.equal((await marks(await body(await fetch(`${url}/file/${id}.png?w=300`, { headers: admin })))).n, 0);
+
+    const original = await fetch(`${url}/file/${id}.png`);
+    assert.equal(original.status, 200);
+    const copy = await body(original);
+    assert.notDeepEqual(copy, bytes);
+    const big = await marks(copy);
+    assert.deepEqual([big.width, big.height], [600, 400], 'the marked copy is full size');
+    assert.ok(big.n > 300 && big.box[0] > 300);
+    assert.deepEqual(await body(await fetch(`${url}/file/${id}.png`, { headers: admin })), bytes, 'the stored original is untouched');
+
+    const name = `clean-${tag()}`;
+    await album(url, name, 1);
+    await setAlbum(url, name, { watermark: false });
+    const { id: inAlbum } = await uploadOne(url, unique(await grey()), 'g.png', `?album=${name}`);
+    assert.equal((await marks(await body(await fetch(`${url}/file/${inAlbum}.png?w=300`)))).n, 0, 'an album with the mark off');
+    const again = await setAlbum(url, name, { watermark: true });
+    assert.equal(again.rewritten, 2);
+    assert.ok((await marks(await body(await fetch(`${url}/file/${inAlbum}.png?w=301`)))).n > 150, 'and on again');
+  });
+
+  it('with the Images binding the mark goes along as a draw, and nothing breaks', async () => {
+    const url = await worker({ WATERMARK_TEXT: 'imgbed', INSTANCE: 'watermark-images' });
+    const { id } = await uploadOne(url, unique(corpus('portrait-1600x2400.jpg')), 'tall.jpg');
+    const r = await fetch(`${url}/file/${id}.jpg?w=400&f=webp`);
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('x-transform-engine'), 'images');
+    assert.equal(probe(await body(r)).width, 400);
+  });
+
+  it('bad watermark settings are refused at start with a message that says what to set', async () => {
+    const url = await worker({ WATERMARK_TEXT: 'x', WATERMARK_POSITION: 'middle', INSTANCE: 'watermark-bad' }).catch((e) => e);
+    assert.match(String(url?.message ?? url), /WATERMARK_POSITION/);
+  });
+});

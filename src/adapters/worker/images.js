@@ -1,7 +1,8 @@
 // Cloudflare Images through the [images] binding. The source streams in (tee'd past a SHA-256
 // when `expect` is given, so that a wrong or cut-off read is noticed) and the output is read
-// into one buffer: variants are stored in R2 and served from there.
-export async function transformImage(binding, input, expect, transform, output) {
+// into one buffer: variants are stored in R2 and served from there. A watermark (`overlay`, a
+// PNG) is drawn over the output at `draw`'s place.
+export async function transformImage(binding, input, expect, transform, output, overlay, draw) {
   let source = input;
   let hashed = Promise.resolve(expect);
   if (expect) {
@@ -16,7 +17,9 @@ export async function transformImage(binding, input, expect, transform, output) 
   let bytes = null;
   let failure = null;
   try {
-    const result = await binding.input(source).transform(JSON.parse(transform)).output(JSON.parse(output));
+    let made = binding.input(source).transform(JSON.parse(transform));
+    if (overlay) made = made.draw(new Response(overlay).body, JSON.parse(draw));
+    const result = await made.output(JSON.parse(output));
     bytes = new Uint8Array(await result.response().arrayBuffer());
   } catch (e) {
     failure = String(e?.message ?? e);

@@ -32,6 +32,8 @@ extern "C" {
         expect: Option<String>,
         transform: &str,
         output: &str,
+        overlay: Option<Uint8Array>,
+        draw: Option<String>,
     ) -> worker::js_sys::Promise;
 }
 
@@ -43,9 +45,12 @@ impl Images for CfImages {
     async fn transform(&self, input: Stream, expect: Option<&str>, spec: &Spec) -> Result<Vec<u8>, ImagesError> {
         let failed = |e: JsValue| ImagesError::Failed(format!("{e:?}"));
         let binding = self.0.as_ref().ok_or_else(|| ImagesError::Failed("no [images] binding".into()))?;
-        let answer = JsFuture::from(transform_image(binding, &input.0, expect.map(str::to_string), &spec.transform.to_string(), &spec.output.to_string()))
-            .await
-            .map_err(failed)?;
+        let (overlay, draw) = match &spec.draw {
+            Some((png, at)) => (Some(Uint8Array::from(png.as_slice())), Some(at.to_string())),
+            None => (None, None),
+        };
+        let promise = transform_image(binding, &input.0, expect.map(str::to_string), &spec.transform.to_string(), &spec.output.to_string(), overlay, draw);
+        let answer = JsFuture::from(promise).await.map_err(failed)?;
         if Reflect::get(&answer, &"garbled".into()).map_err(failed)?.is_truthy() {
             return Err(ImagesError::Garbled);
         }
