@@ -15,7 +15,12 @@ use serde_json::json;
 pub async fn get<P: Platform>(app: &App<P>, req: &Request, id: &str) -> Result<Response, ApiError> {
     let meta = library::load_visible(app, req, id).await?;
     let links = Links::new(&app.config, &app.base_url(req), &meta, None);
-    Ok(Response::json(200, &links.record_json(&meta)).with_header("cache-control", "no-cache"))
+    let mut answer = links.record_json(&meta);
+    // Animations keep theirs out: a still frame would flash the wrong picture.
+    if !meta.animated {
+        answer["preview"] = json!(library::preview::preview(app, &meta).await);
+    }
+    Ok(Response::json(200, &answer).with_header("cache-control", "no-cache"))
 }
 
 /// `PATCH /api/images/<id>` (admin) with JSON `{"album", "tags", "name", "status"}`, any subset:

@@ -8,6 +8,7 @@
 //! together on every path: uploads on every API, PATCH, deletes, review, placeholders.
 
 pub mod edit;
+pub mod preview;
 pub mod render;
 pub mod repair;
 pub mod variants;

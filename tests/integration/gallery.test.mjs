@@ -243,6 +243,12 @@ describe('copy formats', () => {
       assert.equal(probe(Buffer.from(await r.arrayBuffer())).width, parseInt(w, 10), src);
     }
     assert.match(html, /sizes="\(max-width: 1600px\) 100vw, 1600px"/);
+    // The tiny preview: a data: URI of a few hundred bytes, 16 px wide, the same each time.
+    assert.match(meta.preview, /^data:image\/webp;base64,/);
+    const tiny = Buffer.from(meta.preview.split(',')[1], 'base64');
+    assert.ok(tiny.length < 1000, `${tiny.length} bytes`);
+    assert.deepEqual([probe(tiny).format, probe(tiny).width, probe(tiny).height], ['webp', 16, 24]);
+    assert.equal((await (await fetch(`${url}/api/images/${id}`)).json()).preview, meta.preview);
     const e = await errorOf(await fetch(`${url}/api/admin/images/${id}`, json('PATCH', { alt: 5 })));
     assert.equal(e.status, 400);
   });
