@@ -236,6 +236,11 @@ impl Config {
         // Every part is read (and checked) whether or not the text is set.
         let mark = watermark::Mark {
             text: get("WATERMARK_TEXT").map(|t| t.trim().chars().take(100).collect()).unwrap_or_default(),
+            image: match get("WATERMARK_IMAGE") {
+                None => None,
+                Some(id) if crate::base::ids::is_valid_id(id.trim()) => Some(id.trim().to_string()),
+                Some(v) => return Err(bad("WATERMARK_IMAGE", &v, "the id of an uploaded image (the name in its /file/<id>.<ext> URL)")),
+            },
             position: match get("WATERMARK_POSITION") {
                 None => watermark::Position::BottomRight,
                 Some(v) => watermark::Position::parse(&v).ok_or_else(|| bad("WATERMARK_POSITION", &v, &watermark::Position::NAMES.join(", ")))?,
@@ -246,7 +251,7 @@ impl Config {
                 Some(v) => v.parse().ok().filter(|o: &f32| (0.0..=1.0).contains(o)).ok_or_else(|| bad("WATERMARK_OPACITY", &v, "a number from 0 to 1"))?,
             },
         };
-        let watermark = (!mark.text.is_empty()).then_some(mark);
+        let watermark = (!mark.text.is_empty() || mark.image.is_some()).then_some(mark);
         let config = Config {
             upload_tokens: list("UPLOAD_TOKENS"),
             admin_token: get("ADMIN_TOKEN"),

@@ -72,6 +72,7 @@ pub const SETTINGS: &[Setting] = &[
     s("CAPTION_MODEL", Var, "unset (off)", "a captioning model on Replicate (`owner/name[:version]`): each new upload gets alt text and suggested tags"),
     s("CAPTION_DEADLINE_S", Var, "`10`", "seconds an upload waits for its caption (1–60); after that it is stored without one"),
     s("WATERMARK_TEXT", Var, "unset (off)", "text marked on every variant the public sees (the admin's are clean); up to 100 characters, Chinese too"),
+    s("WATERMARK_IMAGE", Var, "unset", "the id of an uploaded image (a PNG logo) to mark with instead of text"),
     s("WATERMARK_POSITION", Var, "`bottom-right`", "where: `top-left`, `top`, `top-right`, `left`, `center`, `right`, `bottom-left`, `bottom`, `bottom-right`"),
     s("WATERMARK_SIZE", Var, "`25`", "the mark's width, per cent of the picture's width (1–100)"),
     s("WATERMARK_OPACITY", Var, "`0.6`", "how opaque the mark is (0–1)"),

@@ -42,7 +42,10 @@ impl Position {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mark {
+    /// Lettered when there is no image (`WATERMARK_TEXT`).
     pub text: String,
+    /// The id of an image to mark with instead (`WATERMARK_IMAGE`, e.g. a PNG logo).
+    pub image: Option<String>,
     pub position: Position,
     /// Width of the mark, per cent of the picture's width.
     pub size: u8,

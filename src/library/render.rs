@@ -13,6 +13,24 @@ use crate::transform::engine::{self, Which};
 use crate::transform::options::{Options, OutFormat};
 use crate::transform::run;
 
+/// Largest `WATERMARK_IMAGE` read, each side: a logo, not a photo.
+const MAX_LOGO_SIDE: u32 = 2048;
+
+/// The `WATERMARK_IMAGE` logo's pixels. A logo that cannot be read makes no variant at all
+/// (rather than one without its mark, kept for a year): the error says what to fix.
+async fn logo<P: Platform>(app: &App<P>, id: &str) -> Result<image::RgbaImage, ApiError> {
+    let missing = |why: &str| {
+        crate::base::log::error(&format!("WATERMARK_IMAGE {id}: {why}"));
+        ApiError::new(500, "bad_config", "WATERMARK_IMAGE names an image that cannot be used as a watermark: upload a PNG logo and set its id")
+    };
+    let meta = crate::library::load(app, id).await?.ok_or_else(|| missing("no such image"))?;
+    if meta.width > MAX_LOGO_SIDE || meta.height > MAX_LOGO_SIDE || meta.animated {
+        return Err(missing("larger than 2048 px a side, or animated"));
+    }
+    let bytes = crate::library::read_bytes(app, &meta).await?;
+    Ok(image::load_from_memory(&bytes).map_err(|e| missing(&e.to_string()))?.to_rgba8())
+}
+
 /// What a picture is made from.
 pub enum Source<'a> {
     /// A stored image: Images reads it as a stream, straight from storage.
@@ -24,6 +42,14 @@ pub enum Source<'a> {
 /// Makes `format` from `source` with `engine`. With `TRANSFORM_ENGINE=auto`, what Images cannot
 /// make (an outage, the month's allowance used up, a source it cannot read) is made in wasm.
 pub async fn render<P: Platform>(app: &App<P>, source: Source<'_>, opts: &Options, format: OutFormat, engine: Which) -> Result<(Vec<u8>, Which), ApiError> {
+    let with_logo;
+    let opts = match opts.watermark.as_ref().and_then(|m| m.image.as_deref()) {
+        Some(id) if opts.watermark_logo.is_none() => {
+            with_logo = Options { watermark_logo: Some(std::rc::Rc::new(logo(app, id).await?)), ..opts.clone() };
+            &with_logo
+        }
+        _ => opts,
+    };
     if engine == Which::Images {
         // Bytes in memory were hashed as they came in; an R2 read is checked by R2 itself.
         let (input, size, expect, id) = match &source {

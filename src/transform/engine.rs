@@ -100,7 +100,7 @@ pub fn spec(size: (u32, u32), opts: &Options, format: OutFormat) -> Spec {
         let [r, g, b, a] = opts.background;
         t["background"] = json!(format!("rgba({r},{g},{b},{:.3})", a as f32 / 255.0));
     }
-    let draw = opts.watermark.as_ref().map(|m| m.overlay((ow, oh)));
+    let draw = opts.watermark.as_ref().map(|m| m.overlay((ow, oh), opts.watermark_logo.as_deref()));
     Spec { transform: t, output: json!({ "format": format.mime(), "quality": opts.quality }), draw }
 }
 

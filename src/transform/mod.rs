@@ -114,7 +114,7 @@ pub fn render(input: &[u8], sniffed: &Sniffed, opts: &Options, format: OutFormat
     }
     let img = effects(img, opts);
     Ok(match &opts.watermark {
-        Some(mark) => mark.apply(img),
+        Some(mark) => mark.apply(img, opts.watermark_logo.as_deref()),
         None => img,
     })
 }

@@ -77,6 +77,8 @@ pub struct Options {
     pub background: [u8; 4],
     /// Set by the server for what the public sees (`WATERMARK_TEXT`), never by the query.
     pub watermark: Option<super::watermark::Mark>,
+    /// The `WATERMARK_IMAGE` logo's pixels, read just before a variant is made.
+    pub watermark_logo: Option<std::rc::Rc<image::RgbaImage>>,
 }
 
 impl Default for Options {
@@ -97,6 +99,7 @@ impl Default for Options {
             flip_v: false,
             background: [255, 255, 255, 255],
             watermark: None,
+            watermark_logo: None,
         }
     }
 }

@@ -448,6 +448,36 @@ describe('watermarks (WATERMARK_TEXT)', () => {
     assert.ok((await marks(await body(await fetch(`${url}/file/${inAlbum}.png?w=301`)))).n > 150, 'and on again');
   });
 
+  it('WATERMARK_IMAGE: a logo, scaled and blended; a missing logo makes no variant at all', async () => {
+    const { default: sharp } = await import('sharp');
+    const { createHash } = await import('node:crypto');
+    const url = await worker({ TRANSFORM_ENGINE: 'wasm', WATERMARK_IMAGE: 'logo-for-marks', WATERMARK_POSITION: 'top-left', WATERMARK_OPACITY: '1', INSTANCE: 'watermark-logo' });
+    const { id } = await uploadOne(url, unique(await grey()), 'grey.png');
+    const missing = await errorOf(await fetch(`${url}/file/${id}.png?w=300`));
+    assert.deepEqual([missing.status, missing.code], [500, 'bad_config'], 'no variant without its mark');
+    assert.match(missing.message, /WATERMARK_IMAGE/);
+    // The logo, put in with the id the setting names (as a restore would).
+    const logo = await sharp({ create: { width: 80, height: 40, channels: 4, background: { r: 230, g: 20, b: 20, alpha: 1 } } }).png().toBuffer();
+    const sha = createHash('sha256').update(logo).digest('hex');
+    const record = { id: 'logo-for-marks', name: 'logo.png', format: 'png', bytes: logo.length, width: 80, height: 40, orientation: 'landscape', sha256: sha,
+      uploaded: Date.now(), status: 'active', album: null, tags: [], channel: 'r2', location: `i/${sha}`, delete_hash: 'x', animated: false };
+    const form = new FormData();
+    form.append('record', JSON.stringify(record));
+    form.append('file', new Blob([logo]), 'logo.png');
+    assert.equal((await fetch(`${url}/api/admin/import`, { method: 'POST', headers: admin, body: form })).status, 201);
+    const marked = await fetch(`${url}/file/${id}.png?w=300`);
+    assert.equal(marked.status, 200);
+    const { data, info } = await sharp(await body(marked)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    let red = 0, where = [];
+    for (let y = 0; y < info.height; y++) for (let x = 0; x < info.width; x++) {
+      const i = (y * info.width + x) * 3;
+      if (data[i] > 200 && data[i + 1] < 60) { red++; where = [x, y]; }
+    }
+    assert.ok(red > 2000 && red < 3000, `the logo at 25% of 300 px: ${red} red pixels`);
+    assert.ok(where[0] < 100 && where[1] < 60, 'top-left');
+    assert.equal((await marks(await body(await fetch(`${url}/file/${id}.png?w=300`, { headers: admin })))).n, 0);
+  });
+
   it('with the Images binding the mark goes along as a draw, and nothing breaks', async () => {
     const url = await worker({ WATERMARK_TEXT: 'imgbed', INSTANCE: 'watermark-images' });
     const { id } = await uploadOne(url, unique(corpus('portrait-1600x2400.jpg')), 'tall.jpg');
