@@ -249,8 +249,11 @@ describe('copy formats', () => {
     assert.ok(tiny.length < 1000, `${tiny.length} bytes`);
     assert.deepEqual([probe(tiny).format, probe(tiny).width, probe(tiny).height], ['webp', 16, 24]);
     assert.equal((await (await fetch(`${url}/api/images/${id}`)).json()).preview, meta.preview);
-    const e = await errorOf(await fetch(`${url}/api/admin/images/${id}`, json('PATCH', { alt: 5 })));
-    assert.equal(e.status, 400);
+    for (const bad of [{ alt: 5 }, { private: 'yes' }]) {
+      const e = await errorOf(await fetch(`${url}/api/admin/images/${id}`, json('PATCH', bad)));
+      assert.deepEqual([e.status, e.code], [400, 'bad_parameter'], JSON.stringify(bad));
+    }
+    assert.equal((await (await fetch(`${url}/api/images/${id}`)).json()).private, false, 'nothing changed');
   });
 
   it('with TRANSFORM_SIGNING_KEY the srcset URLs are signed and load', async () => {
