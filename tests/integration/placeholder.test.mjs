@@ -283,6 +283,15 @@ describe('placeholder gallery (headless Chromium)', () => {
         assert.equal(await page.evaluate(() => navigator.clipboard.readText()), `${url}/320x180/cozy-reading-nook-${width}`);
         assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'no horizontal scroll');
         await page.screenshot({ path: join(SHOTS, name), fullPage: true });
+        // Text and colours: in the URL, and the preview is that drawing at the exact size.
+        await page.fill('#text', '你好');
+        await page.fill('#bg', '#1e293b');
+        await page.waitForFunction(() => document.querySelector('#url').textContent.includes('bg=1e293b'));
+        assert.equal(await page.textContent('#url'), `${url}/320x180/cozy-reading-nook-${width}?text=%E4%BD%A0%E5%A5%BD&bg=1e293b`);
+        await page.waitForFunction(() => document.querySelector('#preview').src.includes('text=') && document.querySelector('#preview').complete
+          && document.querySelector('#preview').naturalWidth === 320);
+        await page.fill('#text', '');
+        await page.fill('#bg', '');
         assert.deepEqual(errors, []);
         await context.close();
       }
