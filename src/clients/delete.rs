@@ -42,7 +42,8 @@ pub async fn link<P: Platform>(app: &App<P>, req: &Request, id: &str, token: &st
     let meta = authorised(app, id, token).await?;
     let wants_json = req.header("accept").is_some_and(|a| a.contains("application/json"));
     let lang = i18n::choose(req);
-    let text = |key: &str| i18n::text(lang, "delete", key);
+    let texts = i18n::texts(lang, "delete");
+    let text = |key: &str| texts.get(key).and_then(|t| t.as_str()).unwrap_or(key).to_string();
     if req.method == Method::Post {
         let removed = library::remove(app, &meta).await?;
         let remains = if removed.left_in_telegram > 0 { format!(" {}", text("left_in_telegram")) } else { String::new() };
@@ -71,13 +72,10 @@ fn page(lang: usize, title: &str, body: &str) -> Response {
          <title>{title} · imgbed</title><link rel=\"icon\" href=\"data:,\"><style>body{{font:16px system-ui;max-width:36rem;margin:3rem auto;padding:0 1rem}}\
          img{{max-width:100%;max-height:50vh}}button{{font:inherit;padding:.5rem 1.5rem;background:#c62828;color:#fff;border:0;border-radius:6px}}\
          .lang-switch{{float:right;font:inherit;font-size:13px}}@media(prefers-color-scheme:dark){{body{{background:#111;color:#eee}}}}</style>\
-         {switch}<h1>{title}</h1>{body}<script>{SWITCH_SCRIPT}</script></html>",
+         {switch}<h1>{title}</h1>{body}</html>",
         code = i18n::LANGUAGES[lang].0,
         switch = i18n::switch(lang),
     );
     // Not run through `localize`: the image's name is in it, and no name may name a text.
     crate::pages::page(200, html, None).with_header("cache-control", "no-store").with_header("content-language", i18n::LANGUAGES[lang].0)
 }
-
-/// What the language switch does on a page made in code.
-const SWITCH_SCRIPT: &str = "document.getElementById('lang-switch').addEventListener('change',(e)=>{document.cookie=`imgbed_lang=${e.target.value}; path=/; max-age=31536000; samesite=lax`;location.reload();});";

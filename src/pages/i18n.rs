@@ -60,19 +60,18 @@ pub fn texts(lang: usize, section: &str) -> Map<String, Value> {
     out
 }
 
-/// One text, for pages made in code.
-pub fn text(lang: usize, section: &str, key: &str) -> String {
-    texts(lang, section).get(key).and_then(Value::as_str).unwrap_or(key).to_string()
-}
+/// What choosing a language does: remember it in [`COOKIE`] for a year, and show the page again.
+const SWITCH_SCRIPT: &str = "document.getElementById('lang-switch').addEventListener('change',(e)=>{document.cookie=`imgbed_lang=${e.target.value}; path=/; max-age=31536000; samesite=lax`;location.reload();});";
 
-/// The language switch: a labelled `<select>` the page's script wires to [`COOKIE`].
+/// The language switch: a labelled `<select>` and the script that wires it to [`COOKIE`] (the
+/// page's CSP allows it by hash, like every script block).
 pub fn switch(lang: usize) -> String {
     let options: String = LANGUAGES
         .iter()
         .enumerate()
         .map(|(i, (code, name, _))| format!("<option value=\"{code}\" lang=\"{code}\"{}>{name}</option>", if i == lang { " selected" } else { "" }))
         .collect();
-    format!("<select id=\"lang-switch\" class=\"lang-switch\" aria-label=\"Language / 语言\">{options}</select>")
+    format!("<select id=\"lang-switch\" class=\"lang-switch\" aria-label=\"Language / 语言\">{options}</select><script>{SWITCH_SCRIPT}</script>")
 }
 
 /// `html` with every `{{key}}` filled in for `lang`: `{{lang}}` is the code, `{{switch}}` the
